@@ -1,0 +1,398 @@
+"""RFC 8461 (MTA-STS): the policy file and the `_mta-sts` TXT record, both ways.
+
+This module is the only place that knows the grammar: it renders what mtasts publishes,
+parses what is live, validates both, and matches MX hosts against policy patterns. Every
+other module asks it; nothing else builds or splits these strings by hand.
+
+Decisions worth knowing:
+- The policy is rendered with CRLF line ends, `version` first, one `mx:` line per pattern
+  (section 3.2), from the template `mta-sts.txt.j2`; the rendered text is parsed back
+  before it is returned, so a template edit cannot publish something the grammar rejects.
+- The policy id is a content hash of the rendered body (hex, 20 characters): an unchanged
+  policy keeps its id across runs and machines, a changed one always gets a new id, and
+  the id never holds the `+`, `/`, `-` or `=` that broke real deployments (section 3.1
+  allows only ALPHA / DIGIT, at most 32).
+- The `_mta-sts` value is emitted exactly as `v=STSv1; id=<id>`: literal-minded senders
+  match the prefix `v=STSv1;`.
+- MX patterns are host names in A-labels, or `*.` plus a host name where the wildcard is
+  the whole left-most label and matches exactly one label (section 4.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+
+import idna
+import jinja2
+
+from provisioner.templating import template_environment
+
+MAX_AGE_LIMIT = 31_557_600
+"""The largest max_age a policy may carry (about one year), section 3.2."""
+
+POLICY_MAX_BYTES = 64 * 1024
+"""Senders may refuse bodies over 64 KB (section 3.3)."""
+
+ENFORCE_MIN_ADVISED_MAX_AGE = 1_209_600
+"""Two weeks: under it, an enforce policy lapses between deliveries (NCSC Mail Check)."""
+
+TESTING_MIN_ADVISED_MAX_AGE = 86_400
+"""One day: the shortest testing max_age checkers accept without a warning."""
+
+STS_VERSION = "v=STSv1"
+POLICY_PATH = "/.well-known/mta-sts.txt"
+ID_LENGTH = 20
+
+_ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
+_EXT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
+_EXT_VALUE_RE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
+_POLICY_EXT_VALUE_RE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
+_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_WSP = " \t"
+
+
+class Mode(StrEnum):
+    """The policy modes of section 5, case-sensitive on the wire."""
+
+    ENFORCE = "enforce"
+    TESTING = "testing"
+    NONE = "none"
+
+
+class GrammarError(ValueError):
+    """Text that does not follow the RFC grammar; `line` is 1-based where it applies."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An MTA-STS policy as senders see it (section 3.2)."""
+
+    mode: Mode
+    max_age: int
+    mx: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        validate_max_age(self.max_age)
+        if self.mode is not Mode.NONE and not self.mx:
+            raise GrammarError(f"mode {self.mode} needs at least one mx pattern")
+
+    def render(self) -> str:
+        return render_policy(self)
+
+    @property
+    def id(self) -> str:
+        return policy_id(self.render())
+
+
+@dataclass(frozen=True)
+class ParsedPolicy:
+    """A policy read from the wire, with what a strict reader should say about it."""
+
+    policy: Policy
+    extensions: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class StsRecord:
+    """The `_mta-sts` TXT record (section 3.1)."""
+
+    id: str
+    extensions: tuple[tuple[str, str], ...] = ()
+
+    def render(self) -> str:
+        return render_sts_record(self.id)
+
+
+# --- host names and mx patterns --------------------------------------------------------
+
+
+def normalize_hostname(name: str) -> str:
+    """Lower case, no trailing dot, IDN to A-labels; raises ValueError on a bad name."""
+    try:
+        return _ascii_hostname(name)
+    except ValueError as exc:
+        raise ValueError(f"{name!r} {exc}") from None
+
+
+def _ascii_hostname(name: str) -> str:
+    text = name.strip()
+    if not text:
+        raise ValueError("is empty")
+    if text.endswith("."):
+        text = text[:-1]
+    if _looks_like_ip(text):
+        raise ValueError("is an IP address; MTA-STS needs a host name")
+    try:
+        ascii_name = idna.encode(text, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"is not a valid host name ({exc})") from None
+    if len(ascii_name) > 253:
+        raise ValueError("is longer than 253 characters")
+    labels = ascii_name.split(".")
+    for label in labels:
+        if not _LABEL_RE.fullmatch(label):
+            raise ValueError(f"is not a valid host name (label {label!r})")
+    if labels[-1].isdigit():
+        raise ValueError("is not a valid host name (numeric top-level label)")
+    return ascii_name
+
+
+def normalize_mx_pattern(pattern: str) -> str:
+    """Validate and normalise one mx pattern (`host` or `*.host`) as a spec may write it.
+
+    Lenient where a spec author is (upper case, a trailing dot, U-labels); the result is
+    what a policy carries. `parse_policy` is strict about what is published.
+    """
+    text = pattern.strip()
+    wildcard = text.startswith("*.")
+    base = text[2:] if wildcard else text
+    if "*" in base:
+        raise ValueError(
+            f"mx pattern {pattern!r}: a wildcard must be the whole left-most label, as in "
+            "'*.example.com'"
+        )
+    if base.endswith("."):
+        base = base[:-1]
+    try:
+        host = _ascii_hostname(base)
+    except ValueError as exc:
+        raise ValueError(f"mx pattern {pattern!r} {exc}") from None
+    if "." not in host:
+        raise ValueError(f"mx pattern {pattern!r} needs at least two labels")
+    return f"*.{host}" if wildcard else host
+
+
+def mx_matches(host: str, pattern: str) -> bool:
+    """Whether an MX host matches a policy pattern; `*.` covers exactly one label."""
+    name = host.strip().rstrip(".").lower()
+    pat = pattern.strip().rstrip(".").lower()
+    if pat.startswith("*."):
+        head, sep, rest = name.partition(".")
+        return bool(sep) and bool(head) and rest == pat[2:]
+    return name == pat
+
+
+def uncovered_mx_hosts(hosts: list[str] | tuple[str, ...], patterns: tuple[str, ...]) -> list[str]:
+    """The MX hosts that no pattern covers: enforce would block mail to them."""
+    return [h for h in hosts if not any(mx_matches(h, p) for p in patterns)]
+
+
+# --- max_age ---------------------------------------------------------------------------
+
+
+def validate_max_age(max_age: int) -> int:
+    if isinstance(max_age, bool) or not isinstance(max_age, int):
+        raise ValueError("max_age must be a whole number of seconds")
+    if not 0 <= max_age <= MAX_AGE_LIMIT:
+        raise ValueError(f"must be between 0 and {MAX_AGE_LIMIT}")
+    return max_age
+
+
+def max_age_advice(mode: Mode, max_age: int) -> str | None:
+    """A warning when a legal max_age is short for its mode, as checkers flag it."""
+    if mode is Mode.ENFORCE and max_age < ENFORCE_MIN_ADVISED_MAX_AGE:
+        return (
+            f"max_age {max_age} is short for mode enforce (advised: at least "
+            f"{ENFORCE_MIN_ADVISED_MAX_AGE}, two weeks)"
+        )
+    if mode is Mode.TESTING and max_age < TESTING_MIN_ADVISED_MAX_AGE:
+        return (
+            f"max_age {max_age} is short for mode testing (advised: at least "
+            f"{TESTING_MIN_ADVISED_MAX_AGE}, one day)"
+        )
+    return None
+
+
+# --- the policy file -------------------------------------------------------------------
+
+
+def render_policy(policy: Policy) -> str:
+    """The exact policy body to publish (CRLF, `version` first); checked by parsing it back."""
+    for pattern in policy.mx:
+        if normalize_mx_pattern(pattern) != pattern:
+            raise GrammarError(f"mx pattern {pattern!r} is not normalised")
+    body = _policy_template().render(
+        version="STSv1", mode=policy.mode.value, mx=policy.mx, max_age=policy.max_age
+    )
+    if parse_policy(body).policy != policy:
+        raise GrammarError("the policy template renders a body that does not parse back")
+    if len(body.encode("utf-8")) > POLICY_MAX_BYTES:
+        raise GrammarError(f"the policy is over {POLICY_MAX_BYTES} bytes")
+    return body
+
+
+def policy_id(body: str) -> str:
+    """The id for a policy body: a content hash, only letters and digits."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:ID_LENGTH]
+
+
+def parse_policy(text: str) -> ParsedPolicy:
+    """Parse a policy body strictly (section 3.2); raises GrammarError naming the line.
+
+    Strict where senders are: no BOM, no blank lines, no leading whitespace, `key: value`
+    fields, known values for version/mode/max_age. Unknown keys are legal extensions and
+    kept, but a key one letter away from a known one (`nmx`) is reported as a warning.
+    """
+    if text.startswith("\ufeff"):
+        raise GrammarError("starts with a byte order mark", 1)
+    if len(text.encode("utf-8")) > POLICY_MAX_BYTES:
+        raise GrammarError(f"is over {POLICY_MAX_BYTES} bytes")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise GrammarError("is empty")
+    values: dict[str, str] = {}
+    mx: list[str] = []
+    extensions: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    line_endings: set[str] = set()
+    for number, raw in enumerate(lines, start=1):
+        line_endings.add("crlf" if raw.endswith("\r") else "lf")
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if "\r" in line:
+            raise GrammarError("stray carriage return", number)
+        if not line.strip():
+            raise GrammarError("blank line", number)
+        if line[0] in _WSP:
+            raise GrammarError("leading whitespace", number)
+        key, sep, rest = line.partition(":")
+        if not sep:
+            raise GrammarError(f"expected 'key: value', got {line!r}", number)
+        value = rest.lstrip(_WSP).rstrip(_WSP)
+        if key == "mx":
+            if value.endswith("."):
+                raise GrammarError(f"mx pattern {value!r} has a trailing dot", number)
+            try:
+                mx.append(normalize_mx_pattern(value))
+            except ValueError as exc:
+                raise GrammarError(str(exc), number) from None
+        elif key in ("version", "mode", "max_age"):
+            if key in values:
+                warnings.append(f"line {number}: {key} repeats; the first one wins")
+            else:
+                values[key] = value
+                _check_policy_value(key, value, number)
+        else:
+            if not _EXT_NAME_RE.fullmatch(key) or not _POLICY_EXT_VALUE_RE.fullmatch(value):
+                raise GrammarError(f"malformed field {line!r}", number)
+            near = _near_known_key(key)
+            if near:
+                warnings.append(f"line {number}: unknown key {key!r} (did you mean {near!r}?)")
+            extensions.append((key, value))
+    if len(line_endings) > 1:
+        warnings.append("mixes LF and CRLF line ends")
+    for key in ("version", "mode", "max_age"):
+        if key not in values:
+            raise GrammarError(f"missing {key!r}")
+    if lines[0].partition(":")[0] != "version":
+        warnings.append("'version' is not the first field")
+    mode = Mode(values["mode"])
+    try:
+        policy = Policy(mode=mode, max_age=int(values["max_age"]), mx=tuple(mx))
+    except ValueError as exc:
+        raise GrammarError(str(exc)) from None
+    return ParsedPolicy(policy=policy, extensions=tuple(extensions), warnings=tuple(warnings))
+
+
+def _check_policy_value(key: str, value: str, line: int) -> None:
+    if key == "version" and value != "STSv1":
+        raise GrammarError(f"version must be 'STSv1', got {value!r}", line)
+    if key == "mode" and value not in {m.value for m in Mode}:
+        raise GrammarError(f"mode must be enforce, testing or none, got {value!r}", line)
+    if key == "max_age":
+        if not value.isascii() or not value.isdigit() or len(value) > 10:
+            raise GrammarError(f"max_age must be digits, got {value!r}", line)
+        if int(value) > MAX_AGE_LIMIT:
+            raise GrammarError(f"max_age must be between 0 and {MAX_AGE_LIMIT}", line)
+
+
+def _near_known_key(key: str) -> str | None:
+    for known in ("version", "mode", "mx", "max_age"):
+        if _edit_distance(key.lower(), known) <= 1 or key.lower() == known:
+            return known
+    return None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+# --- the _mta-sts TXT record -----------------------------------------------------------
+
+
+def render_sts_record(policy_id_value: str) -> str:
+    """`v=STSv1; id=<id>`, exactly: no space before `;`."""
+    if not _ID_RE.fullmatch(policy_id_value):
+        raise GrammarError(f"id {policy_id_value!r} must be 1-32 letters and digits")
+    return f"{STS_VERSION}; id={policy_id_value}"
+
+
+def is_sts_record(value: str) -> bool:
+    """Whether a TXT value claims to be an STS record (senders keep `v=STSv1;` ones).
+
+    mtasts owns every such value at `_mta-sts.<domain>`: two of them switch MTA-STS off, so
+    a plan replaces all of them with exactly one. Other TXT values there are left alone.
+    """
+    return value.startswith(STS_VERSION)
+
+
+def parse_sts_record(value: str) -> StsRecord:
+    """Parse a `_mta-sts` TXT value strictly (section 3.1); raises GrammarError."""
+    if not value.startswith(STS_VERSION + ";") and value != STS_VERSION:
+        raise GrammarError(f"must start with '{STS_VERSION};', got {value!r}")
+    fields = [f.strip(_WSP) for f in value[len(STS_VERSION) :].split(";")]
+    if fields and fields[0] == "":
+        fields = fields[1:]
+    if fields and fields[-1] == "":
+        fields = fields[:-1]
+    record_id: str | None = None
+    extensions: list[tuple[str, str]] = []
+    for item in fields:
+        name, sep, val = item.partition("=")
+        if not sep:
+            raise GrammarError(f"malformed field {item!r} in {value!r}")
+        if name == "id":
+            if not _ID_RE.fullmatch(val):
+                raise GrammarError(f"id {val!r} must be 1-32 letters and digits")
+            if record_id is None:
+                record_id = val
+        elif _EXT_NAME_RE.fullmatch(name) and _EXT_VALUE_RE.fullmatch(val):
+            extensions.append((name, val))
+        else:
+            raise GrammarError(f"malformed field {item!r} in {value!r}")
+    if record_id is None:
+        raise GrammarError(f"no id in {value!r}")
+    return StsRecord(id=record_id, extensions=tuple(extensions))
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _looks_like_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@cache
+def _policy_template() -> jinja2.Template:
+    return template_environment(newline_sequence="\r\n").get_template("mta-sts.txt.j2")
