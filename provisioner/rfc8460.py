@@ -19,6 +19,7 @@ TLSRPT_VERSION = "v=TLSRPTv1"
 _EXT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
 _EXT_VALUE_RE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
 _URI_CHARS_RE = re.compile(r"[\x21-\x7e]+")
+_NOT_URI_RE = re.compile(r'["<>\\^`{|}]|%(?![0-9A-Fa-f]{2})')
 _ENCODE = {",": "%2C", "!": "%21", ";": "%3B"}
 _WSP = " \t"
 
@@ -41,6 +42,12 @@ def normalize_rua(uri: str) -> str:
         raise ValueError("empty report URI")
     if not _URI_CHARS_RE.fullmatch(text):
         raise ValueError(f"report URI {uri!r} contains spaces or non-ASCII characters")
+    bad = _NOT_URI_RE.search(text)
+    if bad:
+        raise ValueError(
+            f"report URI {uri!r} contains {bad.group()!r}, which a URI cannot hold "
+            "(percent-encode it, as %XX)"
+        )
     scheme, sep, rest = text.partition(":")
     scheme = scheme.lower()
     if not sep or scheme not in ("mailto", "https"):
@@ -74,11 +81,9 @@ def is_tlsrpt_record(value: str) -> bool:
 
 def parse_tlsrpt_record(value: str) -> TlsRptRecord:
     """Parse a `_smtp._tls` TXT value (section 3); raises GrammarError."""
-    if not value.startswith(TLSRPT_VERSION):
-        raise GrammarError(f"must start with '{TLSRPT_VERSION}', got {value!r}")
+    if not value.startswith(TLSRPT_VERSION + ";"):
+        raise GrammarError(f"must start with '{TLSRPT_VERSION};', got {value!r}")
     rest = value[len(TLSRPT_VERSION) :]
-    if rest and rest.lstrip(_WSP)[:1] != ";":
-        raise GrammarError(f"malformed version in {value!r}")
     fields = [f.strip(_WSP) for f in rest.split(";")]
     fields = [f for i, f in enumerate(fields) if f or 0 < i < len(fields) - 1]
     rua: tuple[str, ...] | None = None
@@ -91,10 +96,14 @@ def parse_tlsrpt_record(value: str) -> TlsRptRecord:
             uris = tuple(u.strip(_WSP) for u in val.split(","))
             for uri in uris:
                 try:
-                    if normalize_rua(uri) != uri:
-                        raise GrammarError(f"report URI {uri!r} is not percent-encoded")
+                    canonical = normalize_rua(uri)
                 except ValueError as exc:
                     raise GrammarError(str(exc)) from None
+                if canonical != uri:
+                    raise GrammarError(
+                        f"report URI {uri!r} must be written {canonical!r} (lower-case scheme; "
+                        "',' '!' ';' percent-encoded)"
+                    )
             if rua is None:
                 rua = uris
         elif _EXT_NAME_RE.fullmatch(name) and _EXT_VALUE_RE.fullmatch(val):

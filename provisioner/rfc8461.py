@@ -51,7 +51,9 @@ ID_LENGTH = 20
 _ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
 _EXT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
 _EXT_VALUE_RE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
-_POLICY_EXT_VALUE_RE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
+_POLICY_VCHAR = r"[\x21-\x7e\x80-\U0010ffff]"
+_POLICY_EXT_VALUE_RE = re.compile(rf"{_POLICY_VCHAR}+(?:[ \t]+{_POLICY_VCHAR}+)*")
+_MX_VALUE_RE = re.compile(r"[\x21-\x7e]+")
 _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _WSP = " \t"
 
@@ -161,8 +163,6 @@ def normalize_mx_pattern(pattern: str) -> str:
             f"mx pattern {pattern!r}: a wildcard must be the whole left-most label, as in "
             "'*.example.com'"
         )
-    if base.endswith("."):
-        base = base[:-1]
     try:
         host = _ascii_hostname(base)
     except ValueError as exc:
@@ -257,9 +257,11 @@ def parse_policy(text: str) -> ParsedPolicy:
     extensions: list[tuple[str, str]] = []
     warnings: list[str] = []
     line_endings: set[str] = set()
+    terminated = len(lines) if text.endswith("\n") else len(lines) - 1
     for number, raw in enumerate(lines, start=1):
-        line_endings.add("crlf" if raw.endswith("\r") else "lf")
-        line = raw[:-1] if raw.endswith("\r") else raw
+        if number <= terminated:
+            line_endings.add("crlf" if raw.endswith("\r") else "lf")
+        line = raw[:-1] if number <= terminated and raw.endswith("\r") else raw
         if "\r" in line:
             raise GrammarError("stray carriage return", number)
         if not line.strip():
@@ -273,6 +275,14 @@ def parse_policy(text: str) -> ParsedPolicy:
         if key == "mx":
             if value.endswith("."):
                 raise GrammarError(f"mx pattern {value!r} has a trailing dot", number)
+            if not value.isascii():
+                raise GrammarError(
+                    f"mx pattern {value!r} is not in A-labels (write an IDN as 'xn--...')", number
+                )
+            if value and not _MX_VALUE_RE.fullmatch(value):
+                raise GrammarError(
+                    f"mx pattern {value!r} holds spaces or control characters", number
+                )
             try:
                 mx.append(normalize_mx_pattern(value))
             except ValueError as exc:

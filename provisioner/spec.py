@@ -270,7 +270,10 @@ class _SpecLoader:
         own: DomainSettings,
         providers: dict[str, ProviderSpec],
     ) -> DomainSpec | None:
-        merged = defaults.model_copy(update=own.model_dump(exclude_unset=True, exclude_none=True))
+        overrides = {
+            k: getattr(own, k) for k in own.model_fields_set if getattr(own, k) is not None
+        }
+        merged = defaults.model_copy(update=overrides)
         ok = True
         provider = merged.provider
         if provider is None and len(providers) == 1:

@@ -1,0 +1,319 @@
+"""The `mtasts` command line: validate, render, plan, apply.
+
+Exit codes are Terraform's: 0 success (and, with --detailed-exitcode, nothing to change),
+1 error, 2 a plan with changes under --detailed-exitcode. Every error a user can cause is
+one line per problem on stderr, never a traceback (MTASTS_DEBUG=1 shows one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from provisioner import __version__
+from provisioner.apply import apply_plan, check_applicable
+from provisioner.errors import MtastsError, SpecError
+from provisioner.output.markdown import render_markdown
+from provisioner.output.text import print_plan, unsafe_message
+from provisioner.plan import Plan, diff
+from provisioner.planfile import check_fresh, load_plan, save_plan
+from provisioner.provider import NoProgress, Provider
+from provisioner.provider import Progress as ProgressSink
+from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
+from provisioner.registry import build_provider, build_providers
+from provisioner.render import normalize_domain_filter, render_spec
+from provisioner.spec import load_spec
+
+PROGRESS_THRESHOLD = 50
+"""Show a progress bar on stderr (when it is a terminal) above this many domains."""
+
+app = typer.Typer(
+    name="mtasts",
+    help="Declarative MTA-STS (RFC 8461) and TLS reporting (RFC 8460): plan, then apply.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", envvar="MTASTS_CONFIG", help="The spec file.", show_default=True
+    ),
+]
+DomainOption = Annotated[
+    list[str] | None,
+    typer.Option("--domain", "-d", help="Limit the run to this domain (repeatable)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"mtasts {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Declarative MTA-STS (RFC 8461) and TLS reporting (RFC 8460): plan, then apply."""
+
+
+@app.command()
+def validate(config: ConfigOption = Path("mtasts.yaml")) -> None:
+    """Check the spec and the provider settings, touching no provider.
+
+    Example: `mtasts validate -c examples/quickstart.yaml`
+    """
+    with _errors_as_exit():
+        spec = load_spec(config)
+        build_providers(spec)
+        _print_warnings(spec.warnings)
+        stdout.print(
+            f"{config}: valid: {len(spec.domains)} domains on {len(spec.providers)} providers"
+        )
+
+
+@app.command()
+def render(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
+    config: ConfigOption = Path("mtasts.yaml"),
+    domain: DomainOption = None,
+) -> None:
+    """Write each domain's policy file and TXT records to a directory; no provider is read.
+
+    The layout is the `local` provider's: `mta-sts.<domain>/.well-known/mta-sts.txt` and
+    `zones/<domain>.zone`.
+
+    Example: `mtasts render -c mtasts.yaml --out ./rendered`
+    """
+    with _errors_as_exit():
+        spec = load_spec(config)
+        desired = render_spec(spec, normalize_domain_filter(domain or []))
+        writer = build_provider("render", "local", {"path": str(out.resolve())}, Path.cwd())
+        desired = {name: replace(want, provider="render") for name, want in desired.items()}
+        plan = diff(desired, {}, _now())
+        apply_plan(plan, {"render": writer})
+        _print_warnings(spec.warnings)
+        stdout.print(f"wrote {len(desired)} domains to {out}")
+
+
+@app.command()
+def plan(
+    config: ConfigOption = Path("mtasts.yaml"),
+    domain: DomainOption = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text, markdown (PR comment) or json.")
+    ] = OutputFormat.text,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Save the plan for 'mtasts apply FILE'.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when the plan has changes.")
+    ] = False,
+) -> None:
+    """Show what apply would change: live state (read from each provider) against the spec.
+
+    Examples:
+
+    `mtasts plan -c examples/quickstart.yaml`
+
+    `mtasts plan --format markdown --detailed-exitcode > plan.md`
+
+    `mtasts plan --out plan.json && mtasts apply plan.json`
+    """
+    with _errors_as_exit():
+        providers, result = _plan_from_spec(config, domain)
+        if out is not None:
+            save_plan(out, result, providers)
+        _show(result.plan, output_format)
+        if out is not None:
+            stderr.print(f"saved the plan to {out}; apply it with: mtasts apply {out}")
+    if detailed_exitcode and result.plan.has_changes:
+        raise typer.Exit(2)
+
+
+@app.command()
+def apply(
+    plan_file: Annotated[
+        Path | None, typer.Argument(help="A plan saved by 'mtasts plan --out'.")
+    ] = None,
+    config: ConfigOption = Path("mtasts.yaml"),
+    domain: DomainOption = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking.")
+    ] = False,
+    allow_destroy: Annotated[
+        bool,
+        typer.Option("--allow-destroy", help="Allow removing or downgrading many domains."),
+    ] = False,
+) -> None:
+    """Make the live state match the spec (or apply exactly a saved plan).
+
+    Examples:
+
+    `mtasts apply -c examples/quickstart.yaml --auto-approve`
+
+    `mtasts apply plan.json` (refused if the live state moved since the plan was made)
+    """
+    with _errors_as_exit():
+        if plan_file is not None:
+            if domain:
+                raise MtastsError("--domain cannot narrow a saved plan; plan again with -d")
+            the_plan, providers = _load_fresh_plan(plan_file)
+        else:
+            providers, result = _plan_from_spec(config, domain)
+            the_plan = result.plan
+            print_plan(the_plan, stdout)
+        if not the_plan.has_changes:
+            if plan_file is not None:
+                stdout.print("No changes in the saved plan.")
+            return
+        if the_plan.unsafe and not allow_destroy:
+            raise MtastsError("refusing to apply: " + unsafe_message(the_plan))
+        if plan_file is None and not auto_approve:
+            _confirm(the_plan)
+        check_applicable(the_plan, providers)
+        with _progress("applying", len(the_plan.changes)) as sink:
+            applied = apply_plan(the_plan, providers, sink)
+        counts = the_plan.counts()
+        stdout.print(
+            f"Apply complete: {applied} changes ({counts['create']} added, "
+            f"{counts['update']} changed, {counts['delete']} destroyed)."
+        )
+
+
+def _plan_from_spec(
+    config: Path, domain: list[str] | None
+) -> tuple[dict[str, Provider], PlanResult]:
+    spec = load_spec(config)
+    providers = build_providers(spec)
+    only = normalize_domain_filter(domain or [])
+    total = len(only) if only else len(spec.domains)
+    with _progress("reading live state", total) as sink:
+        result = compute_plan(spec, providers, only, now=_now(), progress=sink)
+    return providers, result
+
+
+def _load_fresh_plan(path: Path) -> tuple[Plan, dict[str, Provider]]:
+    saved = load_plan(path)
+    providers = {
+        name: build_provider(name, entry["type"], entry["settings"], Path.cwd())
+        for name, entry in saved.providers.items()
+    }
+    live = read_live(providers, saved.scope)
+    check_fresh(saved, fingerprints(live))
+    return saved.plan, providers
+
+
+def _show(the_plan: Plan, output_format: OutputFormat) -> None:
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps(the_plan.to_json(), indent=2) + "\n")
+    elif output_format is OutputFormat.markdown:
+        sys.stdout.write(render_markdown(the_plan))
+    else:
+        print_plan(the_plan, stdout)
+
+
+def _confirm(the_plan: Plan) -> None:
+    if not sys.stdin.isatty():
+        raise MtastsError(
+            "apply asks for confirmation, but stdin is not a terminal: pass --auto-approve "
+            "(or apply a saved plan file)"
+        )
+    answer = typer.prompt(
+        f"\nApply these {len(the_plan.changes)} changes? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+    )
+    if answer.strip() != "yes":
+        raise MtastsError("apply cancelled; nothing was changed")
+
+
+def _print_warnings(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        stderr.print(f"[yellow]warning:[/] {warning}", markup=True)
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[ProgressSink]:
+    if total <= PROGRESS_THRESHOLD or not stderr.is_terminal:
+        yield NoProgress()
+        return
+    bar = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True
+    )
+    task = bar.add_task(label, total=total)
+    with bar:
+        yield _BarSink(lambda amount: bar.advance(task, amount))
+
+
+class _BarSink:
+    def __init__(self, advance: Callable[[int], None]) -> None:
+        self._advance = advance
+
+    def advance(self, amount: int = 1) -> None:
+        self._advance(amount)
+
+
+@contextmanager
+def _errors_as_exit() -> Iterator[None]:
+    try:
+        yield
+    except SpecError as exc:
+        for problem in exc.problems:
+            stderr.print(f"error: {problem}", markup=False)
+        _fail()
+    except MtastsError as exc:
+        stderr.print(f"error: {exc}", markup=False)
+        _fail()
+    except KeyboardInterrupt:
+        stderr.print("error: interrupted", markup=False)
+        _fail()
+    except Exception as exc:
+        if os.environ.get("MTASTS_DEBUG"):
+            raise
+        stderr.print(
+            f"error: internal error: {type(exc).__name__}: {exc} "
+            "(set MTASTS_DEBUG=1 for a traceback, and please report it)",
+            markup=False,
+        )
+        _fail()
+
+
+def _fail() -> NoReturn:
+    raise typer.Exit(1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,450 @@
+"""The diff engine: desired and live state in, an ordered list of changes out.
+
+One engine serves every provider (as in DNSControl): a provider only reads state and turns
+the changes it is given into its API's unit of work. `diff()` is a pure function of
+(desired, live, now); it never calls a provider, so a plan can be shown, saved, compared
+and tested without any cloud.
+
+The hard decisions, in one place:
+
+Publish order (RFC 8461 section 3.3: senders refetch only when the id changes, so the new
+policy must be served before they look). Changes carry a phase, and apply runs phase by
+phase across all domains, so a provider can batch each phase:
+  0 endpoint create/update, 1 policy create/update, 2 TXT records (`_mta-sts` id and
+  `_smtp._tls`, independent of each other), 3 policy delete, 4 endpoint delete.
+A failed phase stops the run: an id never points at a policy that is not yet served.
+
+Ownership. At `_mta-sts.<d>` mtasts owns every value that starts with `v=STSv1` (two of them
+switch MTA-STS off, so they are all replaced by exactly one); at `_smtp._tls.<d>` every
+`v=TLSRPTv1` value. Other TXT values there are kept, in their order. A domain is managed
+when its provider holds a policy body for it.
+
+Removal (RFC 8461 section 8.3). A managed domain that leaves the spec is not deleted at
+once: first its policy becomes `mode: none` (same mx, same max_age) under a new id. Keeping
+the old max_age makes the wait self-describing: the records and the endpoint are deleted on
+the first plan after `policy_published_at + max_age`, when every policy served before the
+`none` one, and the `none` one itself, has expired from every sender's cache; no state is
+kept outside what is published. `_smtp._tls` goes with the rest at that point.
+
+Safety. A plan that downgrades (enforce to testing or none, testing to none) or removes
+more than `MAX_SAFE_DESTRUCTIVE_FRACTION` of the managed domains, and at least
+`MIN_GUARDED_DESTRUCTIVE` of them, is marked unsafe; apply refuses it without
+`--allow-destroy`, as octoDNS's thresholds do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from provisioner.rfc8460 import is_tlsrpt_record
+from provisioner.rfc8461 import (
+    GrammarError,
+    Mode,
+    Policy,
+    is_sts_record,
+    parse_policy,
+    parse_sts_record,
+    render_sts_record,
+    uncovered_mx_hosts,
+)
+from provisioner.state import DesiredDomain, LiveDomain, Resource
+
+FORMAT_VERSION = 1
+MAX_SAFE_DESTRUCTIVE_FRACTION = 0.3
+MIN_GUARDED_DESTRUCTIVE = 2
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+_MODE_RANK = {Mode.NONE: 0, Mode.TESTING: 1, Mode.ENFORCE: 2}
+_RESOURCE_ORDER = {r: i for i, r in enumerate(Resource)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a plan: `before`/`after` are the exact text published (or an endpoint).
+
+    For TXT resources `rrset_before`/`rrset_after` hold every value at the name, foreign ones
+    included, so a provider whose API replaces whole record sets needs nothing else.
+    """
+
+    domain: str
+    provider: str
+    resource: Resource
+    action: Action
+    before: str | None
+    after: str | None
+    reason: str
+    rrset_before: tuple[str, ...] = ()
+    rrset_after: tuple[str, ...] = ()
+
+    @property
+    def phase(self) -> int:
+        if self.resource is Resource.ENDPOINT:
+            return 4 if self.action is Action.DELETE else 0
+        if self.resource is Resource.POLICY:
+            return 3 if self.action is Action.DELETE else 1
+        return 2
+
+    def sort_key(self) -> tuple[int, str, str, int]:
+        return (self.phase, self.provider, self.domain, _RESOURCE_ORDER[self.resource])
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "domain": self.domain,
+            "provider": self.provider,
+            "resource": self.resource.value,
+            "action": self.action.value,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+        }
+        if self.resource in (Resource.STS_RECORD, Resource.TLSRPT_RECORD):
+            data["rrset_before"] = list(self.rrset_before)
+            data["rrset_after"] = list(self.rrset_after)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Change:
+        return cls(
+            domain=str(data["domain"]),
+            provider=str(data["provider"]),
+            resource=Resource(data["resource"]),
+            action=Action(data["action"]),
+            before=data.get("before"),
+            after=data.get("after"),
+            reason=str(data.get("reason", "")),
+            rrset_before=tuple(data.get("rrset_before", ())),
+            rrset_after=tuple(data.get("rrset_after", ())),
+        )
+
+
+@dataclass(frozen=True)
+class DomainPlan:
+    """The MTA-STS-level story of one domain, for people reading the plan."""
+
+    domain: str
+    provider: str
+    summary: str
+    destructive: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    domains: tuple[DomainPlan, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    unchanged_domains: int = 0
+    managed_domains: int = 0
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def counts(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+    @property
+    def destructive_domains(self) -> tuple[str, ...]:
+        return tuple(d.domain for d in self.domains if d.destructive)
+
+    @property
+    def unsafe(self) -> bool:
+        """Too many removals or downgrades at once to apply without `--allow-destroy`."""
+        count = len(self.destructive_domains)
+        limit = MAX_SAFE_DESTRUCTIVE_FRACTION * max(self.managed_domains, 1)
+        return count >= MIN_GUARDED_DESTRUCTIVE and count > limit
+
+    def summary_line(self) -> str:
+        counts = self.counts()
+        return (
+            f"Plan: {counts['create']} to add, {counts['update']} to change, "
+            f"{counts['delete']} to destroy."
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        counts = self.counts()
+        return {
+            "format_version": FORMAT_VERSION,
+            "changes": [c.to_json() for c in self.changes],
+            "warnings": list(self.warnings),
+            "summary": {**counts, "unchanged_domains": self.unchanged_domains},
+            "domains": [
+                {
+                    "domain": d.domain,
+                    "provider": d.provider,
+                    "summary": d.summary,
+                    "destructive": d.destructive,
+                }
+                for d in self.domains
+            ],
+            "notes": list(self.notes),
+            "managed_domains": self.managed_domains,
+            "unsafe": self.unsafe,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(
+            changes=tuple(Change.from_json(c) for c in data.get("changes", ())),
+            domains=tuple(
+                DomainPlan(
+                    str(d["domain"]),
+                    str(d["provider"]),
+                    str(d.get("summary", "")),
+                    bool(d.get("destructive", False)),
+                )
+                for d in data.get("domains", ())
+            ),
+            warnings=tuple(data.get("warnings", ())),
+            notes=tuple(data.get("notes", ())),
+            unchanged_domains=int(data.get("summary", {}).get("unchanged_domains", 0)),
+            managed_domains=int(data.get("managed_domains", 0)),
+        )
+
+
+@dataclass
+class _DomainDiff:
+    """Collects one domain's changes and the words that explain them."""
+
+    domain: str
+    provider: str
+    changes: list[Change] = field(default_factory=list)
+    story: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    destructive: bool = False
+
+    def add(
+        self,
+        resource: Resource,
+        before: str | None,
+        after: str | None,
+        reason: str,
+        rrset_before: tuple[str, ...] = (),
+        rrset_after: tuple[str, ...] = (),
+    ) -> None:
+        if after is None:
+            action = Action.DELETE
+        elif before is None:
+            action = Action.CREATE
+        else:
+            action = Action.UPDATE
+        self.changes.append(
+            Change(
+                self.domain,
+                self.provider,
+                resource,
+                action,
+                before,
+                after,
+                reason,
+                rrset_before,
+                rrset_after,
+            )
+        )
+
+    def result(self) -> DomainPlan | None:
+        if not self.changes:
+            return None
+        return DomainPlan(self.domain, self.provider, ", ".join(self.story), self.destructive)
+
+
+def diff(
+    desired: Mapping[str, DesiredDomain],
+    live: Mapping[str, LiveDomain],
+    now: datetime,
+    *,
+    removals: Mapping[str, str] | None = None,
+    warnings: Iterable[str] = (),
+) -> Plan:
+    """The plan that moves `live` to `desired`.
+
+    `removals` maps managed domains that are no longer in the spec to their provider name;
+    they follow the RFC 8461 section 8.3 removal path. `live` may lack a domain (nothing is
+    deployed yet). `now` is the clock removal waits are measured against.
+    """
+    results: list[_DomainDiff] = []
+    notes: list[str] = []
+    for name in sorted(desired):
+        want = desired[name]
+        results.append(_diff_domain(want, live.get(name) or LiveDomain(name)))
+    for name, provider in sorted((removals or {}).items()):
+        if name in desired:
+            continue
+        result, note = _diff_removal(name, provider, live.get(name) or LiveDomain(name), now)
+        results.append(result)
+        if note:
+            notes.append(note)
+    changes = sorted((c for r in results for c in r.changes), key=Change.sort_key)
+    domain_plans = [p for r in results if (p := r.result()) is not None]
+    all_warnings = [*warnings, *(w for r in results for w in r.warnings)]
+    managed = sum(1 for state in live.values() if state.policy_text is not None)
+    return Plan(
+        changes=tuple(changes),
+        domains=tuple(domain_plans),
+        warnings=tuple(dict.fromkeys(all_warnings)),
+        notes=tuple(notes),
+        unchanged_domains=sum(1 for r in results if not r.changes and r.domain in desired),
+        managed_domains=managed,
+    )
+
+
+def _diff_domain(want: DesiredDomain, have: LiveDomain) -> _DomainDiff:
+    d = _DomainDiff(want.domain, want.provider)
+    is_new = not have.exists
+    if want.endpoint is not None and have.endpoint != want.endpoint:
+        d.add(
+            Resource.ENDPOINT,
+            have.endpoint,
+            want.endpoint,
+            "new endpoint" if have.endpoint is None else "endpoint differs",
+        )
+        d.story.append("endpoint " + ("created" if have.endpoint is None else "updated"))
+    live_policy = _parsed(have.policy_text)
+    if have.policy_text != want.policy_text:
+        reason = "new domain" if is_new else _policy_story(live_policy, want.policy, have)
+        d.add(Resource.POLICY, have.policy_text, want.policy_text, reason)
+        d.story.append(
+            f"new policy: mode {want.policy.mode}, max_age {want.policy.max_age}"
+            if is_new
+            else reason
+        )
+        if live_policy is not None and _MODE_RANK[want.policy.mode] < _MODE_RANK[live_policy.mode]:
+            d.destructive = True
+    _diff_txt(d, Resource.STS_RECORD, have.sts_txt, want.sts_record, is_sts_record)
+    if want.tlsrpt_record is not None:
+        _diff_txt(d, Resource.TLSRPT_RECORD, have.tlsrpt_txt, want.tlsrpt_record, is_tlsrpt_record)
+    if want.policy.mode is Mode.ENFORCE and have.mx_hosts is not None:
+        for host in uncovered_mx_hosts(have.mx_hosts, want.policy.mx):
+            d.warnings.append(
+                f"{want.domain}: enforce would block mail to {host}: no mx pattern covers it"
+            )
+    return d
+
+
+def _diff_txt(
+    d: _DomainDiff, resource: Resource, live_values: tuple[str, ...], wanted: str | None, owned: Any
+) -> None:
+    mine = [v for v in live_values if owned(v)]
+    foreign = tuple(v for v in live_values if not owned(v))
+    after_set = foreign + ((wanted,) if wanted is not None else ())
+    if mine == ([wanted] if wanted is not None else []):
+        return
+    before = mine[0] if mine else None
+    if wanted is None:
+        reason = "domain removed"
+    elif not mine:
+        reason = "new record"
+    elif len(mine) > 1:
+        reason = f"{len(mine)} records at this name: senders ignore them all"
+    elif resource is Resource.STS_RECORD:
+        reason = f"id {_record_id(before)} -> {_record_id(wanted)}"
+    else:
+        reason = "report destinations changed"
+    d.add(resource, before, wanted, reason, live_values, after_set)
+    if resource is Resource.STS_RECORD and wanted is not None:
+        d.story.append(
+            reason if len(mine) > 1 else f"id {_record_id(before)} -> {_record_id(wanted)}"
+        )
+    elif resource is Resource.TLSRPT_RECORD and wanted is not None:
+        d.story.append("tlsrpt " + ("created" if not mine else "updated"))
+
+
+def _diff_removal(
+    domain: str, provider: str, have: LiveDomain, now: datetime
+) -> tuple[_DomainDiff, str | None]:
+    d = _DomainDiff(domain, provider, destructive=True)
+    live_policy = _parsed(have.policy_text)
+    if live_policy is None or live_policy.mode is not Mode.NONE:
+        none_policy = Policy(
+            Mode.NONE,
+            live_policy.max_age if live_policy else 86_400,
+            live_policy.mx if live_policy else (),
+        )
+        body = none_policy.render()
+        d.add(
+            Resource.POLICY,
+            have.policy_text,
+            body,
+            "removed from the spec: mode none first (RFC 8461 section 8.3)",
+        )
+        _diff_txt(
+            d, Resource.STS_RECORD, have.sts_txt, render_sts_record(none_policy.id), is_sts_record
+        )
+        d.story.append(
+            f"removal step 1 of 2: mode {live_policy.mode if live_policy else '?'} -> none, "
+            f"records deleted after max_age {none_policy.max_age}s"
+        )
+        return d, None
+    wanted_id = render_sts_record(live_policy.id)
+    sts_values = [v for v in have.sts_txt if is_sts_record(v)]
+    if sts_values != [wanted_id]:
+        _diff_txt(d, Resource.STS_RECORD, have.sts_txt, wanted_id, is_sts_record)
+        d.story.append("removal step 1 of 2: id points at the mode none policy")
+        return d, None
+    published = have.policy_published_at or now
+    expires = published + timedelta(seconds=live_policy.max_age)
+    if now < expires:
+        return d, (
+            f"{domain}: removal waits until {expires.isoformat(timespec='seconds')} "
+            f"(mode none published {published.isoformat(timespec='seconds')}, "
+            f"max_age {live_policy.max_age}s)"
+        )
+    reason = f"removal: mode none served since {published.isoformat(timespec='seconds')}"
+    _diff_txt(d, Resource.STS_RECORD, have.sts_txt, None, is_sts_record)
+    _diff_txt(d, Resource.TLSRPT_RECORD, have.tlsrpt_txt, None, is_tlsrpt_record)
+    d.changes = [replace(c, reason=reason) for c in d.changes]
+    d.add(Resource.POLICY, have.policy_text, None, reason)
+    if have.endpoint is not None:
+        d.add(Resource.ENDPOINT, have.endpoint, None, reason)
+    d.story.append("removal step 2 of 2: records, policy and endpoint deleted")
+    return d, None
+
+
+def _parsed(text: str | None) -> Policy | None:
+    if text is None:
+        return None
+    try:
+        return parse_policy(text).policy
+    except GrammarError:
+        return None
+
+
+def _policy_story(live: Policy | None, want: Policy, have: LiveDomain) -> str:
+    if live is None:
+        return "live policy is not valid MTA-STS; replaced"
+    parts: list[str] = []
+    if live.mode != want.mode:
+        parts.append(f"mode {live.mode} -> {want.mode}")
+    if live.max_age != want.max_age:
+        parts.append(f"max_age {live.max_age} -> {want.max_age}")
+    added = [p for p in want.mx if p not in live.mx]
+    removed = [p for p in live.mx if p not in want.mx]
+    if added:
+        parts.append("mx + " + ", ".join(added))
+    if removed:
+        parts.append("mx - " + ", ".join(removed))
+    if not parts:
+        parts.append("policy text differs (same fields)")
+    return ", ".join(parts)
+
+
+def _record_id(value: str | None) -> str:
+    if value is None:
+        return "none"
+    try:
+        return parse_sts_record(value).id
+    except GrammarError:
+        return "invalid"

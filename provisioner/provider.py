@@ -1,0 +1,79 @@
+"""The provider plugin interface: read live state in bulk, apply one phase of changes.
+
+A provider is thin (DNSControl's lesson): the shared diff engine decides what changes; the
+provider only reads what it holds and turns a phase's changes into its API's unit of work
+(a file, a record set, a batch). Providers are found through the entry-point group
+`mtasts.providers`, so a third party ships one as its own package and touches nothing here.
+
+Contract:
+- `read(domains)` is called once per run with every domain the provider must report on,
+  so it can list zones once, batch, and run requests concurrently.
+- `managed_domains()` lists domains the provider holds a policy for: how removals are found.
+- `apply(changes)` receives the changes of ONE phase (see `provisioner.plan`) and returns
+  only when they are live (caches purged, records in sync); it raises ProviderError naming
+  the domain on failure, and the run stops before the next phase.
+- `plan_settings()` is what a saved plan records to rebuild the provider: never secrets,
+  which come from each cloud's credential chain or the environment.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+from provisioner.plan import Change
+from provisioner.state import LiveDomain
+
+
+class Capability(StrEnum):
+    """What a provider can do; drives which resources it plans and which tests run."""
+
+    POLICY = "policy"
+    STS_RECORD = "sts_record"
+    TLSRPT_RECORD = "tlsrpt_record"
+    ENDPOINT = "endpoint"
+    READ_MX = "read_mx"
+
+
+class Progress(Protocol):
+    def advance(self, amount: int = 1) -> None: ...
+
+
+class NoProgress:
+    def advance(self, amount: int = 1) -> None:
+        return None
+
+
+class Provider(ABC):
+    type_name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    Settings: ClassVar[type[BaseModel]]
+
+    def __init__(self, name: str, settings: BaseModel, base_dir: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self.base_dir = base_dir
+
+    @abstractmethod
+    def managed_domains(self) -> set[str]:
+        """Domains this provider holds a policy for, whether or not the spec names them."""
+
+    @abstractmethod
+    def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
+        """Live state of each domain; a domain with nothing deployed may be left out."""
+
+    @abstractmethod
+    def apply(self, changes: Sequence[Change], progress: Progress) -> None:
+        """Make one phase's changes live, in the order given."""
+
+    def endpoint_for(self, domain: str) -> str | None:
+        """The endpoint description this provider should hold; None where it hosts none."""
+        return None
+
+    def plan_settings(self) -> dict[str, Any]:
+        return self.settings.model_dump(mode="json")

@@ -1,0 +1,127 @@
+"""Reading what is live, and turning spec plus live state into a plan.
+
+Each provider is read once per run, with every domain it must report on (its spec domains
+plus the managed ones that left the spec), and providers are read concurrently: bulk reads
+are where the API calls go. The same scope is read again when a saved plan is applied, and
+the fingerprints of the two reads are compared to refuse a stale plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from provisioner.errors import MtastsError
+from provisioner.plan import Plan, diff
+from provisioner.provider import NoProgress, Progress, Provider
+from provisioner.render import render_spec
+from provisioner.spec import Spec
+from provisioner.state import DesiredDomain, LiveDomain
+
+Live = dict[str, dict[str, LiveDomain]]
+"""provider name -> domain -> live state."""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    scope: dict[str, tuple[str, ...]]
+    """provider name -> the domains read from it: what a saved plan re-reads."""
+    live: Live
+
+    def fingerprints(self) -> dict[str, dict[str, str]]:
+        return fingerprints(self.live)
+
+
+def fingerprints(live: Live) -> dict[str, dict[str, str]]:
+    return {
+        provider: {domain: state.fingerprint() for domain, state in sorted(states.items())}
+        for provider, states in sorted(live.items())
+    }
+
+
+def read_live(
+    providers: Mapping[str, Provider],
+    scope: Mapping[str, tuple[str, ...]],
+    progress: Progress | None = None,
+) -> Live:
+    """Read each provider's scope, providers in parallel; missing domains read as empty."""
+    sink = progress or NoProgress()
+
+    def read_one(name: str) -> tuple[str, dict[str, LiveDomain]]:
+        domains = scope[name]
+        states = providers[name].read(domains, sink) if domains else {}
+        return name, {d: states.get(d) or LiveDomain(d) for d in domains}
+
+    names = [n for n in scope if n in providers]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        return dict(pool.map(read_one, names))
+
+
+def compute_plan(
+    spec: Spec,
+    providers: Mapping[str, Provider],
+    only: set[str] | None = None,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> PlanResult:
+    desired = _with_endpoints(render_spec(spec, only), providers)
+    removals = _removals(desired, providers, only, spec)
+    scope: dict[str, set[str]] = {name: set() for name in providers}
+    for name, want in desired.items():
+        scope[want.provider].add(name)
+    for name, provider in removals.items():
+        scope[provider].add(name)
+    frozen_scope = {p: tuple(sorted(d)) for p, d in scope.items()}
+    live = read_live(providers, frozen_scope, progress)
+    flat = {
+        domain: state
+        for provider, states in live.items()
+        for domain, state in states.items()
+        if (domain in desired and desired[domain].provider == provider)
+        or removals.get(domain) == provider
+    }
+    plan = diff(
+        desired,
+        flat,
+        now or datetime.now(UTC),
+        removals=removals,
+        warnings=[w for w in spec.warnings if only is None or w.split(":", 1)[0] in only],
+    )
+    return PlanResult(plan, frozen_scope, live)
+
+
+def _with_endpoints(
+    desired: dict[str, DesiredDomain], providers: Mapping[str, Provider]
+) -> dict[str, DesiredDomain]:
+    return {
+        name: replace(want, endpoint=providers[want.provider].endpoint_for(name))
+        for name, want in desired.items()
+    }
+
+
+def _removals(
+    desired: Mapping[str, DesiredDomain],
+    providers: Mapping[str, Provider],
+    only: set[str] | None,
+    spec: Spec,
+) -> dict[str, str]:
+    """Managed domains no longer in the spec (for their provider), within the -d filter."""
+    removals: dict[str, str] = {}
+    for name, provider in providers.items():
+        for domain in provider.managed_domains():
+            if only is not None and domain not in only:
+                continue
+            if domain in spec.domains:
+                continue
+            removals.setdefault(domain, name)
+    if only:
+        unknown = sorted(only - set(desired) - set(removals))
+        if unknown:
+            raise MtastsError(
+                f"--domain {unknown[0]}: not in the spec and not managed by any provider"
+            )
+    return removals

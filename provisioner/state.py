@@ -1,0 +1,91 @@
+"""The two sides of every diff: what the spec wants and what a provider holds.
+
+`DesiredDomain` comes from `render` (never from a provider); `LiveDomain` comes from a
+provider's bulk `read` (never from the spec). Both are plain frozen values, so a plan is a
+pure function of the two and can be computed, saved and tested without any cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from provisioner.rfc8461 import Policy
+
+
+class Resource(StrEnum):
+    """What a domain deploys (DESIGN section 4), in publish order."""
+
+    ENDPOINT = "endpoint"
+    POLICY = "policy"
+    STS_RECORD = "sts_record"
+    TLSRPT_RECORD = "tlsrpt_record"
+
+
+STS_PREFIX = "_mta-sts."
+TLSRPT_PREFIX = "_smtp._tls."
+POLICY_HOST_PREFIX = "mta-sts."
+
+
+def record_name(resource: Resource, domain: str) -> str:
+    """The DNS owner name (no trailing dot) of a TXT resource."""
+    if resource is Resource.STS_RECORD:
+        return STS_PREFIX + domain
+    if resource is Resource.TLSRPT_RECORD:
+        return TLSRPT_PREFIX + domain
+    raise ValueError(f"{resource} is not a DNS record")
+
+
+def policy_host(domain: str) -> str:
+    return POLICY_HOST_PREFIX + domain
+
+
+@dataclass(frozen=True)
+class DesiredDomain:
+    """Everything one domain should publish, rendered and validated."""
+
+    domain: str
+    provider: str
+    policy: Policy
+    policy_text: str
+    sts_record: str
+    tlsrpt_record: str | None
+    """None: the spec sets no tlsrpt, so mtasts leaves `_smtp._tls` as it is."""
+    endpoint: str | None = None
+    """What the provider's HTTPS endpoint should be; None where mtasts does not host it."""
+
+
+@dataclass(frozen=True)
+class LiveDomain:
+    """What one provider holds for one domain, as read in bulk.
+
+    TXT rrsets hold every value at the name, mtasts's and anyone else's, each joined from
+    its character-strings; the diff keeps the foreign ones. `policy_published_at` is when
+    the provider last wrote the policy body (an object's LastModified, a file's mtime):
+    removal waits max_age from the moment `mode: none` went out (RFC 8461 section 8.3).
+    `mx_hosts` is the live MX set when the provider can read it, else None.
+    """
+
+    domain: str
+    policy_text: str | None = None
+    policy_published_at: datetime | None = None
+    sts_txt: tuple[str, ...] = ()
+    tlsrpt_txt: tuple[str, ...] = ()
+    endpoint: str | None = None
+    mx_hosts: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def exists(self) -> bool:
+        return self.policy_text is not None or self.endpoint is not None
+
+    def fingerprint(self) -> str:
+        """A digest of everything a plan was computed from, to detect a stale saved plan."""
+        data = asdict(self)
+        if self.policy_published_at is not None:
+            data["policy_published_at"] = self.policy_published_at.isoformat()
+        blob = json.dumps(data, sort_keys=True, default=str).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:16]
