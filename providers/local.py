@@ -5,7 +5,8 @@ Layout under `path` (relative to the spec file):
   zones/<domain>.zone                         a BIND fragment with the two TXT records
 
 It is the reference for every other provider: bulk read, one phase applied at a time,
-atomic writes (temporary file + rename, so a reader never sees half a policy), and nothing
+atomic writes (temporary file + rename, so a web server never serves half a policy; no
+fsync: after a crash the next apply converges), and nothing
 touched that mtasts did not write: other files stay, other records in a zone fragment stay,
 and a web root is removed only when mtasts's policy was the last file in it.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,36 +117,49 @@ class LocalProvider(Provider):
             raise ProviderError(f"{self.name}: {domain}: {path}: {exc}") from None
 
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
+        txt_by_domain: dict[str, list[Change]] = {}
         for change in changes:
-            try:
-                self._apply_one(change)
-            except OSError as exc:
-                raise ProviderError(
-                    f"{self.name}: {change.domain}: {change.action} {change.resource} failed: {exc}"
-                ) from None
+            if change.resource in (Resource.STS_RECORD, Resource.TLSRPT_RECORD):
+                txt_by_domain.setdefault(change.domain, []).append(change)
+                continue
+            with self._reported(change):
+                self._apply_policy(change)
             progress.advance()
+        for domain, txt_changes in txt_by_domain.items():
+            with self._reported(txt_changes[0]):
+                self._write_zone(domain, txt_changes)
+            progress.advance(len(txt_changes))
 
-    def _apply_one(self, change: Change) -> None:
-        if change.resource is Resource.POLICY:
-            path = self.policy_file(change.domain)
-            if change.action is Action.DELETE:
-                path.unlink(missing_ok=True)
-                _remove_empty_dirs(path.parent, stop=self.root)
-            else:
-                assert change.after is not None
-                _write_atomically(path, change.after.encode("utf-8"))
-        elif change.resource in (Resource.STS_RECORD, Resource.TLSRPT_RECORD):
-            self._write_txt(change)
-        else:
+    @contextmanager
+    def _reported(self, change: Change) -> Iterator[None]:
+        """Storage errors as one line naming the domain and what was being done."""
+        try:
+            yield
+        except OSError as exc:
+            raise ProviderError(
+                f"{self.name}: {change.domain}: {change.action} {change.resource} failed: {exc}"
+            ) from None
+
+    def _apply_policy(self, change: Change) -> None:
+        if change.resource is not Resource.POLICY:
             raise ProviderError(f"{self.name}: the local provider hosts no {change.resource}")
+        path = self.policy_file(change.domain)
+        if change.action is Action.DELETE:
+            path.unlink(missing_ok=True)
+            _remove_empty_dirs(path.parent, stop=self.root)
+        else:
+            assert change.after is not None
+            _write_atomically(path, change.after.encode("utf-8"))
 
-    def _write_txt(self, change: Change) -> None:
-        owner = record_name(change.resource, change.domain)
-        records = replace_txt(self._zone_records(change.domain), owner, change.rrset_after)
-        path = self.zone_file(change.domain)
+    def _write_zone(self, domain: str, changes: list[Change]) -> None:
+        """One read and one write of the fragment for all of a domain's TXT changes."""
+        records = self._zone_records(domain)
+        for change in changes:
+            owner = record_name(change.resource, domain)
+            records = replace_txt(records, owner, change.rrset_after)
+        path = self.zone_file(domain)
         if records:
-            text = render_zone_fragment(change.domain, records)
-            _write_atomically(path, text.encode("utf-8"))
+            _write_atomically(path, render_zone_fragment(domain, records).encode("utf-8"))
         else:
             path.unlink(missing_ok=True)
 
@@ -155,8 +170,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         Path(tmp).chmod(0o644)
         Path(tmp).replace(path)
     except BaseException:

@@ -383,16 +383,17 @@ def _diff_removal(
         _diff_txt(
             d, Resource.STS_RECORD, have.sts_txt, render_sts_record(none_policy.id), is_sts_record
         )
-        d.story.append(
+        d.story.insert(
+            0,
             f"removal step 1 of 2: mode {live_policy.mode if live_policy else '?'} -> none, "
-            f"records deleted after max_age {none_policy.max_age}s"
+            f"records deleted max_age ({none_policy.max_age}s) after it is published",
         )
         return d, None
     wanted_id = render_sts_record(live_policy.id)
     sts_values = [v for v in have.sts_txt if is_sts_record(v)]
     if sts_values != [wanted_id]:
         _diff_txt(d, Resource.STS_RECORD, have.sts_txt, wanted_id, is_sts_record)
-        d.story.append("removal step 1 of 2: id points at the mode none policy")
+        d.story.insert(0, "removal step 1 of 2: the id now names the mode none policy")
         return d, None
     published = have.policy_published_at or now
     expires = published + timedelta(seconds=live_policy.max_age)
@@ -409,7 +410,11 @@ def _diff_removal(
     d.add(Resource.POLICY, have.policy_text, None, reason)
     if have.endpoint is not None:
         d.add(Resource.ENDPOINT, have.endpoint, None, reason)
-    d.story.append("removal step 2 of 2: records, policy and endpoint deleted")
+    d.story = [
+        "removal step 2 of 2: TXT records, policy"
+        + (" and endpoint" if have.endpoint is not None else "")
+        + " deleted"
+    ]
     return d, None
 
 

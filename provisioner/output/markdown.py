@@ -64,8 +64,10 @@ def _row(change: Change) -> _Row:
 
 
 def _cell(text: object) -> str:
-    """Text safe inside a table cell: no pipe, no HTML, no line break."""
+    """Text safe inside a table cell: no pipe, no HTML, no emphasis, no line break."""
     value = str(text)
-    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         value = value.replace(raw, safe)
+    for special in "\\|*_`[]~":
+        value = value.replace(special, "\\" + special)
     return " ".join(value.split())
