@@ -15,6 +15,8 @@ from provisioner.plan import Change, Plan
 from provisioner.templating import template_environment
 
 GITHUB_COMMENT_LIMIT = 65_536
+COMMENT_HEADROOM = 512
+"""Room left for what a workflow adds around the plan (a marker to find the comment again)."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class _Row:
     detail: str
 
 
-def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT - COMMENT_HEADROOM) -> str:
     domains = sorted({(c.provider, c.domain) for c in plan.changes})
     full = _render(plan, set(domains))
     if len(full) <= limit:
