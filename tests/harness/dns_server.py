@@ -115,7 +115,7 @@ class ZoneData:
             return {k: list(v) for k, v in self._records.items()}
 
     def lookup(self, name: str, rtype: str) -> tuple[str, list[tuple[str, Record]]]:
-        """Answer (rcode name, [(owner, record)]) as an authoritative server would, chasing CNAMEs."""
+        """(rcode, [(owner, record)]) as an authoritative server answers, chasing CNAMEs."""
         rtype = rtype.upper()
         owner = normalize_name(name)
         answers: list[tuple[str, Record]] = []
@@ -203,6 +203,12 @@ class _QuietLogger(DNSLogger):
         super().__init__(log="-request,-reply,-truncated,-error", prefix=False)
 
 
+def _not_a_str(values: object) -> None:
+    """A bare str is iterable too: catch ``publish_txt(name, "v=STSv1; ...")`` early."""
+    if isinstance(values, str | bytes):
+        raise TypeError("pass a list of values, not a single string")
+
+
 class LocalDnsServer:
     """UDP + TCP authoritative server on 127.0.0.1:<random port>, started in daemon threads."""
 
@@ -217,19 +223,33 @@ class LocalDnsServer:
     def start(self) -> LocalDnsServer:
         resolver = _Resolver(self.data, self.queries)
         for _ in range(20):
-            udp = DNSServer(resolver, address=self.host, port=0, logger=_QuietLogger(),
-                            handler=_Handler)
+            udp = DNSServer(
+                resolver, address=self.host, port=0, logger=_QuietLogger(), handler=_Handler
+            )
             port = udp.server.server_address[1]
             try:
-                tcp = DNSServer(resolver, address=self.host, port=port, tcp=True,
-                                logger=_QuietLogger(), handler=_Handler)
+                tcp = DNSServer(
+                    resolver,
+                    address=self.host,
+                    port=port,
+                    tcp=True,
+                    logger=_QuietLogger(),
+                    handler=_Handler,
+                )
             except OSError:  # the TCP twin of that port is taken: pick another port
                 udp.server.server_close()
                 continue
             self.port = port
             self._servers = [udp, tcp]
             for server in self._servers:
-                server.start_thread()
+                # A short poll interval keeps stop() quick (socketserver's default is 0.5 s).
+                server.thread = threading.Thread(
+                    target=server.server.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name="dns",
+                    daemon=True,
+                )
+                server.thread.start()
             return self
         raise RuntimeError("no free port for both UDP and TCP")
 
@@ -251,15 +271,18 @@ class LocalDnsServer:
     # Publishing: each call replaces the rrset of that type at that name.
 
     def set_txt(self, name: str, values: Iterable[str | Sequence[str]]) -> None:
+        _not_a_str(values)
         self.data.set(name, "TXT", [Record("TXT", txt_strings(v)) for v in values])
 
     def set_a(self, name: str, addresses: Iterable[str]) -> None:
+        _not_a_str(addresses)
         addresses = list(addresses)
         for address in addresses:
             socket.inet_aton(address)  # fail early on a typo, not in a server thread
         self.data.set(name, "A", [Record("A", a) for a in addresses])
 
     def set_mx(self, name: str, hosts: Iterable[str | tuple[int, str]]) -> None:
+        _not_a_str(hosts)
         records = []
         for index, host in enumerate(hosts):
             preference, target = (10 * (index + 1), host) if isinstance(host, str) else host

@@ -1,0 +1,27 @@
+"""Shared fixtures. The MTA-STS world's servers live for the session (one set per xdist
+worker, all on random 127.0.0.1 ports); each test gets them with every record reset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from harness import MtaStsWorld
+
+
+@pytest.fixture(scope="session")
+def mta_sts_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MtaStsWorld]:
+    """The started servers; prefer ``mta_sts_world``, which also resets their data."""
+    world = MtaStsWorld(tmp_path_factory.mktemp("mta-sts-world")).start()
+    try:
+        yield world
+    finally:
+        world.stop()
+
+
+@pytest.fixture
+def mta_sts_world(mta_sts_servers: MtaStsWorld) -> Iterator[MtaStsWorld]:
+    """A fresh world: no DNS records, nothing served, no certificate problems, empty logs."""
+    mta_sts_servers.reset()
+    yield mta_sts_servers
+    mta_sts_servers.reset()
