@@ -32,6 +32,7 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from provisioner.errors import Problem, SpecError
 from provisioner.rfc8460 import normalize_rua
@@ -161,7 +162,9 @@ class _SpecLoader:
 
     def load(self, text: str) -> Spec | None:
         yaml = YAML(typ="rt")
+        yaml.allow_duplicate_keys = True
         try:
+            self._report_duplicate_keys(yaml.compose(text), "")
             root = yaml.load(text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -175,33 +178,67 @@ class _SpecLoader:
         for key in root:
             if key not in _TOP_LEVEL_KEYS:
                 self.add(_key_line(root, key), str(key), _unknown_key(_TOP_LEVEL_KEYS))
+        version = root.get("version")
         if "version" not in root:
             self.add(1, "version", f"missing (write 'version: {SPEC_VERSION}')")
-        elif root["version"] != SPEC_VERSION:
+        elif type(version) is not int or version != SPEC_VERSION:
             self.add(_key_line(root, "version"), "version", f"must be {SPEC_VERSION}")
-        defaults = self._settings(root.get("defaults"), root, "defaults", "defaults")
         providers = self._providers(root)
-        domains = self._domains(root, defaults or DomainSettings(), providers)
+        defaults, broken = self._settings(root.get("defaults"), root, "defaults", "defaults")
+        if defaults.provider is not None and defaults.provider not in providers and providers:
+            line = _loc_line(root["defaults"], ("provider",))
+            self.add(line, "defaults.provider", _unknown_provider(defaults.provider, providers))
+            broken.add("provider")
+        domains = self._domains(root, defaults, broken, providers)
         if self.problems:
             return None
         warnings = tuple(w for d in domains.values() for w in _domain_warnings(d))
         return Spec(self.path, providers, domains, warnings)
 
+    def _report_duplicate_keys(self, node: Any, where: str) -> None:
+        """ruamel stops at the first repeated key; find them all first, with their lines."""
+        if isinstance(node, MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = getattr(key_node, "value", None)
+                line = key_node.start_mark.line + 1
+                path = f"{where}.{key}" if where else str(key)
+                if key in seen:
+                    self.add(line, path, f"duplicate key (first at line {seen[key]})")
+                else:
+                    seen[key] = line
+                self._report_duplicate_keys(value_node, path)
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                self._report_duplicate_keys(item, f"{where}[{index}]")
+
     def _settings(
         self, node: Any, parent: CommentedMap, key: str, where: str
-    ) -> DomainSettings | None:
+    ) -> tuple[DomainSettings, set[str]]:
+        """The valid fields of a settings mapping, and the names of the broken ones.
+
+        Keeping the valid fields lets one bad default be reported once, instead of again as
+        a missing value on every domain that relies on the defaults.
+        """
         if node is None:
-            return DomainSettings()
+            return DomainSettings(), set()
         if not isinstance(node, CommentedMap):
             self.add(_key_line(parent, key), where, "must be a mapping of domain settings")
-            return None
+            return DomainSettings(), set(DomainSettings.model_fields)
+        data = _plain(node)
         try:
-            return DomainSettings.model_validate(_plain(node))
+            return DomainSettings.model_validate(data), set()
         except ValidationError as exc:
+            broken: set[str] = set()
             for error in exc.errors():
                 loc = tuple(error["loc"])
                 self.add(_loc_line(node, loc), _where(where, loc), _message(error))
-            return None
+                broken.add(str(loc[0]) if loc else "")
+        valid = {k: v for k, v in data.items() if k not in broken}
+        try:
+            return DomainSettings.model_validate(valid), broken
+        except ValidationError:
+            return DomainSettings(), broken | set(data)
 
     def _providers(self, root: CommentedMap) -> dict[str, ProviderSpec]:
         node = root.get("providers")
@@ -234,6 +271,7 @@ class _SpecLoader:
         self,
         root: CommentedMap,
         defaults: DomainSettings,
+        broken_defaults: set[str],
         providers: dict[str, ProviderSpec],
     ) -> dict[str, DomainSpec]:
         node = root.get("domains")
@@ -242,6 +280,7 @@ class _SpecLoader:
             self.add(line, "domains", "must map at least one domain name to its settings")
             return {}
         domains: dict[str, DomainSpec] = {}
+        first_seen: dict[str, int | None] = {}
         for raw_name, value in node.items():
             line = _key_line(node, raw_name)
             where = f"domains.{raw_name}"
@@ -250,53 +289,89 @@ class _SpecLoader:
             except ValueError as exc:
                 self.add(line, where, f"not a domain name: {exc}")
                 continue
-            if name in domains:
-                self.add(line, where, f"the same domain as line {domains[name].line} ({name})")
+            if name in first_seen:
+                self.add(line, where, f"the same domain as line {first_seen[name]} ({name})")
                 continue
-            settings = self._settings(value, node, raw_name, where)
-            if settings is None:
+            first_seen[name] = line
+            settings, broken = self._settings(value, node, raw_name, where)
+            if broken:
                 continue
-            resolved = self._resolve(name, line, where, defaults, settings, providers)
+            own_lines = value if isinstance(value, CommentedMap) else None
+            context = _DomainContext(name, line, where, own_lines, broken_defaults)
+            resolved = self._resolve(context, defaults, settings, providers)
             if resolved is not None:
                 domains[name] = resolved
         return domains
 
     def _resolve(
         self,
-        name: str,
-        line: int | None,
-        where: str,
+        at: _DomainContext,
         defaults: DomainSettings,
         own: DomainSettings,
         providers: dict[str, ProviderSpec],
     ) -> DomainSpec | None:
+        """Merge a domain over the defaults; report what is still missing or wrong.
+
+        A value missing because its default was itself broken is not reported again.
+        """
         overrides = {
             k: getattr(own, k) for k in own.model_fields_set if getattr(own, k) is not None
         }
         merged = defaults.model_copy(update=overrides)
+        inherited_broken = at.broken_defaults - set(overrides)
         ok = True
         provider = merged.provider
-        if provider is None and len(providers) == 1:
+        if "provider" in inherited_broken:
+            ok = False
+        elif provider is None and len(providers) == 1:
             provider = next(iter(providers))
-        if provider is None:
-            self.add(line, f"{where}.provider", "missing: set it here or under 'defaults'")
+        elif provider is None:
+            self.add(at.line, f"{at.where}.provider", "missing: set it here or under 'defaults'")
             ok = False
         elif providers and provider not in providers:
-            known = ", ".join(sorted(providers))
-            self.add(line, f"{where}.provider", f"unknown provider {provider!r} (known: {known})")
+            self.add(
+                at.field_line("provider"),
+                f"{at.where}.provider",
+                _unknown_provider(provider, providers),
+            )
             ok = False
         if merged.mode is None:
-            self.add(line, f"{where}.mode", "missing: enforce, testing or none")
+            if "mode" not in inherited_broken:
+                self.add(at.line, f"{at.where}.mode", "missing: enforce, testing or none")
             return None
         mx = tuple(merged.mx or ())
-        if merged.mode is not Mode.NONE and not mx:
-            self.add(line, f"{where}.mx", f"mode {merged.mode} needs at least one mx pattern")
+        if merged.mode is not Mode.NONE and not mx and "mx" not in inherited_broken:
+            self.add(
+                at.field_line("mx"),
+                f"{at.where}.mx",
+                f"mode {merged.mode} needs at least one mx pattern",
+            )
             ok = False
-        if not ok or provider is None:
+        if not ok or provider is None or (merged.mode is not Mode.NONE and not mx):
             return None
         max_age = merged.max_age if merged.max_age is not None else DEFAULT_MAX_AGE[merged.mode]
         rua = tuple(merged.tlsrpt.rua) if merged.tlsrpt is not None else None
-        return DomainSpec(name, provider, merged.mode, max_age, mx, rua, line)
+        return DomainSpec(at.name, provider, merged.mode, max_age, mx, rua, at.line)
+
+
+@dataclass(frozen=True)
+class _DomainContext:
+    """Where a domain sits in the file, for problems that point at its lines."""
+
+    name: str
+    line: int | None
+    where: str
+    node: CommentedMap | None
+    broken_defaults: set[str]
+
+    def field_line(self, key: str) -> int | None:
+        if self.node is not None and key in self.node:
+            return _key_line(self.node, key)
+        return self.line
+
+
+def _unknown_provider(name: str, providers: dict[str, ProviderSpec]) -> str:
+    return f"unknown provider {name!r} (known: {', '.join(sorted(providers))})"
 
 
 def _domain_warnings(domain: DomainSpec) -> list[str]:

@@ -1,0 +1,207 @@
+"""RFC 8460 (TLS-RPT): the `_smtp._tls` record, rendered and parsed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from strategies import PROPERTY, encoded, rua_lists
+
+from provisioner.rfc8460 import (
+    TlsRptRecord,
+    is_tlsrpt_record,
+    normalize_rua,
+    parse_tlsrpt_record,
+    render_tlsrpt_record,
+)
+from provisioner.rfc8461 import GrammarError
+
+
+def test_render_exact() -> None:
+    rua = ["mailto:tlsrpt@example.com", "https://reports.example.net/v1/tlsrpt"]
+    assert render_tlsrpt_record(rua) == (
+        "v=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://reports.example.net/v1/tlsrpt"
+    )
+    assert TlsRptRecord(("mailto:a@example.com",)).render() == (
+        "v=TLSRPTv1; rua=mailto:a@example.com"
+    )
+
+
+def test_render_needs_a_uri() -> None:
+    with pytest.raises(GrammarError, match=r"^rua needs at least one report URI$"):
+        render_tlsrpt_record([])
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("mailto:tlsrpt@example.com", "mailto:tlsrpt@example.com"),
+        ("MAILTO:tlsrpt@example.com", "mailto:tlsrpt@example.com"),
+        ("HTTPS://reports.example.net/", "https://reports.example.net/"),
+        ("  mailto:tlsrpt@example.com ", "mailto:tlsrpt@example.com"),
+        ("mailto:tls,rpt@example.com", "mailto:tls%2Crpt@example.com"),
+        ("mailto:tls!rpt;x@example.com", "mailto:tls%21rpt%3Bx@example.com"),
+        ("mailto:tls%2Crpt@example.com", "mailto:tls%2Crpt@example.com"),
+        ("mailto:tlsrpt@example.com?subject=tls", "mailto:tlsrpt@example.com?subject=tls"),
+        ("https://r.example.net/a,b;c!d?e=f", "https://r.example.net/a%2Cb%3Bc%21d?e=f"),
+        ("https://r.example.net:8443/x", "https://r.example.net:8443/x"),
+        ("mailto:tlsrpt@xn--bcher-kva.example", "mailto:tlsrpt@xn--bcher-kva.example"),
+    ],
+)
+def test_normalize_rua(uri: str, expected: str) -> None:
+    assert normalize_rua(uri) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("", "empty report URI"),
+        ("http://reports.example.net/", "must start with 'mailto:' or 'https:'"),
+        ("ftp://reports.example.net/", "must start with 'mailto:' or 'https:'"),
+        ("tlsrpt@example.com", "must start with 'mailto:' or 'https:'"),
+        ("mailto:tlsrpt", "needs an address, as mailto:tlsrpt@example.net"),
+        ("mailto:@example.com", "needs an address, as mailto:tlsrpt@example.net"),
+        ("https:reports.example.net", "needs a host, as https://reports.example.net/"),
+        ("https:///x", "needs a host, as https://reports.example.net/"),
+        ("mailto:a b@example.com", "contains spaces or non-ASCII characters"),
+        ("mailto:tlsrpt@bücher.example", "contains spaces or non-ASCII characters"),
+        ("mailto:a{b}@example.com", "contains '{', which a URI cannot hold"),
+        ("https://r.example.net/<x>", "contains '<', which a URI cannot hold"),
+        ('https://r.example.net/"x"', "contains '\"', which a URI cannot hold"),
+        ("https://r.example.net/100%", "contains '%', which a URI cannot hold"),
+        ("mailto:a%zz@example.com", "contains '%', which a URI cannot hold"),
+    ],
+)
+def test_normalize_rua_rejects(uri: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_rua(uri)
+    assert message in str(info.value)
+
+
+def test_normalize_rua_exact_messages() -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_rua("http://reports.example.net/")
+    assert str(info.value) == (
+        "report URI 'http://reports.example.net/' must start with 'mailto:' or 'https:'"
+    )
+    with pytest.raises(ValueError) as info:
+        normalize_rua("mailto:tlsrpt@192.0.2.1")
+    assert str(info.value) == (
+        "report URI 'mailto:tlsrpt@192.0.2.1': host '192.0.2.1' is an IP address; "
+        "MTA-STS needs a host name"
+    )
+    with pytest.raises(ValueError) as info:
+        normalize_rua("mailto:tlsrpt@")
+    assert str(info.value) == "report URI 'mailto:tlsrpt@': host '' is empty"
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("v=TLSRPTv1; rua=mailto:a@example.com", TlsRptRecord(("mailto:a@example.com",))),
+        ("v=TLSRPTv1;rua=mailto:a@example.com", TlsRptRecord(("mailto:a@example.com",))),
+        ("v=TLSRPTv1; rua=mailto:a@example.com;", TlsRptRecord(("mailto:a@example.com",))),
+        (
+            "v=TLSRPTv1; rua=mailto:a@example.com,https://r.example.net/x",
+            TlsRptRecord(("mailto:a@example.com", "https://r.example.net/x")),
+        ),
+        # the grammar allows spaces around the comma; mtasts never writes them
+        (
+            "v=TLSRPTv1; rua=mailto:a@example.com , https://r.example.net/x",
+            TlsRptRecord(("mailto:a@example.com", "https://r.example.net/x")),
+        ),
+        (
+            "v=TLSRPTv1; ext=1; rua=mailto:a@example.com",
+            TlsRptRecord(("mailto:a@example.com",), (("ext", "1"),)),
+        ),
+        (
+            "v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com",
+            TlsRptRecord(("mailto:a@example.com",)),
+        ),
+        ("v=TLSRPTv1; rua=mailto:a%2Cb@example.com", TlsRptRecord(("mailto:a%2Cb@example.com",))),
+    ],
+)
+def test_parse_accepts(value: str, expected: TlsRptRecord) -> None:
+    assert parse_tlsrpt_record(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("v=TLSRPTv2; rua=mailto:a@example.com", "must start with 'v=TLSRPTv1;', got "),
+        (" v=TLSRPTv1; rua=mailto:a@example.com", "must start with 'v=TLSRPTv1;', got "),
+        ("v=TLSRPTv1 ; rua=mailto:a@example.com", "must start with 'v=TLSRPTv1;', got "),
+        ("v=TLSRPTv1x; rua=mailto:a@example.com", "must start with 'v=TLSRPTv1;', got "),
+        ("v=TLSRPTv1", "must start with 'v=TLSRPTv1;', got "),
+        ("v=TLSRPTv1;", "no rua in 'v=TLSRPTv1;'"),
+        ("v=TLSRPTv1; ruf=mailto:a@example.com", "no rua in "),
+        ("v=TLSRPTv1; RUA=mailto:a@example.com", "no rua in "),
+        ("v=TLSRPTv1; rua=", "empty report URI"),
+        ("v=TLSRPTv1; rua=mailto:a@example.com,", "empty report URI"),
+        ("v=TLSRPTv1; rua=mailto:a@example.com,,https://r.example.net/", "empty report URI"),
+        ("v=TLSRPTv1; rua=http://r.example.net/", "must start with 'mailto:' or 'https:'"),
+        ("v=TLSRPTv1;; rua=mailto:a@example.com", "malformed field ''"),
+        ("v=TLSRPTv1; rua mailto:a@example.com", "malformed field 'rua mailto:a@example.com'"),
+        ("v=TLSRPTv1; rua=mailto:a@example.com; x=a b", "malformed field 'x=a b'"),
+    ],
+)
+def test_parse_rejects(value: str, message: str) -> None:
+    with pytest.raises(GrammarError) as info:
+        parse_tlsrpt_record(value)
+    assert message in str(info.value)
+
+
+def test_parse_rejects_non_canonical_uris() -> None:
+    with pytest.raises(GrammarError) as info:
+        parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:a!b@example.com")
+    assert str(info.value) == (
+        "report URI 'mailto:a!b@example.com' must be written 'mailto:a%21b@example.com' "
+        "(lower-case scheme; ',' '!' ';' percent-encoded)"
+    )
+    with pytest.raises(GrammarError) as info:
+        parse_tlsrpt_record("v=TLSRPTv1; rua=MAILTO:a@example.com")
+    assert str(info.value) == (
+        "report URI 'MAILTO:a@example.com' must be written 'mailto:a@example.com' "
+        "(lower-case scheme; ',' '!' ';' percent-encoded)"
+    )
+
+
+def test_is_tlsrpt_record() -> None:
+    assert is_tlsrpt_record("v=TLSRPTv1; rua=mailto:a@example.com")
+    assert is_tlsrpt_record("v=TLSRPTv1 ; rua=mailto:a@example.com")
+    assert not is_tlsrpt_record("v=STSv1; id=abc")
+    assert not is_tlsrpt_record("v=spf1 -all")
+
+
+# --- properties ------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(rua_lists)
+def test_round_trip(rua: list[str]) -> None:
+    record = render_tlsrpt_record(rua)
+    expected = tuple(encoded(u) for u in rua)
+    assert record == "v=TLSRPTv1; rua=" + ",".join(expected)
+    assert parse_tlsrpt_record(record) == TlsRptRecord(expected)
+
+
+@PROPERTY
+@given(rua_lists)
+def test_splitting_on_comma_never_cuts_a_uri(rua: list[str]) -> None:
+    record = render_tlsrpt_record(rua)
+    assert record.count(";") == 1
+    assert " " not in record.removeprefix("v=TLSRPTv1; ")
+    pieces = record.removeprefix("v=TLSRPTv1; rua=").split(",")
+    assert len(pieces) == len(rua)
+    assert pieces == [encoded(u) for u in rua]
+    assert not any(ch in piece for piece in pieces for ch in ",;!")
+
+
+@PROPERTY
+@given(rua_lists)
+def test_normalize_rua_is_idempotent(rua: list[str]) -> None:
+    for uri in rua:
+        once = normalize_rua(uri)
+        assert normalize_rua(once) == once
