@@ -16,18 +16,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from typer.core import TyperGroup
 
 from provisioner import __version__
 from provisioner.apply import apply_plan, check_applicable
 from provisioner.errors import MtastsError, SpecError
 from provisioner.output.markdown import render_markdown
 from provisioner.output.text import print_plan, unsafe_message
-from provisioner.plan import Plan, diff
+from provisioner.plan import Change, Plan, diff
 from provisioner.planfile import check_fresh, load_plan, save_plan
 from provisioner.provider import NoProgress, Provider
 from provisioner.provider import Progress as ProgressSink
@@ -39,7 +40,36 @@ from provisioner.spec import load_spec
 PROGRESS_THRESHOLD = 50
 """Show a progress bar on stderr (when it is a terminal) above this many domains."""
 
+
+class _MtastsGroup(TyperGroup):
+    """Usage errors exit 1, not click's 2: under --detailed-exitcode, 2 means "changes".
+
+    Typer vendors click in recent releases and uses the real one in older ones, so usage
+    errors are recognised by class name rather than by importing either.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except Exception as exc:
+            _usage_error_exits_1(exc)
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            _usage_error_exits_1(exc)
+            raise
+
+
+def _usage_error_exits_1(exc: Exception) -> None:
+    if any(cls.__name__ == "UsageError" for cls in type(exc).__mro__):
+        exc.exit_code = 1  # type: ignore[attr-defined]
+
+
 app = typer.Typer(
+    cls=_MtastsGroup,
     name="mtasts",
     help="Declarative MTA-STS (RFC 8461) and TLS reporting (RFC 8460): plan, then apply.",
     no_args_is_help=True,
@@ -95,9 +125,9 @@ def validate(config: ConfigOption = Path("mtasts.yaml")) -> None:
         spec = load_spec(config)
         build_providers(spec)
         _print_warnings(spec.warnings)
-        stdout.print(
-            f"{config}: valid: {len(spec.domains)} domains on {len(spec.providers)} providers"
-        )
+        domains = _count(len(spec.domains), "domain")
+        providers = _count(len(spec.providers), "provider")
+        stdout.print(f"{config}: valid: {domains} on {providers}")
 
 
 @app.command()
@@ -115,13 +145,19 @@ def render(
     """
     with _errors_as_exit():
         spec = load_spec(config)
-        desired = render_spec(spec, normalize_domain_filter(domain or []))
-        writer = build_provider("render", "local", {"path": str(out.resolve())}, Path.cwd())
-        desired = {name: replace(want, provider="render") for name, want in desired.items()}
-        plan = diff(desired, {}, _now())
-        apply_plan(plan, {"render": writer})
+        only = normalize_domain_filter(domain or [])
+        missing = sorted((only or set()) - set(spec.domains))
+        if missing:
+            raise MtastsError(f"--domain {missing[0]}: not in the spec")
+        writer = build_provider("--out", "local", {"path": str(out.resolve())}, Path.cwd())
+        desired = {
+            name: replace(want, provider=writer.name)
+            for name, want in render_spec(spec, only).items()
+        }
+        changes = diff(desired, {}, _now()).changes
+        writer.apply(sorted(changes, key=Change.sort_key), NoProgress())
         _print_warnings(spec.warnings)
-        stdout.print(f"wrote {len(desired)} domains to {out}")
+        stdout.print(f"wrote {_count(len(desired), 'domain')} to {out}")
 
 
 @app.command()
@@ -254,6 +290,10 @@ def _confirm(the_plan: Plan) -> None:
     )
     if answer.strip() != "yes":
         raise MtastsError("apply cancelled; nothing was changed")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _print_warnings(warnings: tuple[str, ...]) -> None:

@@ -24,7 +24,8 @@ once: first its policy becomes `mode: none` (same mx, same max_age) under a new 
 the old max_age makes the wait self-describing: the records and the endpoint are deleted on
 the first plan after `policy_published_at + max_age`, when every policy served before the
 `none` one, and the `none` one itself, has expired from every sender's cache; no state is
-kept outside what is published. `_smtp._tls` goes with the rest at that point.
+kept outside what is published. The `_smtp._tls` record stays: TLS reporting serves DANE as
+well, it may predate mtasts, and nothing published says who made it; the plan says so.
 
 Safety. A plan that downgrades (enforce to testing or none, testing to none) or removes
 more than `MAX_SAFE_DESTRUCTIVE_FRACTION` of the managed domains, and at least
@@ -268,12 +269,15 @@ def diff(
     *,
     removals: Mapping[str, str] | None = None,
     warnings: Iterable[str] = (),
+    managed_count: int | None = None,
 ) -> Plan:
     """The plan that moves `live` to `desired`.
 
     `removals` maps managed domains that are no longer in the spec to their provider name;
     they follow the RFC 8461 section 8.3 removal path. `live` may lack a domain (nothing is
-    deployed yet). `now` is the clock removal waits are measured against.
+    deployed yet). `now` is the clock removal waits are measured against. `managed_count` is
+    how many domains the providers manage in all, when `live` holds only some of them (a
+    run limited with -d): the safety threshold is a share of all of them.
     """
     results: list[_DomainDiff] = []
     notes: list[str] = []
@@ -290,7 +294,11 @@ def diff(
     changes = sorted((c for r in results for c in r.changes), key=Change.sort_key)
     domain_plans = [p for r in results if (p := r.result()) is not None]
     all_warnings = [*warnings, *(w for r in results for w in r.warnings)]
-    managed = sum(1 for state in live.values() if state.policy_text is not None)
+    managed = (
+        managed_count
+        if managed_count is not None
+        else sum(1 for state in live.values() if state.policy_text is not None)
+    )
     return Plan(
         changes=tuple(changes),
         domains=tuple(domain_plans),
@@ -355,9 +363,12 @@ def _diff_txt(
         reason = "report destinations changed"
     d.add(resource, before, wanted, reason, live_values, after_set)
     if resource is Resource.STS_RECORD and wanted is not None:
-        d.story.append(
-            reason if len(mine) > 1 else f"id {_record_id(before)} -> {_record_id(wanted)}"
-        )
+        if len(mine) > 1:
+            d.story.append(reason)
+        elif mine:
+            d.story.append(f"id {_record_id(before)} -> {_record_id(wanted)}")
+        else:
+            d.story.append(f"id {_record_id(wanted)}")
     elif resource is Resource.TLSRPT_RECORD and wanted is not None:
         d.story.append("tlsrpt " + ("created" if not mine else "updated"))
 
@@ -405,17 +416,22 @@ def _diff_removal(
         )
     reason = f"removal: mode none served since {published.isoformat(timespec='seconds')}"
     _diff_txt(d, Resource.STS_RECORD, have.sts_txt, None, is_sts_record)
-    _diff_txt(d, Resource.TLSRPT_RECORD, have.tlsrpt_txt, None, is_tlsrpt_record)
     d.changes = [replace(c, reason=reason) for c in d.changes]
     d.add(Resource.POLICY, have.policy_text, None, reason)
     if have.endpoint is not None:
         d.add(Resource.ENDPOINT, have.endpoint, None, reason)
     d.story = [
-        "removal step 2 of 2: TXT records, policy"
+        "removal step 2 of 2: _mta-sts record, policy"
         + (" and endpoint" if have.endpoint is not None else "")
         + " deleted"
     ]
-    return d, None
+    kept = None
+    if any(is_tlsrpt_record(v) for v in have.tlsrpt_txt):
+        kept = (
+            f"{domain}: the _smtp._tls record is left as it is (TLS reporting may serve more "
+            "than MTA-STS); delete it by hand if it is no longer wanted"
+        )
+    return d, kept
 
 
 def _parsed(text: str | None) -> Policy | None:

@@ -69,7 +69,8 @@ def compute_plan(
     progress: Progress | None = None,
 ) -> PlanResult:
     desired = _with_endpoints(render_spec(spec, only), providers)
-    removals = _removals(desired, providers, only, spec)
+    managed = {name: provider.managed_domains() for name, provider in providers.items()}
+    removals, moved = _removals(desired, managed, only, spec)
     scope: dict[str, set[str]] = {name: set() for name in providers}
     for name, want in desired.items():
         scope[want.provider].add(name)
@@ -89,7 +90,11 @@ def compute_plan(
         flat,
         now or datetime.now(UTC),
         removals=removals,
-        warnings=[w for w in spec.warnings if only is None or w.split(":", 1)[0] in only],
+        warnings=[
+            *(w for w in spec.warnings if only is None or w.split(":", 1)[0] in only),
+            *moved,
+        ],
+        managed_count=sum(len(domains) for domains in managed.values()),
     )
     return PlanResult(plan, frozen_scope, live)
 
@@ -105,23 +110,35 @@ def _with_endpoints(
 
 def _removals(
     desired: Mapping[str, DesiredDomain],
-    providers: Mapping[str, Provider],
+    managed: Mapping[str, set[str]],
     only: set[str] | None,
     spec: Spec,
-) -> dict[str, str]:
-    """Managed domains no longer in the spec (for their provider), within the -d filter."""
+) -> tuple[dict[str, str], list[str]]:
+    """Managed domains no longer in the spec (within the -d filter), and provider moves.
+
+    A domain the spec now gives to another provider is not torn down on the old one: both
+    may publish the same DNS names, and a `mode: none` there could undo the new provider's
+    policy. The plan warns instead, and the old copy is removed by hand.
+    """
     removals: dict[str, str] = {}
-    for name, provider in providers.items():
-        for domain in provider.managed_domains():
+    moved: list[str] = []
+    for name, domains in managed.items():
+        for domain in sorted(domains):
             if only is not None and domain not in only:
                 continue
-            if domain in spec.domains:
-                continue
-            removals.setdefault(domain, name)
+            in_spec = spec.domains.get(domain)
+            if in_spec is None:
+                removals.setdefault(domain, name)
+            elif in_spec.provider != name:
+                moved.append(
+                    f"{domain}: now on provider {in_spec.provider!r}; mtasts leaves the copy "
+                    f"on provider {name!r} as it is (remove it there by hand once the new one "
+                    "serves)"
+                )
     if only:
         unknown = sorted(only - set(desired) - set(removals))
         if unknown:
             raise MtastsError(
                 f"--domain {unknown[0]}: not in the spec and not managed by any provider"
             )
-    return removals
+    return removals, moved

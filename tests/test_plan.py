@@ -166,7 +166,11 @@ def test_removal_deletes_only_mtasts_values_once_max_age_has_passed():
     changes = by_resource(plan)
     assert {c.action for c in plan.changes} == {Action.DELETE}
     assert changes[Resource.STS_RECORD].rrset_after == ("keep me",)
-    assert changes[Resource.TLSRPT_RECORD].rrset_after == ()
+    assert Resource.TLSRPT_RECORD not in changes, "TLS reporting may serve DANE too: kept"
+    assert plan.notes == (
+        "example.com: the _smtp._tls record is left as it is (TLS reporting may serve more "
+        "than MTA-STS); delete it by hand if it is no longer wanted",
+    )
     order = [c.resource for c in plan.changes]
     assert order.index(Resource.STS_RECORD) < order.index(Resource.POLICY)
     assert order.index(Resource.POLICY) < order.index(Resource.ENDPOINT)
