@@ -112,9 +112,9 @@ class LocalProvider(Provider):
         except (OSError, UnicodeDecodeError) as exc:
             raise ProviderError(f"{self.name}: {domain}: cannot read {path}: {exc}") from None
         try:
-            return parse_zone_fragment(text, domain)
+            return parse_zone_fragment(text, domain, filename=str(path))
         except ZoneFileError as exc:
-            raise ProviderError(f"{self.name}: {domain}: {path}: {exc}") from None
+            raise ProviderError(f"{self.name}: {domain}: {exc}") from None
 
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
         txt_by_domain: dict[str, list[Change]] = {}

@@ -29,7 +29,7 @@ from provisioner.errors import MtastsError, SpecError
 from provisioner.output.markdown import render_markdown
 from provisioner.output.text import print_plan, unsafe_message
 from provisioner.plan import Change, Plan, diff
-from provisioner.planfile import check_fresh, load_plan, save_plan
+from provisioner.planfile import build_saved_providers, check_fresh, load_plan, save_plan
 from provisioner.provider import NoProgress, Provider
 from provisioner.provider import Progress as ProgressSink
 from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
@@ -197,6 +197,7 @@ def plan(
 
 @app.command()
 def apply(
+    ctx: typer.Context,
     plan_file: Annotated[
         Path | None, typer.Argument(help="A plan saved by 'mtasts plan --out'.")
     ] = None,
@@ -222,6 +223,10 @@ def apply(
         if plan_file is not None:
             if domain:
                 raise MtastsError("--domain cannot narrow a saved plan; plan again with -d")
+            if _given_on_command_line(ctx, "config"):
+                raise MtastsError(
+                    "--config does not apply to a saved plan: it holds its own providers"
+                )
             the_plan, providers = _load_fresh_plan(plan_file)
         else:
             providers, result = _plan_from_spec(config, domain)
@@ -259,10 +264,7 @@ def _plan_from_spec(
 
 def _load_fresh_plan(path: Path) -> tuple[Plan, dict[str, Provider]]:
     saved = load_plan(path)
-    providers = {
-        name: build_provider(name, entry["type"], entry["settings"], Path.cwd())
-        for name, entry in saved.providers.items()
-    }
+    providers = build_saved_providers(saved, path)
     live = read_live(providers, saved.scope)
     check_fresh(saved, fingerprints(live))
     return saved.plan, providers
@@ -290,6 +292,11 @@ def _confirm(the_plan: Plan) -> None:
     )
     if answer.strip() != "yes":
         raise MtastsError("apply cancelled; nothing was changed")
+
+
+def _given_on_command_line(ctx: typer.Context, parameter: str) -> bool:
+    source = ctx.get_parameter_source(parameter)
+    return getattr(source, "name", "") == "COMMANDLINE"
 
 
 def _count(number: int, noun: str) -> str:

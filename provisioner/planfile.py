@@ -15,11 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from provisioner import __version__
 from provisioner.errors import MtastsError, StalePlanError
 from provisioner.plan import FORMAT_VERSION, Plan
 from provisioner.provider import Provider
 from provisioner.refresh import PlanResult
+from provisioner.registry import build_provider
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,24 @@ def load_plan(path: Path) -> SavedPlan:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MtastsError(f"{path}: malformed plan file ({exc})") from None
+
+
+def build_saved_providers(saved: SavedPlan, path: Path) -> dict[str, Provider]:
+    """The providers a saved plan names, rebuilt from the settings it recorded."""
+    providers: dict[str, Provider] = {}
+    for name, entry in saved.providers.items():
+        where = f"{path}: malformed plan file: provider {name!r}"
+        try:
+            providers[name] = build_provider(name, entry["type"], entry["settings"], Path.cwd())
+        except KeyError as exc:
+            raise MtastsError(f"{where} has no {exc.args[0]!r}") from None
+        except (TypeError, AttributeError) as exc:
+            raise MtastsError(f"{where}: {exc}") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "settings"
+            raise MtastsError(f"{where}: {field}: {first['msg']}") from None
+    return providers
 
 
 def check_fresh(saved: SavedPlan, now_fingerprints: dict[str, dict[str, str]]) -> None:

@@ -41,9 +41,12 @@ def txt_record(owner: str, value: str, ttl: int = RECORD_TTL) -> ZoneRecord:
     return ZoneRecord(owner, ttl, "TXT", zone_quoted(value), value)
 
 
-def parse_zone_fragment(text: str, origin: str) -> list[ZoneRecord]:
+def parse_zone_fragment(text: str, origin: str, filename: str = "<zone>") -> list[ZoneRecord]:
+    """The records of a fragment; errors read `<filename>:<line>: <problem>`."""
     try:
-        zone = dns.zone.from_text(text, origin=origin + ".", relativize=False, check_origin=False)
+        zone = dns.zone.from_text(
+            text, origin=origin + ".", relativize=False, check_origin=False, filename=filename
+        )
     except dns.exception.DNSException as exc:
         raise ZoneFileError(str(exc)) from None
     records: list[ZoneRecord] = []

@@ -314,22 +314,11 @@ def test_markdown_for_3000_domains_fits_one_github_comment(big_markdown):
     assert all(len(_cells(row)) == 4 for row in _table_rows(big_markdown))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a truncated Markdown plan keeps a prefix of (provider, domain) pairs, so later "
-    "providers get no table at all; markdown.py's docstring promises the first changes of "
-    "each provider",
-)
 def test_markdown_truncated_still_has_a_table_per_provider(big_markdown):
     assert "#### Provider `a`" in big_markdown
     assert "#### Provider `b`" in big_markdown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="warnings (and notes) are never summarised: 3,000 domains with a spec warning "
-    "give a ~600,000-character Markdown plan with no table at all",
-)
 def test_markdown_with_many_warnings_still_fits_one_comment(tmp_path):
     names = [f"d{i:04d}.example" for i in range(3000)]
     spec = write_spec(

@@ -298,12 +298,6 @@ def test_malformed_plan_file_is_a_one_line_error(quickstart, tmp_path, corrupt):
     assert not (tmp_path / "build").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a saved plan whose provider entry lacks 'settings' (or has a setting the "
-    "provider rejects) ends in 'internal error: KeyError' / a multi-line pydantic "
-    "ValidationError instead of a one-line 'malformed plan file' error",
-)
 @pytest.mark.parametrize(
     "corrupt",
     [
@@ -360,3 +354,12 @@ def test_saved_plan_never_contains_environment_secrets(quickstart, tmp_path):
     assert applied.exit_code == 0
     for value in SECRETS.values():
         assert value not in applied.stdout + applied.stderr
+
+
+def test_config_option_with_a_saved_plan_is_refused(quickstart, tmp_path):
+    plan_path = tmp_path / "p.json"
+    _save(quickstart, plan_path)
+
+    line = _one_line_error(run("apply", plan_path, "-c", quickstart))
+
+    assert line == "error: --config does not apply to a saved plan: it holds its own providers"
