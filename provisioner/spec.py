@@ -193,6 +193,8 @@ class _SpecLoader:
         if self.problems:
             return None
         warnings = tuple(w for d in domains.values() for w in _domain_warnings(d))
+        if not domains:
+            warnings += ("domains is empty: every domain the providers manage will be removed",)
         return Spec(self.path, providers, domains, warnings)
 
     def _report_duplicate_keys(self, node: Any, where: str) -> None:
@@ -275,9 +277,14 @@ class _SpecLoader:
         providers: dict[str, ProviderSpec],
     ) -> dict[str, DomainSpec]:
         node = root.get("domains")
-        if not isinstance(node, CommentedMap) or not node:
+        if not isinstance(node, CommentedMap):
             line = _key_line(root, "domains") if "domains" in root else 1
-            self.add(line, "domains", "must map at least one domain name to its settings")
+            self.add(
+                line,
+                "domains",
+                "must map domain names to their settings "
+                "(an explicit 'domains: {}' removes every managed domain)",
+            )
             return {}
         domains: dict[str, DomainSpec] = {}
         first_seen: dict[str, int | None] = {}

@@ -668,10 +668,15 @@ def test_shape_problems(tmp_path: Path) -> None:
     [
         ("", "1: the spec must be a mapping with 'version' and 'domains'"),
         ("- example.com\n", "1: the spec must be a mapping with 'version' and 'domains'"),
-        ("version: 1\n", "1: domains: must map at least one domain name to its settings"),
         (
-            "version: 1\ndomains: {}\n",
-            "2: domains: must map at least one domain name to its settings",
+            "version: 1\n",
+            "1: domains: must map domain names to their settings (an explicit 'domains: {}' "
+            "removes every managed domain)",
+        ),
+        (
+            "version: 1\ndomains:\n",
+            "2: domains: must map domain names to their settings (an explicit 'domains: {}' "
+            "removes every managed domain)",
         ),
         (
             "version: 1\nproviders: {}\ndomains:\n  example.com: {mode: none, provider: web}\n",
@@ -685,6 +690,12 @@ def test_empty_and_shapeless_specs(tmp_path: Path, text: str, problem: str) -> N
     with pytest.raises(SpecError) as info:
         load_spec(path)
     assert str(info.value) == f"{path}:{problem}"
+
+
+def test_explicitly_empty_domains_is_allowed_to_retire_the_last_domain(tmp_path: Path) -> None:
+    spec = load(tmp_path, "version: 1\ndomains: {}\n")
+    assert spec.domains == {}
+    assert spec.warnings == ("domains is empty: every domain the providers manage will be removed",)
 
 
 def test_missing_file(tmp_path: Path) -> None:
