@@ -614,7 +614,10 @@ def test_normalize_hostname() -> None:
     with pytest.raises(ValueError) as info:
         normalize_hostname("192.0.2.1")
     assert str(info.value) == "'192.0.2.1' is an IP address; MTA-STS needs a host name"
-    with pytest.raises(ValueError, match=r"is not a valid host name \(Domain too long\)"):
+    with pytest.raises(ValueError) as info:
+        normalize_hostname("not a host")
+    assert str(info.value) == "'not a host' is not a valid host name (' ' is not allowed)"
+    with pytest.raises(ValueError, match=r"is not a valid host name \(longer than 253"):
         normalize_hostname(".".join(["a" * 60] * 5))
 
 

@@ -389,7 +389,7 @@ def test_broken_spec_reports_every_problem(tmp_path: Path) -> None:
         f"{path}:1: version: must be 1",
         f"{path}:2: colour: unknown key (allowed: version, defaults, providers, domains)",
         f"{path}:10: domains.not a host: not a domain name: 'not a host' is not a valid host "
-        "name (Codepoint U+0020 at position 4 of 'not a host' not allowed)",
+        "name (' ' is not allowed)",
         f"{path}:13: domains.example.com.mx[0]: mx pattern '192.0.2.1' is an IP address; "
         "MTA-STS needs a host name",
         f"{path}:13: domains.example.com.mx[1]: mx pattern 'mail.*.example.com': a wildcard "
