@@ -164,8 +164,9 @@ class _SpecLoader:
         yaml = YAML(typ="rt")
         yaml.allow_duplicate_keys = True
         try:
-            self._report_duplicate_keys(yaml.compose(text), "")
-            root = yaml.load(text)
+            node = yaml.compose(text)
+            self._report_duplicate_keys(node, "")
+            root = yaml.constructor.construct_document(node) if node is not None else None
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark is not None else None
