@@ -9,6 +9,7 @@ per domain (the local provider's "API calls").
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,6 +87,13 @@ def main() -> None:
             replanned = time.perf_counter()
         assert not second.plan.has_changes, "second plan should be empty"
         peak = peak_memory_of_plan(spec_path)
+        cli_started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "provisioner", "plan", "-c", str(spec_path)],
+            check=True,
+            capture_output=True,
+        )
+        cli_seconds = time.perf_counter() - cli_started
     print(f"domains:                  {count}")
     print(f"load spec + providers:    {loaded - started:.3f} s")
     print(
@@ -93,6 +101,7 @@ def main() -> None:
     )
     print(f"apply:                    {applied - planned:.3f} s")
     print(f"plan (nothing to change): {replanned - applied:.3f} s")
+    print(f"mtasts plan, whole CLI:   {cli_seconds:.3f} s (new process, nothing to change)")
     print(f"peak Python memory:       {peak / 2**20:.1f} MiB (load + plan, nothing to change)")
     print(f"file reads per domain:    {reads_plan / count:.2f} (plan on empty tree)")
     print(f"file reads per domain:    {calls['read'] / count:.2f} (plan, nothing to change)")

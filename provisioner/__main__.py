@@ -1,0 +1,5 @@
+"""`python -m provisioner` runs the `mtasts` command line."""
+
+from provisioner.cli import main
+
+main()
