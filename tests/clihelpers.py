@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from click.testing import Result
 from typer.testing import CliRunner
 
 from provisioner.cli import app
@@ -83,9 +82,7 @@ def simple_domains(names: Iterable[str], **settings: Any) -> dict[str, dict[str,
     return {name: {"mx": [f"mx.{name}"], **settings} for name in names}
 
 
-def run(
-    *args: str | Path, input: str | None = None, env: Mapping[str, str] | None = None
-) -> Result:
+def run(*args: str | Path, input: str | None = None, env: Mapping[str, str] | None = None) -> Any:
     """`mtasts ARGS...` in-process; the result has stdout, stderr and exit_code apart."""
     merged: dict[str, str | None] = {**_CLEAN_ENV, **(env or {})}
     return CliRunner().invoke(
