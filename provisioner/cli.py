@@ -25,7 +25,10 @@ from typer.core import TyperGroup
 
 from provisioner import __version__
 from provisioner.apply import apply_plan, check_applicable
+from provisioner.checks.dnsprobe import split_host_port
+from provisioner.checks.verdict import CheckOptions, check_domains
 from provisioner.errors import MtastsError, SpecError
+from provisioner.output.check import print_reports, reports_json, reports_markdown
 from provisioner.output.markdown import render_markdown
 from provisioner.output.text import print_plan, unsafe_message
 from provisioner.plan import Change, Plan, diff
@@ -248,6 +251,103 @@ def apply(
             f"Apply complete: {applied} changes ({counts['create']} added, "
             f"{counts['update']} changed, {counts['delete']} destroyed)."
         )
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    domains: Annotated[list[str], typer.Argument(help="Domains to check.")],
+    config: ConfigOption = Path("mtasts.yaml"),
+    nameserver: Annotated[
+        str | None, typer.Option(help="Ask this DNS server (HOST[:PORT]), not the system's.")
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="Trust these CA certificates (PEM) for HTTPS and SMTP.")
+    ] = None,
+    connect_to: Annotated[
+        str | None,
+        typer.Option(
+            help="Fetch policies from HOST:PORT, keeping the name for SNI and the "
+            "certificate check (like curl's --connect-to)."
+        ),
+    ] = None,
+    smtp: Annotated[bool, typer.Option("--smtp", help="Also check each MX's STARTTLS.")] = False,
+    smtp_connect_to: Annotated[
+        str | None, typer.Option(help="With --smtp: connect to HOST:PORT for every MX.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds allowed per network step.")] = 10.0,
+    cert_days: Annotated[
+        int, typer.Option(help="Warn when a certificate expires within this many days.")
+    ] = 14,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text, markdown or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """Check what sending servers see: TXT records, the policy over HTTPS, MX coverage.
+
+    Exit 0 when every domain passes, 1 otherwise. When the spec (-c) names a domain, its
+    TXT id is compared with the id of the spec's policy.
+
+    Examples:
+
+    `mtasts check example.com example.org`
+
+    `mtasts check example.com --smtp --format json`
+
+    `mtasts check example.com --nameserver 127.0.0.1:5353 --connect-to 127.0.0.1:8443
+    --ca-bundle test-ca.pem`
+    """
+    with _errors_as_exit():
+        names = sorted(normalize_domain_filter(domains) or set())
+        options = CheckOptions(
+            nameserver=_host_port_option("--nameserver", nameserver, 53),
+            ca_bundle=str(ca_bundle) if ca_bundle else None,
+            connect_to=_address_option("--connect-to", connect_to),
+            smtp=smtp,
+            smtp_connect_to=_address_option("--smtp-connect-to", smtp_connect_to),
+            timeout=timeout,
+            cert_days=cert_days,
+        )
+        if ca_bundle is not None and not ca_bundle.is_file():
+            raise MtastsError(f"--ca-bundle {ca_bundle}: no such file")
+        expected = _expected_ids(config, explicit=_given_on_command_line(ctx, "config"))
+        reports = check_domains(names, options, expected)
+        if output_format is OutputFormat.json:
+            sys.stdout.write(reports_json(reports))
+        elif output_format is OutputFormat.markdown:
+            sys.stdout.write(reports_markdown(reports))
+        else:
+            print_reports(reports, stdout)
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+def _expected_ids(config: Path, explicit: bool) -> dict[str, str]:
+    """Policy ids the spec would publish, when there is a spec to compare with."""
+    if not explicit and not config.is_file():
+        return {}
+    spec = load_spec(config)
+    return {name: want.policy.id for name, want in render_spec(spec).items()}
+
+
+def _host_port_option(option: str, value: str | None, default_port: int) -> str | None:
+    if value is None:
+        return None
+    try:
+        host, port = split_host_port(value, default_port)
+    except ValueError as exc:
+        raise MtastsError(f"{option}: {exc}") from None
+    return f"{host}:{port}"
+
+
+def _address_option(option: str, value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    try:
+        host, port = split_host_port(value, 0)
+    except ValueError:
+        raise MtastsError(f"{option}: {value!r} is not HOST:PORT") from None
+    return host, port
 
 
 def _plan_from_spec(

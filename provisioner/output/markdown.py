@@ -51,7 +51,7 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT - COMMENT_HEAD
 
 def _render(plan: Plan, per_provider: dict[str, list[str]], per_table: int) -> str:
     env = template_environment()
-    env.filters["cell"] = _cell
+    env.filters["cell"] = escape_cell
     shown = {(p, d) for p, domains in per_provider.items() for d in domains[:per_table]}
     visible = [c for c in plan.changes if (c.provider, c.domain) in shown]
     ordered = sorted(visible, key=lambda c: (c.provider, c.domain, c.phase))
@@ -77,7 +77,7 @@ def _row(change: Change) -> _Row:
     return _Row(change.domain, change.resource.value, change.action.value, describe(change))
 
 
-def _cell(text: object) -> str:
+def escape_cell(text: object) -> str:
     """Text safe inside a table cell: no pipe, no HTML, no emphasis, no line break."""
     value = str(text)
     for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):

@@ -1,0 +1,1 @@
+"""`mtasts check`: what sending servers see, probed from the outside and judged strictly."""

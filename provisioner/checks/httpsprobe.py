@@ -1,0 +1,142 @@
+"""Fetching a policy the way RFC 8461 section 3.3 says senders do, and noting what broke.
+
+Plain `ssl` + `http.client`, so every rule is explicit: TLS 1.2 or newer, SNI and the
+certificate checked for `mta-sts.<domain>`, one GET, redirects reported and never followed,
+at most 64 KB read, one timeout for the whole fetch. `connect_to` works like curl's
+`--connect-to`: the TCP connection goes elsewhere (a test server, a private network) while
+the name in SNI, in the certificate check and in `Host` stays the real one.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from provisioner.rfc8461 import POLICY_MAX_BYTES, POLICY_PATH
+
+USER_AGENT = "mtasts-check (+RFC 8461)"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    status: int | None = None
+    content_type: str | None = None
+    location: str | None = None
+    body: bytes | None = None
+    too_large: bool = False
+    seconds: float = 0.0
+    tls_version: str | None = None
+    cert_not_after: datetime | None = None
+    error: str | None = None
+    """Why no HTTP answer came: DNS, TCP, TLS (with the certificate problem named)."""
+    error_kind: str | None = None
+    """`connect`, `tls`, `certificate`, `timeout` or `http`, for the checker's verdict."""
+
+
+def policy_url(domain: str) -> str:
+    return f"https://mta-sts.{domain}{POLICY_PATH}"
+
+
+def fetch_policy(
+    domain: str,
+    *,
+    timeout: float,
+    ca_bundle: str | None = None,
+    connect_to: tuple[str, int] | None = None,
+) -> FetchResult:
+    host = f"mta-sts.{domain}"
+    url = policy_url(domain)
+    started = time.monotonic()
+    address = connect_to or (host, 443)
+    context = _tls_context(ca_bundle)
+    try:
+        raw = socket.create_connection(address, timeout=timeout)
+    except TimeoutError:
+        return FetchResult(url, error=f"connecting to {host} timed out", error_kind="timeout")
+    except OSError as exc:
+        return FetchResult(
+            url, error=f"cannot connect to {host}: {_reason(exc)}", error_kind="connect"
+        )
+    try:
+        tls = context.wrap_socket(raw, server_hostname=host)
+    except ssl.SSLCertVerificationError as exc:
+        raw.close()
+        return FetchResult(
+            url, error=f"certificate: {exc.verify_message or exc.reason}", error_kind="certificate"
+        )
+    except (ssl.SSLError, OSError) as exc:
+        raw.close()
+        kind = "timeout" if isinstance(exc, TimeoutError) else "tls"
+        return FetchResult(url, error=f"TLS handshake failed: {_reason(exc)}", error_kind=kind)
+    try:
+        return _get(tls, host, url, started, timeout)
+    finally:
+        tls.close()
+
+
+def _get(tls: ssl.SSLSocket, host: str, url: str, started: float, timeout: float) -> FetchResult:
+    cert_not_after = _not_after(tls.getpeercert())
+    version = tls.version()
+    connection = http.client.HTTPConnection(host, timeout=timeout)
+    connection.sock = tls
+    try:
+        connection.request(
+            "GET", POLICY_PATH, headers={"User-Agent": USER_AGENT, "Accept": "text/plain"}
+        )
+        response = connection.getresponse()
+        body = response.read(POLICY_MAX_BYTES + 1)
+    except TimeoutError:
+        return FetchResult(
+            url,
+            error="the server did not answer in time",
+            error_kind="timeout",
+            tls_version=version,
+            cert_not_after=cert_not_after,
+        )
+    except (http.client.HTTPException, OSError) as exc:
+        return FetchResult(
+            url,
+            error=f"HTTP failed: {_reason(exc)}",
+            error_kind="http",
+            tls_version=version,
+            cert_not_after=cert_not_after,
+        )
+    return FetchResult(
+        url,
+        status=response.status,
+        content_type=response.getheader("Content-Type"),
+        location=response.getheader("Location"),
+        body=body[:POLICY_MAX_BYTES],
+        too_large=len(body) > POLICY_MAX_BYTES,
+        seconds=time.monotonic() - started,
+        tls_version=version,
+        cert_not_after=cert_not_after,
+    )
+
+
+def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_bundle)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _not_after(cert: dict | None) -> datetime | None:  # type: ignore[type-arg]
+    if not cert or "notAfter" not in cert:
+        return None
+    return datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), UTC)
+
+
+def _reason(exc: BaseException) -> str:
+    return (
+        getattr(exc, "strerror", None)
+        or getattr(exc, "reason", None)
+        or str(exc)
+        or (type(exc).__name__)
+    )

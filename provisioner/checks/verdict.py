@@ -1,0 +1,330 @@
+"""Judging one domain as a strict RFC 8461/8460 sender would, one named finding per rule.
+
+Each finding has a stable `check` name (for JSON consumers and tests), a status (`fail`
+blocks the verdict, `warn` does not, `pass` is shown only in full output) and one sentence a
+person can act on. The breakages real deployments hit (../shared/RFC-NOTES.md) each have a
+finding of their own: a redirect says where it pointed, an uncovered MX says that enforce
+would block mail to it, a stale id says which id the spec expects.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from provisioner.checks.dnsprobe import DnsFailure, TxtAnswer, make_resolver, query_mx, query_txt
+from provisioner.checks.httpsprobe import FetchResult, fetch_policy
+from provisioner.checks.smtpprobe import probe_starttls
+from provisioner.rfc8460 import is_tlsrpt_record, parse_tlsrpt_record, render_tlsrpt_record
+from provisioner.rfc8461 import (
+    GrammarError,
+    Mode,
+    Policy,
+    is_sts_record,
+    max_age_advice,
+    parse_policy,
+    parse_sts_record,
+    policy_id,
+    uncovered_mx_hosts,
+)
+
+
+class Status(StrEnum):
+    FAIL = "fail"
+    WARN = "warn"
+    PASS = "pass"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: Status
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    nameserver: str | None = None
+    ca_bundle: str | None = None
+    connect_to: tuple[str, int] | None = None
+    smtp: bool = False
+    smtp_connect_to: tuple[str, int] | None = None
+    timeout: float = 10.0
+    cert_days: int = 14
+    """Warn when the policy host's certificate expires within this many days."""
+
+
+@dataclass
+class DomainReport:
+    domain: str
+    findings: list[Finding] = field(default_factory=list)
+    sts_id: str | None = None
+    policy: Policy | None = None
+    mx_hosts: tuple[str, ...] = ()
+    fetch_seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.status is Status.FAIL for f in self.findings)
+
+    def add(self, check: str, status: Status, message: str) -> None:
+        self.findings.append(Finding(check, status, message))
+
+    def ordered(self) -> list[Finding]:
+        rank = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
+        return sorted(self.findings, key=lambda f: rank[f.status])
+
+
+def check_domains(
+    domains: list[str], options: CheckOptions, expected_ids: dict[str, str] | None = None
+) -> list[DomainReport]:
+    """Check every domain concurrently; one dead endpoint costs at most the timeout."""
+    expected = expected_ids or {}
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(domains)))) as pool:
+        return list(pool.map(lambda d: check_domain(d, options, expected.get(d)), domains))
+
+
+def check_domain(domain: str, options: CheckOptions, expected_id: str | None) -> DomainReport:
+    report = DomainReport(domain)
+    resolver = make_resolver(options.nameserver, options.timeout)
+    try:
+        sts = query_txt(resolver, f"_mta-sts.{domain}")
+        tlsrpt = query_txt(resolver, f"_smtp._tls.{domain}")
+        report.mx_hosts = query_mx(resolver, domain)
+    except DnsFailure as exc:
+        report.add("dns", Status.FAIL, str(exc))
+        return report
+    record_id = _judge_sts_record(report, sts)
+    fetched = fetch_policy(
+        domain,
+        timeout=options.timeout,
+        ca_bundle=options.ca_bundle,
+        connect_to=options.connect_to,
+    )
+    body = _judge_fetch(report, fetched, options.cert_days)
+    if body is not None:
+        _judge_policy(report, body, record_id, expected_id)
+    _judge_tlsrpt(report, tlsrpt)
+    if options.smtp:
+        _judge_starttls(report, options)
+    return report
+
+
+def _judge_sts_record(report: DomainReport, answer: TxtAnswer) -> str | None:
+    check = "sts_record"
+    if answer.cname_beside_txt:
+        report.add(
+            check,
+            Status.FAIL,
+            f"_mta-sts.{report.domain} has a CNAME beside TXT records: resolvers disagree "
+            "on which one wins",
+        )
+    claims = [v for v in answer.values if is_sts_record(v)]
+    if not claims:
+        report.add(
+            check,
+            Status.FAIL,
+            f"no v=STSv1 TXT record at _mta-sts.{report.domain}: senders see no policy",
+        )
+        return None
+    if len(claims) > 1:
+        report.add(
+            check,
+            Status.FAIL,
+            f"{len(claims)} v=STSv1 records at _mta-sts.{report.domain}: senders ignore them all",
+        )
+        return None
+    value = claims[0]
+    if not value.startswith("v=STSv1;"):
+        report.add(check, Status.FAIL, f"{value!r} does not start with 'v=STSv1;': senders drop it")
+        return None
+    try:
+        record = parse_sts_record(value)
+    except GrammarError as exc:
+        report.add(check, Status.FAIL, f"invalid record: {exc}")
+        return None
+    via = f" (through the CNAME to {answer.cname})" if answer.cname else ""
+    report.add(check, Status.PASS, f"{value}{via}")
+    report.sts_id = record.id
+    return record.id
+
+
+def _judge_fetch(report: DomainReport, fetched: FetchResult, cert_days: int) -> str | None:
+    check = "policy_fetch"
+    url = fetched.url
+    report.fetch_seconds = fetched.seconds if fetched.status is not None else None
+    if fetched.error is not None:
+        kind = "policy_certificate" if fetched.error_kind == "certificate" else check
+        report.add(kind, Status.FAIL, f"{url}: {fetched.error}")
+        return None
+    _judge_certificate_expiry(report, fetched, cert_days)
+    if fetched.status in (301, 302, 303, 307, 308):
+        report.add(
+            check,
+            Status.FAIL,
+            f"{url} redirects ({fetched.status}) to {fetched.location or '(no Location)'}:"
+            " senders do not follow redirects",
+        )
+        return None
+    if fetched.status != 200:
+        hint = " (a CDN bot challenge?)" if fetched.status in (403, 503) else ""
+        report.add(
+            check, Status.FAIL, f"{url} answered HTTP {fetched.status}{hint}; senders need 200"
+        )
+        return None
+    media = (fetched.content_type or "").split(";", 1)[0].strip().lower()
+    if media != "text/plain":
+        report.add(
+            check,
+            Status.FAIL,
+            f"{url} is served as {fetched.content_type or '(no Content-Type)'}; senders "
+            "need text/plain",
+        )
+        return None
+    if fetched.too_large:
+        report.add(check, Status.FAIL, f"{url} is larger than 64 KB")
+        return None
+    assert fetched.body is not None
+    try:
+        body = fetched.body.decode("utf-8")
+    except UnicodeDecodeError:
+        report.add(check, Status.FAIL, f"{url} is not UTF-8 text")
+        return None
+    report.add(
+        check,
+        Status.PASS,
+        f"{url}: 200 text/plain, {len(fetched.body)} bytes in {fetched.seconds:.2f}s "
+        f"over {fetched.tls_version}",
+    )
+    return body
+
+
+def _judge_certificate_expiry(report: DomainReport, fetched: FetchResult, days: int) -> None:
+    if fetched.cert_not_after is None:
+        return
+    left = fetched.cert_not_after - datetime.now(UTC)
+    when = fetched.cert_not_after.date().isoformat()
+    if left < timedelta(days=days):
+        report.add(
+            "policy_certificate",
+            Status.WARN,
+            f"the certificate of mta-sts.{report.domain} expires on {when}, within {days} days",
+        )
+    else:
+        report.add(
+            "policy_certificate", Status.PASS, f"valid for mta-sts.{report.domain} until {when}"
+        )
+
+
+def _judge_policy(
+    report: DomainReport, body: str, record_id: str | None, expected_id: str | None
+) -> None:
+    try:
+        parsed = parse_policy(body)
+    except GrammarError as exc:
+        report.add("policy_syntax", Status.FAIL, f"invalid policy: {exc}")
+        return
+    policy = report.policy = parsed.policy
+    for warning in parsed.warnings:
+        report.add("policy_syntax", Status.WARN, warning)
+    if not parsed.warnings:
+        report.add(
+            "policy_syntax",
+            Status.PASS,
+            f"mode {policy.mode}, max_age {policy.max_age}, mx {', '.join(policy.mx)}",
+        )
+    advice = max_age_advice(policy.mode, policy.max_age)
+    if advice:
+        report.add("max_age", Status.WARN, advice)
+    uncovered = uncovered_mx_hosts(report.mx_hosts, policy.mx)
+    if uncovered and policy.mode is Mode.ENFORCE:
+        for host in uncovered:
+            report.add(
+                "mx_coverage",
+                Status.FAIL,
+                f"enforce would block mail to {host}: no mx pattern covers it",
+            )
+    elif uncovered and policy.mode is Mode.TESTING:
+        report.add(
+            "mx_coverage",
+            Status.WARN,
+            f"not covered by the mx patterns: {', '.join(uncovered)} (enforce would "
+            "block mail to them)",
+        )
+    elif not report.mx_hosts:
+        report.add("mx_coverage", Status.WARN, f"{report.domain} publishes no MX records")
+    else:
+        report.add("mx_coverage", Status.PASS, "every live MX matches a pattern")
+    if expected_id is not None and record_id is not None:
+        served = policy_id(body)
+        if record_id != expected_id:
+            report.add(
+                "sts_id",
+                Status.FAIL,
+                f"the TXT id is {record_id}, the spec's policy has id {expected_id}: "
+                "senders keep an old policy until the id changes"
+                + (" (the served policy is the spec's)" if served == expected_id else ""),
+            )
+        elif served != expected_id:
+            report.add(
+                "sts_id",
+                Status.FAIL,
+                "the TXT id is the spec's, but the served policy is not the spec's",
+            )
+        else:
+            report.add("sts_id", Status.PASS, "id and served policy match the spec")
+
+
+def _judge_tlsrpt(report: DomainReport, answer: TxtAnswer) -> None:
+    check = "tlsrpt"
+    claims = [v for v in answer.values if is_tlsrpt_record(v)]
+    if not claims:
+        report.add(
+            check,
+            Status.WARN,
+            f"no v=TLSRPTv1 record at _smtp._tls.{report.domain}: failures go unreported",
+        )
+        return
+    if len(claims) > 1:
+        report.add(
+            check,
+            Status.FAIL,
+            f"{len(claims)} v=TLSRPTv1 records at _smtp._tls.{report.domain}: reporters "
+            "ignore them all",
+        )
+        return
+    value = claims[0]
+    try:
+        record = parse_tlsrpt_record(value)
+    except GrammarError as exc:
+        report.add(check, Status.FAIL, f"invalid record: {exc}")
+        return
+    problems = []
+    if not value.split(";", 1)[-1].strip().startswith("rua="):
+        problems.append("rua is not the first field")
+    if ", " in value or " ," in value:
+        problems.append("a space around a comma (a strict reporter drops the URIs after it)")
+    if problems:
+        report.add(
+            check,
+            Status.WARN,
+            f"{value!r}: {'; '.join(problems)}; write {render_tlsrpt_record(record.rua)!r}",
+        )
+    else:
+        report.add(check, Status.PASS, value)
+
+
+def _judge_starttls(report: DomainReport, options: CheckOptions) -> None:
+    if not report.mx_hosts:
+        return
+    for host in report.mx_hosts:
+        result = probe_starttls(
+            host,
+            timeout=options.timeout,
+            ca_bundle=options.ca_bundle,
+            connect_to=options.smtp_connect_to,
+        )
+        status = Status.PASS if result.ok else Status.FAIL
+        report.add("smtp_starttls", status, f"{host}: {result.detail}")
