@@ -8,7 +8,7 @@ a failed phase stops the run, so an STS id never points at a policy that is not 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 
@@ -39,8 +39,15 @@ def check_applicable(plan: Plan, providers: Mapping[str, Provider]) -> None:
             )
 
 
+PhaseHook = Callable[[int, Sequence[Change]], None]
+"""Called after each phase succeeded, with its changes; raising stops the run there."""
+
+
 def apply_plan(
-    plan: Plan, providers: Mapping[str, Provider], progress: Progress | None = None
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    progress: Progress | None = None,
+    after_phase: PhaseHook | None = None,
 ) -> int:
     """Apply every change; returns how many were applied. Raises ProviderError on failure."""
     check_applicable(plan, providers)
@@ -73,4 +80,6 @@ def apply_plan(
                 f"{applied} changes were applied before it, later phases were not started; "
                 "run 'mtasts plan' to see what is left"
             )
+        if after_phase is not None:
+            after_phase(phase, batch)
     return applied

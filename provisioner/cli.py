@@ -39,6 +39,7 @@ from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_liv
 from provisioner.registry import build_provider, build_providers
 from provisioner.render import normalize_domain_filter, render_spec
 from provisioner.spec import load_spec
+from provisioner.verify import VerifyOptions, policy_verifier
 
 PROGRESS_THRESHOLD = 50
 """Show a progress bar on stderr (when it is a terminal) above this many domains."""
@@ -213,6 +214,24 @@ def apply(
         bool,
         typer.Option("--allow-destroy", help="Allow removing or downgrading many domains."),
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="After publishing policies, fetch each from its HTTPS endpoint until the new "
+            "one is served; only then change the _mta-sts ids.",
+        ),
+    ] = False,
+    verify_timeout: Annotated[
+        float, typer.Option(help="With --verify: seconds each policy may take to be served.")
+    ] = 120.0,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="With --verify: trust these CA certificates (PEM).")
+    ] = None,
+    connect_to: Annotated[
+        str | None,
+        typer.Option(help="With --verify: fetch from HOST:PORT, keeping the name for SNI."),
+    ] = None,
 ) -> None:
     """Make the live state match the spec (or apply exactly a saved plan).
 
@@ -221,6 +240,8 @@ def apply(
     `mtasts apply -c examples/quickstart.yaml --auto-approve`
 
     `mtasts apply plan.json` (refused if the live state moved since the plan was made)
+
+    `mtasts apply --auto-approve --verify` (new ids only once the new policies are served)
     """
     with _errors_as_exit():
         if plan_file is not None:
@@ -244,8 +265,17 @@ def apply(
         if plan_file is None and not auto_approve:
             _confirm(the_plan)
         check_applicable(the_plan, providers)
+        hook = None
+        if verify:
+            hook = policy_verifier(
+                VerifyOptions(
+                    timeout=verify_timeout,
+                    ca_bundle=str(ca_bundle) if ca_bundle else None,
+                    connect_to=_address_option("--connect-to", connect_to),
+                )
+            )
         with _progress("applying", len(the_plan.changes)) as sink:
-            applied = apply_plan(the_plan, providers, sink)
+            applied = apply_plan(the_plan, providers, sink, after_phase=hook)
         counts = the_plan.counts()
         stdout.print(
             f"Apply complete: {applied} changes ({counts['create']} added, "
