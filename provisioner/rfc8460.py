@@ -12,7 +12,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from provisioner.rfc8461 import GrammarError, normalize_hostname
+from provisioner.rfc8461 import (
+    GrammarError,
+    extension_field,
+    normalize_hostname,
+    split_tagged_record,
+)
 
 TLSRPT_VERSION = "v=TLSRPTv1"
 
@@ -81,17 +86,9 @@ def is_tlsrpt_record(value: str) -> bool:
 
 def parse_tlsrpt_record(value: str) -> TlsRptRecord:
     """Parse a `_smtp._tls` TXT value (section 3); raises GrammarError."""
-    if not value.startswith(TLSRPT_VERSION + ";"):
-        raise GrammarError(f"must start with '{TLSRPT_VERSION};', got {value!r}")
-    rest = value[len(TLSRPT_VERSION) :]
-    fields = [f.strip(_WSP) for f in rest.split(";")]
-    fields = [f for i, f in enumerate(fields) if f or 0 < i < len(fields) - 1]
     rua: tuple[str, ...] | None = None
     extensions: list[tuple[str, str]] = []
-    for item in fields:
-        name, sep, val = item.partition("=")
-        if not sep or not name:
-            raise GrammarError(f"malformed field {item!r} in {value!r}")
+    for name, val in split_tagged_record(value, TLSRPT_VERSION):
         if name == "rua":
             uris = tuple(u.strip(_WSP) for u in val.split(","))
             for uri in uris:
@@ -106,10 +103,8 @@ def parse_tlsrpt_record(value: str) -> TlsRptRecord:
                     )
             if rua is None:
                 rua = uris
-        elif _EXT_NAME_RE.fullmatch(name) and _EXT_VALUE_RE.fullmatch(val):
-            extensions.append((name, val))
         else:
-            raise GrammarError(f"malformed field {item!r} in {value!r}")
+            extensions.append(extension_field(name, val, value))
     if rua is None:
         raise GrammarError(f"no rua in {value!r}")
     return TlsRptRecord(rua=rua, extensions=tuple(extensions))

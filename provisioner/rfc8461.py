@@ -373,31 +373,52 @@ def is_sts_record(value: str) -> bool:
 
 def parse_sts_record(value: str) -> StsRecord:
     """Parse a `_mta-sts` TXT value strictly (section 3.1); raises GrammarError."""
-    if not value.startswith(STS_VERSION + ";") and value != STS_VERSION:
-        raise GrammarError(f"must start with '{STS_VERSION};', got {value!r}")
-    fields = [f.strip(_WSP) for f in value[len(STS_VERSION) :].split(";")]
-    if fields and fields[0] == "":
-        fields = fields[1:]
-    if fields and fields[-1] == "":
-        fields = fields[:-1]
     record_id: str | None = None
     extensions: list[tuple[str, str]] = []
-    for item in fields:
-        name, sep, val = item.partition("=")
-        if not sep:
-            raise GrammarError(f"malformed field {item!r} in {value!r}")
+    for name, val in split_tagged_record(value, STS_VERSION, bare_version_ok=True):
         if name == "id":
             if not _ID_RE.fullmatch(val):
                 raise GrammarError(f"id {val!r} must be 1-32 letters and digits")
             if record_id is None:
                 record_id = val
-        elif _EXT_NAME_RE.fullmatch(name) and _EXT_VALUE_RE.fullmatch(val):
-            extensions.append((name, val))
         else:
-            raise GrammarError(f"malformed field {item!r} in {value!r}")
+            extensions.append(extension_field(name, val, value))
     if record_id is None:
         raise GrammarError(f"no id in {value!r}")
     return StsRecord(id=record_id, extensions=tuple(extensions))
+
+
+def split_tagged_record(
+    value: str, version: str, *, bare_version_ok: bool = False
+) -> list[tuple[str, str]]:
+    """The `name=value` fields after `<version>;` in a TXT record (RFC 8461 3.1, 8460 3).
+
+    Both records share this shape: the version first and followed directly by `;` (readers
+    match that prefix literally), fields separated by `;` with optional blanks around it, an
+    optional trailing `;`. `bare_version_ok` lets `v=STSv1` alone through, to be reported
+    as a record without an id rather than as a malformed one.
+    """
+    if not value.startswith(version + ";") and not (bare_version_ok and value == version):
+        raise GrammarError(f"must start with '{version};', got {value!r}")
+    fields = [f.strip(_WSP) for f in value[len(version) :].split(";")]
+    if fields and fields[0] == "":
+        fields = fields[1:]
+    if fields and fields[-1] == "":
+        fields = fields[:-1]
+    pairs: list[tuple[str, str]] = []
+    for item in fields:
+        name, sep, val = item.partition("=")
+        if not sep or not name:
+            raise GrammarError(f"malformed field {item!r} in {value!r}")
+        pairs.append((name, val))
+    return pairs
+
+
+def extension_field(name: str, val: str, record: str) -> tuple[str, str]:
+    """An unknown `name=value` field, legal when it follows the extension grammar."""
+    if _EXT_NAME_RE.fullmatch(name) and _EXT_VALUE_RE.fullmatch(val):
+        return name, val
+    raise GrammarError(f"malformed field {name + '=' + val!r} in {record!r}")
 
 
 # --- helpers ---------------------------------------------------------------------------
