@@ -9,6 +9,7 @@ would block mail to it, a stale id says which id the spec expects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -121,22 +122,16 @@ def _judge_sts_record(report: DomainReport, answer: TxtAnswer) -> str | None:
             f"_mta-sts.{report.domain} has a CNAME beside TXT records: resolvers disagree "
             "on which one wins",
         )
-    claims = [v for v in answer.values if is_sts_record(v)]
-    if not claims:
-        report.add(
-            check,
-            Status.FAIL,
-            f"no v=STSv1 TXT record at _mta-sts.{report.domain}: senders see no policy",
-        )
+    value = _the_one_record(
+        report,
+        check,
+        answer,
+        is_sts_record,
+        missing=(Status.FAIL, f"no v=STSv1 TXT record at {answer.name}: senders see no policy"),
+        duplicates=f"v=STSv1 records at {answer.name}: senders ignore them all",
+    )
+    if value is None:
         return None
-    if len(claims) > 1:
-        report.add(
-            check,
-            Status.FAIL,
-            f"{len(claims)} v=STSv1 records at _mta-sts.{report.domain}: senders ignore them all",
-        )
-        return None
-    value = claims[0]
     if not value.startswith("v=STSv1;"):
         report.add(check, Status.FAIL, f"{value!r} does not start with 'v=STSv1;': senders drop it")
         return None
@@ -279,23 +274,16 @@ def _judge_policy(
 
 def _judge_tlsrpt(report: DomainReport, answer: TxtAnswer) -> None:
     check = "tlsrpt"
-    claims = [v for v in answer.values if is_tlsrpt_record(v)]
-    if not claims:
-        report.add(
-            check,
-            Status.WARN,
-            f"no v=TLSRPTv1 record at _smtp._tls.{report.domain}: failures go unreported",
-        )
+    value = _the_one_record(
+        report,
+        check,
+        answer,
+        is_tlsrpt_record,
+        missing=(Status.WARN, f"no v=TLSRPTv1 record at {answer.name}: failures go unreported"),
+        duplicates=f"v=TLSRPTv1 records at {answer.name}: reporters ignore them all",
+    )
+    if value is None:
         return
-    if len(claims) > 1:
-        report.add(
-            check,
-            Status.FAIL,
-            f"{len(claims)} v=TLSRPTv1 records at _smtp._tls.{report.domain}: reporters "
-            "ignore them all",
-        )
-        return
-    value = claims[0]
     try:
         record = parse_tlsrpt_record(value)
     except GrammarError as exc:
@@ -314,6 +302,30 @@ def _judge_tlsrpt(report: DomainReport, answer: TxtAnswer) -> None:
         )
     else:
         report.add(check, Status.PASS, value)
+
+
+def _the_one_record(
+    report: DomainReport,
+    check: str,
+    answer: TxtAnswer,
+    claims_to_be: Callable[[str], bool],
+    *,
+    missing: tuple[Status, str],
+    duplicates: str,
+) -> str | None:
+    """The single record of its kind at a name, or None with the finding that says why.
+
+    Readers keep only the values that claim the version and give up unless exactly one
+    does (RFC 8461 section 3.1, RFC 8460 section 3): other TXT values there are harmless.
+    """
+    claims = [v for v in answer.values if claims_to_be(v)]
+    if not claims:
+        report.add(check, *missing)
+        return None
+    if len(claims) > 1:
+        report.add(check, Status.FAIL, f"{len(claims)} {duplicates}")
+        return None
+    return claims[0]
 
 
 def _judge_starttls(report: DomainReport, options: CheckOptions) -> None:
