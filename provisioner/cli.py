@@ -7,6 +7,7 @@ one line per problem on stderr, never a traceback (MTASTS_DEBUG=1 shows one).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -289,7 +290,7 @@ def check(
     domains: Annotated[list[str], typer.Argument(help="Domains to check.")],
     config: ConfigOption = Path("mtasts.yaml"),
     nameserver: Annotated[
-        str | None, typer.Option(help="Ask this DNS server (HOST[:PORT]), not the system's.")
+        str | None, typer.Option(help="Ask this DNS server (IP[:PORT]), not the system's.")
     ] = None,
     ca_bundle: Annotated[
         Path | None, typer.Option(help="Trust these CA certificates (PEM) for HTTPS and SMTP.")
@@ -328,9 +329,11 @@ def check(
     --ca-bundle test-ca.pem`
     """
     with _errors_as_exit():
-        names = sorted(normalize_domain_filter(domains) or set())
+        names = sorted(normalize_domain_filter(domains, source="DOMAIN") or set())
+        if timeout <= 0:
+            raise MtastsError(f"--timeout: must be more than 0 seconds, got {timeout:g}")
         options = CheckOptions(
-            nameserver=_host_port_option("--nameserver", nameserver, 53),
+            nameserver=_nameserver_option(nameserver),
             ca_bundle=str(ca_bundle) if ca_bundle else None,
             connect_to=_address_option("--connect-to", connect_to),
             smtp=smtp,
@@ -360,13 +363,17 @@ def _expected_ids(config: Path, explicit: bool) -> dict[str, str]:
     return {name: want.policy.id for name, want in render_spec(spec).items()}
 
 
-def _host_port_option(option: str, value: str | None, default_port: int) -> str | None:
+def _nameserver_option(value: str | None) -> str | None:
+    """`IP[:PORT]`: a resolver needs an address, not a name it would have to resolve first."""
     if value is None:
         return None
     try:
-        host, port = split_host_port(value, default_port)
-    except ValueError as exc:
-        raise MtastsError(f"{option}: {exc}") from None
+        host, port = split_host_port(value, 53)
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise MtastsError(
+            f"--nameserver: {value!r} is not an IP address with an optional port (IP[:PORT])"
+        ) from None
     return f"{host}:{port}"
 
 

@@ -37,12 +37,12 @@ def render_spec(spec: Spec, only: set[str] | None = None) -> dict[str, DesiredDo
     }
 
 
-def normalize_domain_filter(names: Iterable[str]) -> set[str] | None:
-    """`-d` arguments as the spec spells domains; None when no filter was given."""
+def normalize_domain_filter(names: Iterable[str], source: str = "--domain") -> set[str] | None:
+    """Domains named on the command line, as the spec spells them; None when none were."""
     result: set[str] = set()
     for name in names:
         try:
             result.add(normalize_hostname(name))
         except ValueError as exc:
-            raise MtastsError(f"--domain: {exc}") from None
+            raise MtastsError(f"{source}: {exc}") from None
     return result or None

@@ -319,7 +319,8 @@ def parse_policy(text: str) -> ParsedPolicy:
     try:
         policy = Policy(mode=mode, max_age=int(values["max_age"]), mx=tuple(mx))
     except ValueError as exc:
-        raise GrammarError(str(exc)) from None
+        typos = [w for w in warnings if "did you mean" in w]
+        raise GrammarError("; ".join([str(exc), *typos])) from None
     return ParsedPolicy(policy=policy, extensions=tuple(extensions), warnings=tuple(warnings))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from harness import MtaStsWorld
+from harness.smtp_server import LocalSmtpServer
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +26,23 @@ def mta_sts_world(mta_sts_servers: MtaStsWorld) -> Iterator[MtaStsWorld]:
     mta_sts_servers.reset()
     yield mta_sts_servers
     mta_sts_servers.reset()
+
+
+@pytest.fixture(scope="session")
+def smtp_servers(mta_sts_servers: MtaStsWorld) -> Iterator[LocalSmtpServer]:
+    """The started STARTTLS SMTP server (certificates from the world's CA); prefer
+    ``smtp_server``, which also resets it."""
+    server = LocalSmtpServer(mta_sts_servers.https.ca).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_servers: LocalSmtpServer) -> Iterator[LocalSmtpServer]:
+    """A local SMTP server offering STARTTLS with a good certificate; set ``mode`` to
+    ``no-starttls`` or ``wrong-name`` to break it."""
+    smtp_servers.reset()
+    yield smtp_servers
+    smtp_servers.reset()

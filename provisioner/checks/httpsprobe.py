@@ -63,6 +63,7 @@ def fetch_policy(
             url, error=f"cannot connect to {host}: {_reason(exc)}", error_kind="connect"
         )
     try:
+        raw.settimeout(_remaining(started, timeout))
         tls = context.wrap_socket(raw, server_hostname=host)
     except ssl.SSLCertVerificationError as exc:
         raw.close()
@@ -88,8 +89,9 @@ def _get(tls: ssl.SSLSocket, host: str, url: str, started: float, timeout: float
         connection.request(
             "GET", POLICY_PATH, headers={"User-Agent": USER_AGENT, "Accept": "text/plain"}
         )
+        tls.settimeout(_remaining(started, timeout))
         response = connection.getresponse()
-        body = response.read(POLICY_MAX_BYTES + 1)
+        body = _read_body(response, tls, started, timeout)
     except TimeoutError:
         return FetchResult(
             url,
@@ -117,6 +119,33 @@ def _get(tls: ssl.SSLSocket, host: str, url: str, started: float, timeout: float
         tls_version=version,
         cert_not_after=cert_not_after,
     )
+
+
+def _read_body(
+    response: http.client.HTTPResponse, tls: ssl.SSLSocket, started: float, timeout: float
+) -> bytes:
+    """At most 64 KB + 1 byte, within what is left of the one timeout for the fetch.
+
+    A socket timeout bounds each read, not their sum: a server that trickles a byte at a
+    time would hold the check for ever without this deadline.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= POLICY_MAX_BYTES:
+        tls.settimeout(_remaining(started, timeout))
+        chunk = response.read1(POLICY_MAX_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _remaining(started: float, timeout: float) -> float:
+    left = started + timeout - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the whole fetch took longer than the timeout")
+    return left
 
 
 def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:

@@ -140,7 +140,8 @@ def _judge_sts_record(report: DomainReport, answer: TxtAnswer) -> str | None:
     except GrammarError as exc:
         report.add(check, Status.FAIL, f"invalid record: {exc}")
         return None
-    via = f" (through the CNAME to {answer.cname})" if answer.cname else ""
+    followed = answer.cname is not None and not answer.cname_beside_txt
+    via = f" (through the CNAME to {answer.cname})" if followed else ""
     report.add(check, Status.PASS, f"{value}{via}")
     report.sts_id = record.id
     return record.id
@@ -234,7 +235,9 @@ def _judge_policy(
     if advice:
         report.add("max_age", Status.WARN, advice)
     uncovered = uncovered_mx_hosts(report.mx_hosts, policy.mx)
-    if uncovered and policy.mode is Mode.ENFORCE:
+    if policy.mode is Mode.NONE:
+        report.add("mx_coverage", Status.PASS, "mode none: senders apply no MX rule")
+    elif uncovered and policy.mode is Mode.ENFORCE:
         for host in uncovered:
             report.add(
                 "mx_coverage",

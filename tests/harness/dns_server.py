@@ -67,15 +67,26 @@ class ZoneData:
         self._lock = threading.Lock()
         self._records: dict[str, list[Record]] = {}
 
-    def set(self, name: str, rtype: str, values: Iterable[Record]) -> None:
-        """Replace the rrset (name, rtype); an empty iterable deletes it."""
+    def set(
+        self, name: str, rtype: str, values: Iterable[Record], *, beside_cname: bool = False
+    ) -> None:
+        """Replace the rrset (name, rtype); an empty iterable deletes it.
+
+        A CNAME beside other records is refused, as a real server refuses such a zone,
+        unless ``beside_cname`` opts in to that broken data (to test that checkers see it).
+        """
         key, rtype = normalize_name(name), rtype.upper()
         new = list(values)
         with self._lock:
             kept = [r for r in self._records.get(key, []) if r.rtype != rtype]
-            if new and rtype == "CNAME" and kept:
+            if new and rtype == "CNAME" and kept and not beside_cname:
                 raise ValueError(f"{key}: a CNAME cannot sit beside other records ({kept})")
-            if new and rtype != "CNAME" and any(r.rtype == "CNAME" for r in kept):
+            if (
+                new
+                and rtype != "CNAME"
+                and any(r.rtype == "CNAME" for r in kept)
+                and not beside_cname
+            ):
                 raise ValueError(f"{key}: {rtype} cannot sit beside a CNAME")
             if kept or new:
                 self._records[key] = kept + new
@@ -115,7 +126,12 @@ class ZoneData:
             return {k: list(v) for k, v in self._records.items()}
 
     def lookup(self, name: str, rtype: str) -> tuple[str, list[tuple[str, Record]]]:
-        """(rcode, [(owner, record)]) as an authoritative server answers, chasing CNAMEs."""
+        """(rcode, [(owner, record)]) as an authoritative server answers, chasing CNAMEs.
+
+        Where broken data (``beside_cname``) holds a CNAME and records of the asked type at
+        the same name, those records are answered and the CNAME is not chased, as a lenient
+        server serving such a zone does.
+        """
         rtype = rtype.upper()
         owner = normalize_name(name)
         answers: list[tuple[str, Record]] = []
@@ -124,6 +140,8 @@ class ZoneData:
             if records is None:
                 return "NXDOMAIN", answers
             cname = next((r for r in records if r.rtype == "CNAME"), None)
+            if any(r.rtype == rtype for r in records):
+                cname = None
             if cname is not None and rtype not in ("CNAME", "ANY"):
                 answers.append((owner, cname))
                 owner = normalize_name(str(cname.value))
@@ -289,5 +307,10 @@ class LocalDnsServer:
             records.append(Record("MX", (int(preference), normalize_name(target))))
         self.data.set(name, "MX", records)
 
-    def set_cname(self, name: str, target: str) -> None:
-        self.data.set(name, "CNAME", [Record("CNAME", normalize_name(target))])
+    def set_cname(self, name: str, target: str, *, beside_other_records: bool = False) -> None:
+        self.data.set(
+            name,
+            "CNAME",
+            [Record("CNAME", normalize_name(target))],
+            beside_cname=beside_other_records,
+        )

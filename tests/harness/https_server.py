@@ -20,6 +20,7 @@ import http.client
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +29,10 @@ from urllib.parse import urlsplit
 
 import trustme
 
-CertProblem = Literal["wrong-name", "untrusted", "expired"]
+CertProblem = Literal["wrong-name", "untrusted", "expired", "expiring"]
+
+EXPIRING_DAYS = 5
+"""An ``expiring`` certificate is valid now and ends this many days from now."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class Response:
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    trickle: float = 0.0
+    """Seconds to wait before each byte of the body (0: send it at once): an endpoint that
+    answers, but too slowly for any client to wait for the end."""
 
 
 Handler = Callable[[str, str, Mapping[str, str]], Response]
@@ -121,7 +128,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(response.body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        if send_body:
+        if send_body and response.trickle > 0:
+            self.wfile.flush()
+            for index in range(len(response.body)):
+                time.sleep(response.trickle)
+                self.wfile.write(response.body[index : index + 1])
+                self.wfile.flush()
+        elif send_body:
             self.wfile.write(response.body)
         self.close_connection = True
 
@@ -191,6 +204,13 @@ class LocalHttpsServer:
             if self._untrusted_ca is None:
                 self._untrusted_ca = trustme.CA(organization_name="untrusted CA")
             return self._untrusted_ca.issue_cert(name)
+        if problem == "expiring":
+            now = dt.datetime.now(dt.UTC)
+            return self.ca.issue_cert(
+                name,
+                not_before=now - dt.timedelta(days=30),
+                not_after=now + dt.timedelta(days=EXPIRING_DAYS),
+            )
         if problem == "expired":
             now = dt.datetime.now(dt.UTC)
             return self.ca.issue_cert(
@@ -281,3 +301,69 @@ class LocalHttpsServer:
     def requests(self) -> list[RequestLog]:
         with self.state.lock:
             return list(self.state.requests)
+
+
+class SilentServer:
+    """A dead endpoint: accepts TCP connections on 127.0.0.1:<random port>, then never says a
+    word (no TLS handshake, no HTTP, no SMTP greeting) until ``reset()`` or ``stop()``.
+
+    A client must give up on its own timeout; the listen backlog is large, so many clients
+    can be stuck here at once."""
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self._listener: socket.socket | None = None
+        self._accepted: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SilentServer:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((self.host, 0))
+        listener.listen(128)
+        self._listener = listener
+        self._thread = threading.Thread(target=self._accept, name="silent", daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed by stop()
+                return
+            with self._lock:
+                self._accepted.append(conn)
+
+    @property
+    def port(self) -> int:
+        assert self._listener is not None, "server not started"
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted since the last reset."""
+        with self._lock:
+            return len(self._accepted)
+
+    def reset(self) -> None:
+        """Hang up on every client still waiting."""
+        with self._lock:
+            accepted, self._accepted = self._accepted, []
+        for conn in accepted:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self.reset()

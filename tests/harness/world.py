@@ -24,6 +24,7 @@ from .https_server import (
     LocalHttpsServer,
     RequestLog,
     Response,
+    SilentServer,
     upstream_handler,
 )
 from .local_tree import POLICY_CONTENT_TYPE, POLICY_PATH, LocalTree, load_local_tree
@@ -47,6 +48,7 @@ class MtaStsWorld:
         self.dns = LocalDnsServer()
         self.https = LocalHttpsServer()
         self.proxy = ConnectProxy(self._route)
+        self.silent = SilentServer()
         self.ca_file = self.workdir / "test-ca.pem"
         self.clients: ClientProcess | None = None
 
@@ -65,6 +67,7 @@ class MtaStsWorld:
             self.dns.start()
             self.https.start()
             self.proxy.start()
+            self.silent.start()
             stderr_path = self.workdir / "clients.stderr"
             self.clients = ClientProcess(self.client_target, stderr_path).start()
         except BaseException:
@@ -75,6 +78,7 @@ class MtaStsWorld:
     def stop(self) -> None:
         if self.clients is not None:
             self.clients.close()
+        self.silent.stop()
         self.proxy.stop()
         self.https.stop()
         self.dns.stop()
@@ -84,6 +88,7 @@ class MtaStsWorld:
         self.dns.reset()
         self.https.reset()
         self.proxy.connects.clear()
+        self.silent.reset()
 
     def _route(self, host: str, port: int) -> tuple[str, int] | None:
         if port != HTTPS_PORT:
@@ -108,6 +113,12 @@ class MtaStsWorld:
     def nameserver(self) -> tuple[str, int]:
         return (self.dns.host, self.dns.port)
 
+    @property
+    def dead_endpoint(self) -> tuple[str, int]:
+        """``(host, port)`` of a server that accepts TCP and never answers (see SilentServer):
+        aim ``--connect-to`` (or a DNS server address) at it to stand for a dead endpoint."""
+        return (self.silent.host, self.silent.port)
+
     # DNS: each publish_* replaces the rrset of that type at that name
 
     def publish_txt(self, name: str, values: Iterable[str | Sequence[str]]) -> None:
@@ -122,8 +133,11 @@ class MtaStsWorld:
         """MX rrset; plain host names get preferences 10, 20, ... in order."""
         self.dns.set_mx(domain, hosts)
 
-    def publish_cname(self, name: str, target: str) -> None:
-        self.dns.set_cname(name, target)
+    def publish_cname(self, name: str, target: str, *, beside_other_records: bool = False) -> None:
+        """CNAME at name. ``beside_other_records=True`` publishes it even next to other
+        records (forbidden, and refused otherwise), to test that checkers notice; a query
+        for a type present at the name then gets those records, other types the CNAME."""
+        self.dns.set_cname(name, target, beside_other_records=beside_other_records)
 
     def unpublish(self, name: str, rtype: str | None = None) -> None:
         self.dns.data.remove(name, rtype)
@@ -143,14 +157,16 @@ class MtaStsWorld:
         status: int = 200,
         content_type: str | None = "text/plain",
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        trickle: float = 0.0,
     ) -> None:
         """Answer GET https://host/path exactly so (content_type None sends no Content-Type).
-        DNS is not touched: the host also needs an A record (see ``deploy``)."""
+        DNS is not touched: the host also needs an A record (see ``deploy``). ``trickle``
+        sends the body one byte per that many seconds (a slow endpoint)."""
         pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         if content_type is not None:
             pairs.insert(0, ("Content-Type", content_type))
         data = body.encode() if isinstance(body, str) else body
-        self.https.set(host, path, Response(status, tuple(pairs), data))
+        self.https.set(host, path, Response(status, tuple(pairs), data, trickle))
 
     def serve_handler(self, host: str, handler: Handler) -> None:
         """Answer every path of host that ``serve`` did not set by calling
@@ -169,7 +185,8 @@ class MtaStsWorld:
 
     def serve_wrong_cert(self, host: str, problem: CertProblem = "wrong-name") -> None:
         """Make host present a bad certificate: for another name (default), from a CA
-        clients do not trust, or expired."""
+        clients do not trust, expired, or ``expiring`` (valid, but only for
+        ``https_server.EXPIRING_DAYS`` more days)."""
         self.https.set_cert_problem(host, problem)
 
     def serve_good_cert(self, host: str) -> None:
