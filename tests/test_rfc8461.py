@@ -419,8 +419,7 @@ def test_parse_policy_warns_on_typo_keys() -> None:
 def test_parse_policy_only_typo_mx_is_an_error_in_enforce() -> None:
     text = body("version: STSv1", "mode: enforce", "nmx: mail.example.com", "max_age: 1")
     assert grammar_error(text) == (
-        "mode enforce needs at least one mx pattern; line 3: unknown key 'nmx' (did you mean "
-        "'mx'?)"
+        "mode enforce needs at least one mx pattern; line 3: unknown key 'nmx' (did you mean 'mx'?)"
     )
 
 
