@@ -80,7 +80,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
 )
 
 stdout = Console(highlight=False, soft_wrap=True)
@@ -96,12 +96,19 @@ class OutputFormat(StrEnum):
 ConfigOption = Annotated[
     Path,
     typer.Option(
-        "--config", "-c", envvar="MTASTS_CONFIG", help="The spec file.", show_default=True
+        "--config",
+        "-c",
+        envvar="MTASTS_CONFIG",
+        metavar="FILE",
+        help="The spec file.",
+        show_default=True,
     ),
 ]
 DomainOption = Annotated[
     list[str] | None,
-    typer.Option("--domain", "-d", help="Limit the run to this domain (repeatable)."),
+    typer.Option(
+        "--domain", "-d", metavar="DOMAIN", help="Limit the run to this domain (repeatable)."
+    ),
 ]
 
 
@@ -124,7 +131,9 @@ def main_options(
 def validate(config: ConfigOption = Path("mtasts.yaml")) -> None:
     """Check the spec and the provider settings, touching no provider.
 
-    Example: `mtasts validate -c examples/quickstart.yaml`
+    \b
+    Example:
+      mtasts validate -c examples/quickstart.yaml
     """
     with _errors_as_exit():
         spec = load_spec(config)
@@ -137,7 +146,7 @@ def validate(config: ConfigOption = Path("mtasts.yaml")) -> None:
 
 @app.command()
 def render(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory to write into.")],
     config: ConfigOption = Path("mtasts.yaml"),
     domain: DomainOption = None,
 ) -> None:
@@ -146,7 +155,9 @@ def render(
     The layout is the `local` provider's: `mta-sts.<domain>/.well-known/mta-sts.txt` and
     `zones/<domain>.zone`.
 
-    Example: `mtasts render -c mtasts.yaml --out ./rendered`
+    \b
+    Example:
+      mtasts render -c mtasts.yaml --out ./rendered
     """
     with _errors_as_exit():
         spec = load_spec(config)
@@ -173,7 +184,10 @@ def plan(
         OutputFormat, typer.Option("--format", help="text, markdown (PR comment) or json.")
     ] = OutputFormat.text,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Save the plan for 'mtasts apply FILE'.")
+        Path | None,
+        typer.Option(
+            "--out", metavar="PLANFILE", help="Save the plan for 'mtasts apply PLANFILE'."
+        ),
     ] = None,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when the plan has changes.")
@@ -181,13 +195,11 @@ def plan(
 ) -> None:
     """Show what apply would change: live state (read from each provider) against the spec.
 
+    \b
     Examples:
-
-    `mtasts plan -c examples/quickstart.yaml`
-
-    `mtasts plan --format markdown --detailed-exitcode > plan.md`
-
-    `mtasts plan --out plan.json && mtasts apply plan.json`
+      mtasts plan -c examples/quickstart.yaml
+      mtasts plan --format markdown --detailed-exitcode > plan.md
+      mtasts plan --out plan.json && mtasts apply plan.json
     """
     with _errors_as_exit():
         providers, result = _plan_from_spec(config, domain)
@@ -204,7 +216,7 @@ def plan(
 def apply(
     ctx: typer.Context,
     plan_file: Annotated[
-        Path | None, typer.Argument(help="A plan saved by 'mtasts plan --out'.")
+        Path | None, typer.Argument(metavar="PLANFILE", help="A plan saved by 'mtasts plan --out'.")
     ] = None,
     config: ConfigOption = Path("mtasts.yaml"),
     domain: DomainOption = None,
@@ -224,25 +236,28 @@ def apply(
         ),
     ] = False,
     verify_timeout: Annotated[
-        float, typer.Option(help="With --verify: seconds each policy may take to be served.")
+        float,
+        typer.Option(
+            metavar="SECONDS", help="With --verify: how long each policy may take to be served."
+        ),
     ] = 120.0,
     ca_bundle: Annotated[
-        Path | None, typer.Option(help="With --verify: trust these CA certificates (PEM).")
+        Path | None, typer.Option(metavar="PEM", help="With --verify: trust these CA certificates.")
     ] = None,
     connect_to: Annotated[
         str | None,
-        typer.Option(help="With --verify: fetch from HOST:PORT, keeping the name for SNI."),
+        typer.Option(
+            metavar="HOST:PORT", help="With --verify: fetch from there, keeping the name for SNI."
+        ),
     ] = None,
 ) -> None:
     """Make the live state match the spec (or apply exactly a saved plan).
 
+    \b
     Examples:
-
-    `mtasts apply -c examples/quickstart.yaml --auto-approve`
-
-    `mtasts apply plan.json` (refused if the live state moved since the plan was made)
-
-    `mtasts apply --auto-approve --verify` (new ids only once the new policies are served)
+      mtasts apply -c examples/quickstart.yaml --auto-approve
+      mtasts apply plan.json       (refused if the live state moved since the plan)
+      mtasts apply --auto-approve --verify   (ids change once new policies are served)
     """
     with _errors_as_exit():
         if plan_file is not None:
@@ -287,28 +302,35 @@ def apply(
 @app.command()
 def check(
     ctx: typer.Context,
-    domains: Annotated[list[str], typer.Argument(help="Domains to check.")],
+    domains: Annotated[list[str], typer.Argument(metavar="DOMAIN...", help="Domains to check.")],
     config: ConfigOption = Path("mtasts.yaml"),
     nameserver: Annotated[
-        str | None, typer.Option(help="Ask this DNS server (IP[:PORT]), not the system's.")
+        str | None, typer.Option(metavar="IP[:PORT]", help="Ask this DNS server, not the system's.")
     ] = None,
     ca_bundle: Annotated[
-        Path | None, typer.Option(help="Trust these CA certificates (PEM) for HTTPS and SMTP.")
+        Path | None,
+        typer.Option(metavar="PEM", help="Trust these CA certificates for HTTPS and SMTP."),
     ] = None,
     connect_to: Annotated[
         str | None,
         typer.Option(
-            help="Fetch policies from HOST:PORT, keeping the name for SNI and the "
-            "certificate check (like curl's --connect-to)."
+            metavar="HOST:PORT",
+            help="Fetch policies from there, keeping the name for SNI and the certificate "
+            "check (like curl's --connect-to).",
         ),
     ] = None,
     smtp: Annotated[bool, typer.Option("--smtp", help="Also check each MX's STARTTLS.")] = False,
     smtp_connect_to: Annotated[
-        str | None, typer.Option(help="With --smtp: connect to HOST:PORT for every MX.")
+        str | None,
+        typer.Option(metavar="HOST:PORT", help="With --smtp: connect there for every MX."),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds allowed per network step.")] = 10.0,
+    timeout: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="Time allowed per DNS look-up, fetch or SMTP probe."),
+    ] = 10.0,
     cert_days: Annotated[
-        int, typer.Option(help="Warn when a certificate expires within this many days.")
+        int,
+        typer.Option(metavar="DAYS", help="Warn when a certificate expires within this many days."),
     ] = 14,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="text, markdown or json.")
@@ -319,14 +341,12 @@ def check(
     Exit 0 when every domain passes, 1 otherwise. When the spec (-c) names a domain, its
     TXT id is compared with the id of the spec's policy.
 
+    \b
     Examples:
-
-    `mtasts check example.com example.org`
-
-    `mtasts check example.com --smtp --format json`
-
-    `mtasts check example.com --nameserver 127.0.0.1:5353 --connect-to 127.0.0.1:8443
-    --ca-bundle test-ca.pem`
+      mtasts check example.com example.org
+      mtasts check example.com --smtp --format json
+      mtasts check example.com --nameserver 127.0.0.1:5353 \\
+          --connect-to 127.0.0.1:8443 --ca-bundle test-ca.pem
     """
     with _errors_as_exit():
         names = sorted(normalize_domain_filter(domains, source="DOMAIN") or set())
