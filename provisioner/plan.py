@@ -35,7 +35,7 @@ more than `MAX_SAFE_DESTRUCTIVE_FRACTION` of the managed domains, and at least
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -322,7 +322,7 @@ def _diff_domain(want: DesiredDomain, have: LiveDomain) -> _DomainDiff:
         d.story.append("endpoint " + ("created" if have.endpoint is None else "updated"))
     live_policy = _parsed(have.policy_text)
     if have.policy_text != want.policy_text:
-        reason = "new domain" if is_new else _policy_story(live_policy, want.policy, have)
+        reason = "new domain" if is_new else _policy_story(live_policy, want.policy)
         d.add(Resource.POLICY, have.policy_text, want.policy_text, reason)
         d.story.append(
             f"new policy: mode {want.policy.mode}, max_age {want.policy.max_age}"
@@ -343,7 +343,11 @@ def _diff_domain(want: DesiredDomain, have: LiveDomain) -> _DomainDiff:
 
 
 def _diff_txt(
-    d: _DomainDiff, resource: Resource, live_values: tuple[str, ...], wanted: str | None, owned: Any
+    d: _DomainDiff,
+    resource: Resource,
+    live_values: tuple[str, ...],
+    wanted: str | None,
+    owned: Callable[[str], bool],
 ) -> None:
     mine = [v for v in live_values if owned(v)]
     foreign = tuple(v for v in live_values if not owned(v))
@@ -443,7 +447,7 @@ def _parsed(text: str | None) -> Policy | None:
         return None
 
 
-def _policy_story(live: Policy | None, want: Policy, have: LiveDomain) -> str:
+def _policy_story(live: Policy | None, want: Policy) -> str:
     if live is None:
         return "live policy is not valid MTA-STS; replaced"
     parts: list[str] = []
