@@ -86,7 +86,8 @@ def _cname_target(resolver: dns.resolver.Resolver, name: str) -> str | None:
     answer = _resolve(resolver, name, "CNAME")
     if answer is None:
         return None
-    return next(iter(answer)).target.to_text(omit_final_dot=True).lower()
+    target: dns.name.Name = next(iter(answer)).target
+    return target.to_text(omit_final_dot=True).lower()
 
 
 def _resolve(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> dns.resolver.Answer | None:
