@@ -33,7 +33,15 @@ class Problem:
     def __str__(self) -> str:
         location = f"{self.path}:{self.line}" if self.line is not None else self.path
         prefix = f"{location}: {self.where}: " if self.where else f"{location}: "
-        return prefix + self.message
+        return one_line(prefix + self.message)
+
+
+def one_line(text: str) -> str:
+    """Control characters (a key holding a newline, say) escaped, so one problem is one line."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 class SpecError(MtastsError):

@@ -31,8 +31,9 @@ from pydantic import (
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from provisioner.errors import Problem, SpecError
 from provisioner.rfc8460 import normalize_rua
@@ -172,6 +173,14 @@ class _SpecLoader:
             line = mark.line + 1 if mark is not None else None
             problem = exc.problem or exc.context or "malformed YAML"
             self.add(line, "", f"invalid YAML: {problem}")
+            return None
+        except ReaderError as exc:  # a control character the YAML reader refuses
+            line = text.count("\n", 0, exc.position) + 1
+            code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            self.add(line, "", f"invalid YAML: control character U+{code:04X} is not allowed")
+            return None
+        except YAMLError as exc:
+            self.add(None, "", f"invalid YAML: {str(exc).splitlines()[0]}")
             return None
         if not isinstance(root, CommentedMap):
             self.add(1, "", "the spec must be a mapping with 'version' and 'domains'")
