@@ -124,3 +124,31 @@ def test_a_long_tlsrpt_record_is_split_and_still_read_whole(mta_sts_world: MtaSt
     assert checked.valid, checked.errors
     assert checked.tlsrpt.get("valid") is True, checked.tlsrpt
     assert checked.tlsrpt["tags"]["rua"]["value"] == rua, checked.tlsrpt
+
+
+def test_mtasts_check_passes_what_mtasts_applied_and_names_a_stale_id(
+    mta_sts_world: MtaStsWorld, quickstart
+):
+    mtasts("apply", "-c", str(quickstart), "--auto-approve")
+    publish(mta_sts_world, quickstart)
+    host, port = mta_sts_world.nameserver
+    aim = [
+        "--nameserver",
+        f"{host}:{port}",
+        "--connect-to",
+        f"127.0.0.1:{mta_sts_world.https.port}",
+        "--ca-bundle",
+        str(mta_sts_world.ca_file),
+        "-c",
+        str(quickstart),
+    ]
+    passed = CliRunner().invoke(app, ["check", *QUICKSTART_MX, *aim])
+    assert passed.exit_code == 0, passed.output
+    assert "3 of 3 domains pass." in passed.output
+
+    # The spec moves on but nothing is applied: the live id is now stale for the spec.
+    quickstart.write_text(quickstart.read_text().replace("max_age: 1209600", "max_age: 1209601"))
+    stale = CliRunner().invoke(app, ["check", "example.com", *aim])
+    assert stale.exit_code == 1
+    assert "sts_id" in stale.output
+    assert "senders keep an old policy until the id changes" in stale.output
