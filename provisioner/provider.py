@@ -40,6 +40,10 @@ class Capability(StrEnum):
     READ_MX = "read_mx"
 
 
+HOSTED = frozenset(Capability)
+"""Everything: a provider that hosts the endpoint itself and can read live MX records."""
+
+
 class Progress(Protocol):
     def advance(self, amount: int = 1) -> None: ...
 

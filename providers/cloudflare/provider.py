@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
-from provisioner.provider import Capability, Progress, Provider
+from provisioner.provider import HOSTED, Progress, Provider
 from provisioner.state import POLICY_HOST_PREFIX, LiveDomain, Resource, policy_host, record_name
 
 from .client import make_client
@@ -77,15 +77,7 @@ class _Api:
 
 class CloudflareProvider(Provider):
     type_name = "cloudflare"
-    capabilities = frozenset(
-        {
-            Capability.POLICY,
-            Capability.STS_RECORD,
-            Capability.TLSRPT_RECORD,
-            Capability.ENDPOINT,
-            Capability.READ_MX,
-        }
-    )
+    capabilities = HOSTED
     Settings = CloudflareSettings
 
     def __init__(self, name: str, settings: BaseModel, base_dir: Any) -> None:
