@@ -1,0 +1,192 @@
+"""Plan and apply N domains on the aws provider against moto's server; prints the figures.
+
+Usage: python benchmarks/aws_scale.py [N] [--rps R]   (default N=1000, R=5)
+
+moto runs in a child process (so the memory figures are mtasts's and boto3's, not moto's),
+with one public hosted zone and an MX record per domain. Printed: plan time on an empty
+account, apply time (the CLI's apply: a plan, then the phases), plan time with nothing to
+change, peak Python memory of a no-change plan (tracemalloc, its own pass) and the process's
+max RSS, and API calls per domain by service and action for each stage, counted with
+botocore's `before-call` hooks (HTTP attempts, retries included, from `before-send`).
+
+`--rps` is the Route53 pacing (the account quota is 5 requests a second; moto never
+throttles, so a higher value measures mtasts's own overhead). The Route53 floor, calls / 5,
+is printed beside each time: on AWS, that is the time a stage cannot go below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+MOTO_CHILD = """
+import os, sys, time
+os.environ["MOTO_ACM_VALIDATION_WAIT"] = "0"
+from moto.server import ThreadedMotoServer
+import logging; logging.getLogger("werkzeug").setLevel(logging.ERROR)
+s = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False); s.start()
+print("%s:%s" % s.get_host_and_port(), flush=True)
+sys.stdin.read()
+"""
+
+
+def start_moto() -> tuple[subprocess.Popen[str], str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", MOTO_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # moto's own tracebacks (its races answer 500: retried)
+        text=True,
+    )
+    assert child.stdout is not None
+    address = child.stdout.readline().strip()
+    return child, f"http://{address}"
+
+
+def prepare_env(url: str, rps: float, workdir: Path) -> None:
+    os.environ.update(
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(workdir / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        MTASTS_AWS_ROUTE53_RPS=str(rps),
+    )
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def create_zones(count: int) -> None:
+    import boto3
+
+    from providers.aws.concurrency import each
+
+    route53 = boto3.client("route53", region_name="us-east-1")
+
+    def one(i: int) -> None:
+        name = f"d{i}.example.com"
+        zone = route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]
+        route53.change_resource_record_sets(
+            HostedZoneId=zone,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": name,
+                            "Type": "MX",
+                            "TTL": 300,
+                            "ResourceRecords": [{"Value": f"10 mx1.{name}."}],
+                        },
+                    }
+                ]
+            },
+        )
+
+    each(one, range(count))
+
+
+def write_spec(directory: Path, count: int) -> Path:
+    lines = [
+        "version: 1",
+        "defaults:",
+        "  provider: aws",
+        "  mode: enforce",
+        "  max_age: 1209600",
+        "  tlsrpt: {rua: ['mailto:tlsrpt@example.net']}",
+        "providers:",
+        "  aws: {type: aws, region: eu-west-1, bucket: mtasts-bench-policies}",
+        "domains:",
+    ]
+    for i in range(count):
+        lines.append(f"  d{i}.example.com: {{mx: [mx1.d{i}.example.com, '*.mail.example.net']}}")
+    path = directory / "mtasts.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def report(stage: str, seconds: float, count: int) -> None:
+    from providers.aws.session import API_CALLS
+
+    calls: Counter[tuple[str, str]] = API_CALLS.calls
+    route53 = sum(n for (s, _), n in calls.items() if s == "route53")
+    retries = sum(API_CALLS.attempts.values()) - sum(calls.values())
+    print(
+        f"\n{stage}: {seconds:.1f} s  ({sum(calls.values())} API calls, {retries} retries; "
+        f"Route53 {route53}, its floor at 5 req/s {route53 / 5:.1f} s)"
+    )
+    for (service, action), n in sorted(calls.items()):
+        print(f"    {service:10} {action:32} {n:6}  {n / count:6.2f} per domain")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("count", nargs="?", type=int, default=1000)
+    parser.add_argument("--rps", type=float, default=5.0, help="Route53 requests a second")
+    args = parser.parse_args()
+    count: int = args.count
+
+    child, url = start_moto()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            prepare_env(url, args.rps, Path(tmp))
+            from providers.aws.session import API_CALLS
+            from provisioner.apply import apply_plan
+            from provisioner.refresh import compute_plan
+            from provisioner.registry import build_providers
+            from provisioner.spec import load_spec
+
+            started = time.perf_counter()
+            create_zones(count)
+            print(f"{count} hosted zones on moto at {url} in {time.perf_counter() - started:.1f} s")
+            print(f"Route53 pacing: {args.rps:g} requests a second")
+            spec = load_spec(write_spec(Path(tmp), count))
+
+            def plan():  # a fresh provider per stage: zones are cached per run, as in the CLI
+                providers = build_providers(spec)
+                return providers, compute_plan(spec, providers)
+
+            API_CALLS.reset()
+            started = time.perf_counter()
+            _, first = plan()
+            report("plan, empty account", time.perf_counter() - started, count)
+            print(f"    {first.plan.summary_line()}")
+
+            API_CALLS.reset()
+            started = time.perf_counter()
+            providers, result = plan()
+            applied = apply_plan(result.plan, providers)
+            report("apply (plan + phases)", time.perf_counter() - started, count)
+            print(f"    {applied} changes applied")
+
+            API_CALLS.reset()
+            started = time.perf_counter()
+            _, again = plan()
+            report("plan, nothing to change", time.perf_counter() - started, count)
+            print(f"    {again.plan.summary_line()}")
+            assert not again.plan.has_changes, "the second plan must be empty"
+
+            tracemalloc.start()
+            plan()
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"\npeak Python memory of a no-change plan: {peak / 1e6:.1f} MB")
+            print(f"max RSS of this process (moto excluded): {rss:.0f} MB")
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""ACM: one DNS-validated certificate per policy host, in us-east-1 (CloudFront's region).
+
+Ownership: certificates mtasts requests carry the tag `mtasts:managed=<domain>`. The list
+of certificates (one paginated ListCertificates per run) gives name and status; tags are
+read (ListTagsForCertificate) only for a certificate with the right name that no mtasts
+distribution already uses, which in a steady state is none.
+
+Requests are idempotent for an hour through `IdempotencyToken` (derived from the domain),
+so an apply that failed after RequestCertificate and runs again gets the same certificate
+back. The DNS validation record may take a few seconds to appear in DescribeCertificate;
+issuing takes minutes on AWS (seconds on moto with MOTO_ACM_VALIDATION_WAIT). Waiting is
+bounded by `MTASTS_AWS_CERT_TIMEOUT` (default 30 minutes) and ends in a clear error naming the
+validation record, so the next apply resumes where this one stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from providers.aws.concurrency import each
+from providers.aws.errors import reported
+from provisioner.errors import ProviderError
+
+TAG_KEY = "mtasts:managed"
+CERT_TIMEOUT_ENV = "MTASTS_AWS_CERT_TIMEOUT"
+DEFAULT_CERT_TIMEOUT = 1800.0
+USABLE = ("ISSUED", "PENDING_VALIDATION")
+
+
+@dataclass(frozen=True)
+class Certificate:
+    arn: str
+    host: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ValidationRecord:
+    name: str
+    value: str
+
+
+def cert_timeout() -> float:
+    try:
+        return float(os.environ.get(CERT_TIMEOUT_ENV) or DEFAULT_CERT_TIMEOUT)
+    except ValueError:
+        return DEFAULT_CERT_TIMEOUT
+
+
+class Certificates:
+    def __init__(self, provider: str, client: Any) -> None:
+        self.provider = provider
+        self.client = client
+
+    def by_host(self) -> dict[str, list[Certificate]]:
+        """host -> its certificates (any owner), from one paginated listing."""
+        found: dict[str, list[Certificate]] = {}
+        with reported(self.provider, None, "listing ACM certificates"):
+            pages = self.client.get_paginator("list_certificates").paginate(
+                PaginationConfig={"PageSize": 1000}
+            )
+            for page in pages:
+                for summary in page["CertificateSummaryList"]:
+                    host = summary["DomainName"].lower().rstrip(".")
+                    cert = Certificate(
+                        summary["CertificateArn"], host, summary.get("Status", "UNKNOWN")
+                    )
+                    found.setdefault(host, []).append(cert)
+        return found
+
+    def owned(self, candidates: Sequence[Certificate], domain: str) -> list[Certificate]:
+        """The candidates tagged as mtasts's for this domain."""
+
+        def tagged(cert: Certificate) -> bool:
+            with reported(self.provider, domain, "reading certificate tags"):
+                tags = self.client.list_tags_for_certificate(CertificateArn=cert.arn)["Tags"]
+            return any(t["Key"] == TAG_KEY and t.get("Value") == domain for t in tags)
+
+        flags = each(tagged, candidates, workers=4)
+        return [cert for cert, ok in zip(candidates, flags, strict=True) if ok]
+
+    def request(self, domain: str, host: str) -> str:
+        token = hashlib.sha256(host.encode()).hexdigest()[:32]
+        with reported(self.provider, domain, f"requesting a certificate for {host}"):
+            answer = self.client.request_certificate(
+                DomainName=host,
+                ValidationMethod="DNS",
+                IdempotencyToken=token,
+                Tags=[{"Key": TAG_KEY, "Value": domain}],
+            )
+        return str(answer["CertificateArn"])
+
+    def describe(self, arn: str, domain: str) -> dict[str, Any]:
+        with reported(self.provider, domain, "describing a certificate"):
+            return dict(self.client.describe_certificate(CertificateArn=arn)["Certificate"])
+
+    def current_validation_record(self, arn: str, domain: str) -> ValidationRecord | None:
+        """The CNAME ACM wants for this certificate, if it says yet."""
+        cert = self.describe(arn, domain)
+        for option in cert.get("DomainValidationOptions", []):
+            record = option.get("ResourceRecord")
+            if record and record.get("Type", "CNAME") == "CNAME":
+                return ValidationRecord(
+                    record["Name"].lower().rstrip("."), record["Value"].rstrip(".")
+                )
+        return None
+
+    def validation_record(self, arn: str, domain: str) -> ValidationRecord:
+        """The CNAME ACM wants; it appears some seconds after the request on AWS."""
+        deadline = time.monotonic() + 120
+        while True:
+            record = self.current_validation_record(arn, domain)
+            if record is not None:
+                return record
+            if time.monotonic() > deadline:
+                raise ProviderError(
+                    f"{self.provider}: {domain}: ACM gave no DNS validation record for {arn}"
+                )
+            time.sleep(2)
+
+    def wait_issued(self, certs: Iterable[tuple[str, str]]) -> None:
+        """Wait until every (domain, arn) is ISSUED; bounded, failing with the domain named.
+
+        Polls the certificate list (one request per 1,000 certificates) rather than each
+        certificate, so waiting for 1,000 new certificates costs a few requests a poll, not
+        1,000 against ACM's 10-a-second DescribeCertificate quota.
+        """
+        waiting = dict((arn, domain) for domain, arn in certs)
+        timeout = cert_timeout()
+        deadline = time.monotonic() + timeout
+        delay = 0.5
+        while waiting:
+            statuses = {
+                cert.arn: cert.status for found in self.by_host().values() for cert in found
+            }
+            for arn, domain in sorted(waiting.items(), key=lambda item: item[1]):
+                status = statuses.get(arn, "MISSING")
+                if status == "ISSUED":
+                    del waiting[arn]
+                elif status != "PENDING_VALIDATION":
+                    raise ProviderError(
+                        f"{self.provider}: {domain}: certificate for mta-sts.{domain} is "
+                        f"{status}; delete it or run apply again to request a new one"
+                    )
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                domain = min(waiting.values())
+                more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
+                raise ProviderError(
+                    f"{self.provider}: {domain}{more}: certificate for mta-sts.{domain} still "
+                    f"PENDING_VALIDATION after {timeout:.0f} s (its DNS validation CNAME "
+                    "is published); run apply again later to continue"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 15.0)
+
+    def delete(self, arn: str, domain: str) -> None:
+        with reported(self.provider, domain, "deleting the certificate"):
+            try:
+                self.client.delete_certificate(CertificateArn=arn)
+            except self.client.exceptions.ResourceNotFoundException:
+                return

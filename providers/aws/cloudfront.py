@@ -1,0 +1,305 @@
+"""CloudFront: one distribution per policy host, serving the S3 object over HTTPS only.
+
+Each distribution has the single alias `mta-sts.<domain>`, the ACM certificate for it (SNI,
+minimum TLSv1.2_2021), viewer protocol `https-only` (never `redirect-to-https`: RFC 8461
+section 3.3 forbids senders to follow redirects, so plain HTTP simply fails), GET/HEAD only,
+and the bucket as origin through origin access control with `OriginPath=/mta-sts.<domain>`,
+so `/.well-known/mta-sts.txt` maps to the policy key. Cache TTLs are short (default 300 s),
+and every policy change is followed by an invalidation that apply waits for.
+
+Ownership: the distribution's Comment is `mtasts:managed` (it comes back in the one
+ListDistributions per run, so discovery needs no per-distribution tag reads) and it is
+tagged `mtasts:managed=<domain>` at creation for people and billing. Distributions without
+the comment are never updated or deleted, even with the same alias.
+
+Creation uses a CallerReference derived from host and certificate, so a CreateDistribution
+retried after a lost answer returns the distribution already made instead of a second one.
+Deletion is disable, wait until Deployed, delete (CloudFront refuses anything else).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from providers.aws.concurrency import each
+from providers.aws.errors import reported
+from provisioner.errors import ProviderError
+from provisioner.rfc8461 import POLICY_PATH
+
+COMMENT = "mtasts:managed"
+TAG_KEY = "mtasts:managed"
+ORIGIN_ID = "mtasts-policy-bucket"
+MIN_TLS = "TLSv1.2_2021"
+VIEWER_POLICY = "https-only"
+DEFAULT_TTL = 300
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
+"""The hosted zone id of every CloudFront alias target."""
+DEPLOY_TIMEOUT_ENV = "MTASTS_AWS_DEPLOY_TIMEOUT"
+DEFAULT_DEPLOY_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class Distribution:
+    id: str
+    arn: str
+    host: str
+    domain_name: str
+    status: str
+    enabled: bool
+    cert_arn: str
+    min_tls: str
+    viewer_policy: str
+    origin_domain: str
+    origin_path: str
+    oac_id: str | None
+    """None when the API did not report it: AWS always does (empty when unset); moto 5.2
+    drops OriginAccessControlId from stored origins, so it cannot be checked there."""
+
+
+def deploy_timeout() -> float:
+    try:
+        return float(os.environ.get(DEPLOY_TIMEOUT_ENV) or DEFAULT_DEPLOY_TIMEOUT)
+    except ValueError:
+        return DEFAULT_DEPLOY_TIMEOUT
+
+
+def _summary(item: dict[str, Any]) -> Distribution | None:
+    aliases = item.get("Aliases", {}).get("Items") or []
+    if item.get("Comment") != COMMENT or len(aliases) != 1:
+        return None
+    origins = item.get("Origins", {}).get("Items") or [{}]
+    origin = origins[0]
+    viewer = item.get("ViewerCertificate", {})
+    behavior = item.get("DefaultCacheBehavior", {})
+    return Distribution(
+        id=item["Id"],
+        arn=item["ARN"],
+        host=aliases[0].lower(),
+        domain_name=item.get("DomainName", "").lower(),
+        status=item.get("Status", ""),
+        enabled=bool(item.get("Enabled")),
+        cert_arn=viewer.get("ACMCertificateArn", ""),
+        min_tls=viewer.get("MinimumProtocolVersion", ""),
+        viewer_policy=behavior.get("ViewerProtocolPolicy", ""),
+        origin_domain=origin.get("DomainName", ""),
+        origin_path=origin.get("OriginPath", ""),
+        oac_id=origin.get("OriginAccessControlId"),
+    )
+
+
+def desired_config(
+    host: str, cert_arn: str, origin_domain: str, oac_id: str, caller_reference: str
+) -> dict[str, Any]:
+    return {
+        "CallerReference": caller_reference,
+        "Aliases": {"Quantity": 1, "Items": [host]},
+        "DefaultRootObject": "",
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": ORIGIN_ID,
+                    "DomainName": origin_domain,
+                    "OriginPath": f"/{host}",
+                    "CustomHeaders": {"Quantity": 0},
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": oac_id,
+                    "ConnectionAttempts": 3,
+                    "ConnectionTimeout": 10,
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": ORIGIN_ID,
+            "ViewerProtocolPolicy": VIEWER_POLICY,
+            "AllowedMethods": {
+                "Quantity": 2,
+                "Items": ["GET", "HEAD"],
+                "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+            },
+            "Compress": False,
+            "ForwardedValues": {
+                "QueryString": False,
+                "Cookies": {"Forward": "none"},
+                "Headers": {"Quantity": 0},
+                "QueryStringCacheKeys": {"Quantity": 0},
+            },
+            "MinTTL": 0,
+            "DefaultTTL": DEFAULT_TTL,
+            "MaxTTL": 3600,
+            "TrustedSigners": {"Enabled": False, "Quantity": 0},
+            "SmoothStreaming": False,
+            "LambdaFunctionAssociations": {"Quantity": 0},
+            "FieldLevelEncryptionId": "",
+        },
+        "CacheBehaviors": {"Quantity": 0},
+        "CustomErrorResponses": {"Quantity": 0},
+        "Comment": COMMENT,
+        "Logging": {"Enabled": False, "IncludeCookies": False, "Bucket": "", "Prefix": ""},
+        "PriceClass": "PriceClass_100",
+        "Enabled": True,
+        "ViewerCertificate": {
+            "CloudFrontDefaultCertificate": False,
+            "ACMCertificateArn": cert_arn,
+            "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": MIN_TLS,
+        },
+        "Restrictions": {"GeoRestriction": {"RestrictionType": "none", "Quantity": 0}},
+        "HttpVersion": "http2",
+        "IsIPV6Enabled": True,
+    }
+
+
+class Distributions:
+    def __init__(self, provider: str, client: Any) -> None:
+        self.provider = provider
+        self.client = client
+
+    def by_host(self) -> dict[str, Distribution]:
+        """host -> mtasts's distribution for it, from one paginated listing."""
+        found: dict[str, Distribution] = {}
+        with reported(self.provider, None, "listing CloudFront distributions"):
+            for page in self.client.get_paginator("list_distributions").paginate():
+                items = page.get("DistributionList", {}).get("Items") or []
+                for item in each(self._complete, items, workers=8):
+                    dist = _summary(item)
+                    if dist is not None:
+                        found[dist.host] = dist
+        return found
+
+    def _complete(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A summary with its config fields. AWS's ListDistributions has them; moto's (5.2)
+        returns only Id/ARN/Status/DomainName, so there, and only there, fetch the config."""
+        if "Comment" in item or "Aliases" in item:
+            return item
+        full = self.client.get_distribution(Id=item["Id"])["Distribution"]
+        return {**full["DistributionConfig"], **item, "Status": full.get("Status", "")}
+
+    def ensure_oac(self, bucket: str) -> str:
+        """The origin access control mtasts's distributions share for this bucket."""
+        name = f"mtasts-{bucket}"[:64]
+        with reported(self.provider, None, "setting up CloudFront origin access control"):
+            pages = self.client.get_paginator("list_origin_access_controls").paginate()
+            for page in pages:
+                for item in page.get("OriginAccessControlList", {}).get("Items") or []:
+                    if item.get("Name") == name:
+                        return str(item["Id"])
+            answer = self.client.create_origin_access_control(
+                OriginAccessControlConfig={
+                    "Name": name,
+                    "Description": "mtasts: CloudFront reads MTA-STS policies from S3",
+                    "SigningProtocol": "sigv4",
+                    "SigningBehavior": "always",
+                    "OriginAccessControlOriginType": "s3",
+                }
+            )
+        return str(answer["OriginAccessControl"]["Id"])
+
+    def create(self, domain: str, config: dict[str, Any]) -> Distribution:
+        with reported(self.provider, domain, f"creating a distribution for mta-sts.{domain}"):
+            answer = self.client.create_distribution_with_tags(
+                DistributionConfigWithTags={
+                    "DistributionConfig": config,
+                    "Tags": {"Items": [{"Key": TAG_KEY, "Value": domain}]},
+                }
+            )
+        item = answer["Distribution"]
+        return self._from_full(item)
+
+    def update(self, domain: str, dist_id: str, wanted: dict[str, Any]) -> Distribution:
+        """Overlay mtasts's settings on the live config (keeping its CallerReference)."""
+        with reported(self.provider, domain, f"updating distribution {dist_id}"):
+            current = self.client.get_distribution_config(Id=dist_id)
+            config = dict(current["DistributionConfig"])
+            config.update({k: v for k, v in wanted.items() if k != "CallerReference"})
+            answer = self.client.update_distribution(
+                Id=dist_id, IfMatch=current["ETag"], DistributionConfig=config
+            )
+        return self._from_full(answer["Distribution"])
+
+    def _from_full(self, item: dict[str, Any]) -> Distribution:
+        config = item["DistributionConfig"]
+        flat = {**config, "Id": item["Id"], "ARN": item["ARN"], "DomainName": item["DomainName"]}
+        flat["Status"] = item.get("Status", "")
+        dist = _summary(flat)
+        if dist is None:
+            raise ProviderError(f"{self.provider}: distribution {item['Id']} lost its comment")
+        return dist
+
+    def wait_all_deployed(self, items: Sequence[tuple[str, str]]) -> None:
+        """Wait until every (domain, distribution id) is Deployed, polling the list (one
+        request per 100 distributions) instead of each distribution."""
+        waiting = {dist_id: domain for domain, dist_id in items}
+        deadline = time.monotonic() + deploy_timeout()
+        delay = 0.5
+        while waiting:
+            with reported(self.provider, min(waiting.values()), "waiting for distributions"):
+                for page in self.client.get_paginator("list_distributions").paginate():
+                    for item in page.get("DistributionList", {}).get("Items") or []:
+                        if item.get("Status") == "Deployed":
+                            waiting.pop(item["Id"], None)
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                dist_id, domain = min(waiting.items(), key=lambda item: item[1])
+                raise ProviderError(
+                    f"{self.provider}: {domain}: distribution {dist_id} not deployed after "
+                    f"{deploy_timeout():.0f} s; run apply again later to continue"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 20.0)
+
+    def invalidate(self, domain: str, dist_id: str) -> str:
+        with reported(self.provider, domain, f"invalidating the policy on {dist_id}"):
+            answer = self.client.create_invalidation(
+                DistributionId=dist_id,
+                InvalidationBatch={
+                    "Paths": {"Quantity": 1, "Items": [POLICY_PATH]},
+                    "CallerReference": f"mtasts-{time.time_ns()}",
+                },
+            )
+        return str(answer["Invalidation"]["Id"])
+
+    def wait_invalidated(self, domain: str, dist_id: str, invalidation_id: str) -> None:
+        deadline = time.monotonic() + deploy_timeout()
+        delay = 0.5
+        while True:
+            with reported(self.provider, domain, "waiting for the policy invalidation"):
+                status = self.client.get_invalidation(DistributionId=dist_id, Id=invalidation_id)[
+                    "Invalidation"
+                ]["Status"]
+            if status.lower() == "completed":
+                return
+            if time.monotonic() > deadline:
+                raise ProviderError(
+                    f"{self.provider}: {domain}: invalidation {invalidation_id} not completed "
+                    f"after {deploy_timeout():.0f} s; the STS id was not changed"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 10.0)
+
+    def disable(self, domain: str, dist_id: str) -> None:
+        """Disable the distribution (a deployment to wait for) unless it already is."""
+        with reported(self.provider, domain, f"disabling distribution {dist_id}"):
+            current = self.client.get_distribution_config(Id=dist_id)
+            config = current["DistributionConfig"]
+            if not config.get("Enabled"):
+                return
+            config["Enabled"] = False
+            self.client.update_distribution(
+                Id=dist_id, IfMatch=current["ETag"], DistributionConfig=config
+            )
+
+    def delete(self, domain: str, dist_id: str) -> None:
+        with reported(self.provider, domain, f"deleting distribution {dist_id}"):
+            etag = self.client.get_distribution(Id=dist_id)["ETag"]
+            self.client.delete_distribution(Id=dist_id, IfMatch=etag)
+
+
+def caller_reference(host: str, cert_arn: str) -> str:
+    return "mtasts-" + hashlib.sha256(f"{host} {cert_arn}".encode()).hexdigest()[:32]

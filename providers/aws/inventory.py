@@ -1,0 +1,119 @@
+"""What the account holds for a set of domains, read in bulk: the provider's one snapshot.
+
+A plan reads, per run: hosted zones once, one targeted record listing per zone, the policy
+objects with one ListObjectsV2 plus one GetObject per existing policy, every CloudFront
+distribution and ACM certificate with one paginated listing each, and the bucket policy
+once. These reads are independent, so they run side by side; per-zone and per-object reads
+run concurrently too (Route53's are paced to its 5 requests a second).
+
+The snapshot is kept by the provider: apply needs the exact live record sets (a Route53
+DELETE must repeat the values and TTL) and the distributions it will touch. Apply marks it
+stale, so the next read starts afresh; hosted zones stay cached for the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from providers.aws.acm import Certificate, Certificates
+from providers.aws.cloudfront import Distribution, Distributions
+from providers.aws.concurrency import each
+from providers.aws.route53 import RRSet, Zone, ZoneIndex, list_zone, normalize, txt_value
+from providers.aws.s3 import PolicyBucket, StoredPolicy
+
+
+@dataclass
+class Inventory:
+    zones: dict[str, Zone] = field(default_factory=dict)
+    """domain -> its hosted zone."""
+    records: dict[tuple[str, str], RRSet] = field(default_factory=dict)
+    """(name, type) -> the live record set, for every zone read."""
+    policies: dict[str, StoredPolicy] = field(default_factory=dict)
+    bodies: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    distributions: dict[str, Distribution] = field(default_factory=dict)
+    """policy host -> mtasts's distribution."""
+    certificates: dict[str, list[Certificate]] = field(default_factory=dict)
+    """policy host -> certificates for that name (anyone's)."""
+    granted: set[str] | None = None
+    """distribution ARNs the bucket policy grants; None: no bucket policy."""
+
+    def rrset(self, name: str, rtype: str) -> RRSet | None:
+        return self.records.get((name, rtype))
+
+    def txt_values(self, name: str) -> tuple[str, ...]:
+        rrset = self.rrset(name, "TXT")
+        if rrset is None:
+            return ()
+        return tuple(txt_value(r["Value"]) for r in rrset.get("ResourceRecords", ()))
+
+    def mx_hosts(self, domain: str) -> tuple[str, ...]:
+        rrset = self.rrset(domain, "MX")
+        if rrset is None:
+            return ()
+        hosts = []
+        for record in rrset.get("ResourceRecords", ()):
+            parts = record["Value"].split()
+            if parts:
+                hosts.append(normalize(parts[-1]))
+        return tuple(hosts)
+
+    def certificate_status(self, arn: str, host: str) -> str:
+        """Status of the certificate a distribution for `host` uses (MISSING: not found)."""
+        for cert in self.certificates.get(host, ()):
+            if cert.arn == arn:
+                return cert.status
+        return "MISSING" if arn else "NONE"
+
+
+def read_inventory(
+    zones: ZoneIndex,
+    route53: Any,
+    bucket: PolicyBucket,
+    distributions: Distributions,
+    certificates: Certificates,
+    domains: Sequence[str],
+    provider: str,
+) -> Inventory:
+    inventory = Inventory()
+    by_zone: dict[str, tuple[Zone, list[str]]] = {}
+    for domain in domains:
+        zone = zones.zone_for(domain)
+        inventory.zones[domain] = zone
+        by_zone.setdefault(zone.id, (zone, []))[1].append(domain)
+
+    def records() -> None:
+        listings = each(
+            lambda item: list_zone(provider, route53, item[0], item[1]), list(by_zone.values())
+        )
+        for listing in listings:
+            for rrset in listing:
+                inventory.records[(normalize(rrset["Name"]), rrset["Type"])] = rrset
+
+    def policies() -> None:
+        listing = bucket.listing()
+        inventory.policies = listing
+        wanted = [d for d in domains if d in listing]
+        for domain, found in zip(wanted, each(bucket.read, wanted), strict=True):
+            if found is not None:
+                inventory.bodies[domain] = found
+
+    def cloudfront() -> None:
+        inventory.distributions = distributions.by_host()
+
+    def acm() -> None:
+        inventory.certificates = certificates.by_host()
+
+    def bucket_policy() -> None:
+        inventory.granted = bucket.granted_distributions()
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        futures = [pool.submit(job) for job in (records, policies, cloudfront, acm, bucket_policy)]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return inventory

@@ -1,0 +1,228 @@
+"""The `aws` provider: Route53 records, S3 policy objects, ACM + CloudFront endpoints.
+
+This module is the thin translation the core's contract asks for (see
+`provisioner.provider`): `read` builds one bulk `Inventory` and turns it into LiveDomains;
+`apply` receives one phase and dispatches it to the module that owns that kind of resource:
+
+  phase 0 endpoint create/update -> endpoint.Endpoints.converge (cert, distribution, alias)
+  phase 1 policy create/update   -> PutObject, then invalidate and WAIT for completion, so
+                                    the STS id (phase 2) changes only once CloudFront serves
+                                    the new body
+  phase 2 TXT records            -> one ChangeResourceRecordSets per zone, whole rrsets
+                                    (`Change.rrset_after`), foreign values kept, INSYNC
+  phase 3 policy delete          -> every version of the policy key
+  phase 4 endpoint delete        -> endpoint.Endpoints.remove
+
+Ownership: policy objects under `mta-sts.<d>/.well-known/mta-sts.txt` (these ARE the
+managed domains), distributions with the `mtasts:managed` comment, certificates tagged
+`mtasts:managed=<domain>`, and only the record names mtasts owns.
+
+The bucket defaults to `mtasts-<account id>-<region>` (bucket names are global, so the
+account id keeps two accounts from colliding); naming one is recommended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from providers.aws.acm import Certificates
+from providers.aws.cloudfront import Distributions
+from providers.aws.concurrency import each
+from providers.aws.endpoint import Endpoints, describe, wanted
+from providers.aws.errors import reported
+from providers.aws.inventory import Inventory, read_inventory
+from providers.aws.route53 import (
+    TXT_TTL,
+    ChangeSet,
+    ZoneIndex,
+    apply_changes,
+    normalize,
+    txt_rrset,
+)
+from providers.aws.s3 import PolicyBucket
+from providers.aws.session import AwsClients
+from provisioner.errors import ProviderError
+from provisioner.plan import Action, Change
+from provisioner.provider import HOSTED, Progress, Provider
+from provisioner.rfc8461 import is_sts_record
+from provisioner.state import LiveDomain, Resource, policy_host, record_name
+
+
+class AwsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    zone_ids: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("zone_ids")
+    @classmethod
+    def _normalise(cls, value: dict[str, str]) -> dict[str, str]:
+        return {d.lower().rstrip("."): z.split("/")[-1] for d, z in value.items()}
+
+
+class AwsProvider(Provider):
+    type_name = "aws"
+    capabilities = HOSTED
+    Settings = AwsSettings
+
+    def __init__(self, name: str, settings: BaseModel, base_dir: Any) -> None:
+        super().__init__(name, settings, base_dir)
+        assert isinstance(settings, AwsSettings)
+        self.config = settings
+        self.clients = AwsClients(name, settings.region)
+        self._zones: ZoneIndex | None = None
+        self._bucket: PolicyBucket | None = None
+        self._inventory: Inventory | None = None
+        self._inventory_domains: frozenset[str] = frozenset()
+
+    # the pieces, built on first use (no credentials needed before a call)
+
+    @property
+    def zones(self) -> ZoneIndex:
+        if self._zones is None:
+            self._zones = ZoneIndex(self.name, self.clients.route53, self.config.zone_ids)
+        return self._zones
+
+    @property
+    def bucket(self) -> PolicyBucket:
+        if self._bucket is None:
+            name = self.config.bucket
+            if name is None:
+                with reported(self.name, None, "finding the account id (sts)"):
+                    account = self.clients.sts.get_caller_identity()["Account"]
+                name = f"mtasts-{account}-{self.config.region}"
+            self._bucket = PolicyBucket(self.name, self.clients.s3, name, self.config.region)
+        return self._bucket
+
+    def _endpoints(self) -> Endpoints:
+        return Endpoints(
+            self.name,
+            self.clients.route53,
+            self.bucket,
+            Distributions(self.name, self.clients.cloudfront),
+            Certificates(self.name, self.clients.acm),
+        )
+
+    # the contract
+
+    def endpoint_for(self, domain: str) -> str | None:
+        return wanted(domain)
+
+    def managed_domains(self) -> set[str]:
+        return set(self.bucket.listing())
+
+    def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
+        inventory = self._read(domains)
+        live: dict[str, LiveDomain] = {}
+        for domain in domains:
+            body = inventory.bodies.get(domain)
+            live[domain] = LiveDomain(
+                domain=domain,
+                policy_text=body[0] if body else None,
+                policy_published_at=body[1] if body else None,
+                sts_txt=inventory.txt_values(record_name(Resource.STS_RECORD, domain)),
+                tlsrpt_txt=inventory.txt_values(record_name(Resource.TLSRPT_RECORD, domain)),
+                endpoint=describe(inventory, domain, self.bucket.origin_domain),
+                mx_hosts=inventory.mx_hosts(domain),
+            )
+            progress.advance()
+        return live
+
+    def _read(self, domains: Sequence[str]) -> Inventory:
+        self._inventory = read_inventory(
+            self.zones,
+            self.clients.route53,
+            self.bucket,
+            Distributions(self.name, self.clients.cloudfront),
+            Certificates(self.name, self.clients.acm),
+            sorted(set(domains)),
+            self.name,
+        )
+        self._inventory_domains = frozenset(domains)
+        return self._inventory
+
+    def _fresh_inventory(self, domains: Sequence[str]) -> Inventory:
+        """The snapshot apply works from: the plan's read when it covers these domains."""
+        if self._inventory is None or not set(domains) <= self._inventory_domains:
+            return self._read(sorted(set(domains) | self._inventory_domains))
+        return self._inventory
+
+    def apply(self, changes: Sequence[Change], progress: Progress) -> None:
+        if not changes:
+            return
+        phases = {c.phase for c in changes}
+        if len(phases) != 1:
+            raise ProviderError(f"{self.name}: apply got changes of phases {sorted(phases)}")
+        phase = phases.pop()
+        domains = sorted({c.domain for c in changes})
+        inventory = self._fresh_inventory(domains)
+        try:
+            if phase == 0:
+                self._endpoints().converge(inventory, domains)
+            elif phase == 1:
+                self._write_policies(inventory, changes)
+            elif phase == 2:
+                self._write_records(inventory, changes)
+            elif phase == 3:
+                self.bucket.ensure_bucket()
+                each(self.bucket.delete, domains)
+            elif phase == 4:
+                self._endpoints().remove(inventory, domains)
+        except BaseException:
+            self._inventory = None  # a half-done phase: the next read starts afresh
+            raise
+        progress.advance(len(changes))
+
+    def _write_policies(self, inventory: Inventory, changes: Sequence[Change]) -> None:
+        self.bucket.ensure_bucket()
+        each(lambda c: self.bucket.write(c.domain, c.after or ""), changes)
+        dists = Distributions(self.name, self.clients.cloudfront)
+        # A new policy can only be cached if an older body was: invalidate updates only.
+        served = [
+            (c.domain, inventory.distributions[policy_host(c.domain)])
+            for c in changes
+            if c.action is Action.UPDATE and policy_host(c.domain) in inventory.distributions
+        ]
+        started = each(lambda item: (item, dists.invalidate(item[0], item[1].id)), served)
+        each(lambda s: dists.wait_invalidated(s[0][0], s[0][1].id, s[1]), started)
+
+    def _write_records(self, inventory: Inventory, changes: Sequence[Change]) -> None:
+        sets: dict[str, tuple[ChangeSet, str]] = {}
+        for change in changes:
+            name = record_name(change.resource, change.domain)
+            _check_rrset(self.name, change)
+            zone = inventory.zones.get(change.domain) or self.zones.zone_for(change.domain)
+            entry = sets.setdefault(zone.id, (ChangeSet(zone), change.domain))
+            live = inventory.rrset(name, "TXT")
+            if change.rrset_after:
+                ttl = int(live["TTL"]) if live and "TTL" in live else TXT_TTL
+                entry[0].upsert(txt_rrset(name, change.rrset_after, ttl))
+            elif live is not None:
+                entry[0].delete(live)
+        apply_changes(self.name, self.clients.route53, list(sets.values()), "mtasts TXT records")
+        for change_set, _ in sets.values():
+            for item in change_set.changes:
+                rrset = item["ResourceRecordSet"]
+                key = (normalize(rrset["Name"]), rrset["Type"])
+                if item["Action"] == "DELETE":
+                    inventory.records.pop(key, None)
+                else:
+                    inventory.records[key] = rrset
+
+
+def _check_rrset(provider: str, change: Change) -> None:
+    """What moto does not check but AWS and senders do: one STS value per name, ASCII."""
+    if change.resource is Resource.STS_RECORD:
+        count = sum(1 for v in change.rrset_after if is_sts_record(v))
+        if count > 1:
+            raise ProviderError(
+                f"{provider}: {change.domain}: refusing to publish {count} STS records "
+                "(senders would ignore them all)"
+            )
+    for value in change.rrset_after:
+        if not value.isascii():
+            raise ProviderError(f"{provider}: {change.domain}: TXT value is not ASCII: {value!r}")

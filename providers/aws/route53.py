@@ -1,0 +1,272 @@
+"""Route53: hosted zones, one targeted listing per zone, and change batches within limits.
+
+Reading. Hosted zones are listed once per provider (cached for the run). A domain's zone is
+`zone_ids[domain]` when set, else the public zone whose name is the longest suffix of the
+domain. Each zone is then read with ONE paginated ListResourceRecordSets that starts at the
+first domain's apex (`StartRecordName`) and stops past the last name mtasts cares about:
+Route53 sorts names with their labels reversed (`com.example.mta-sts`), so the apex (MX),
+`_mta-sts`, `_smtp._tls`, `mta-sts` (alias A/AAAA) and the ACM validation CNAME under it all
+come in one run of the listing; a zone of a few hundred records is one request.
+
+TXT values. Route53 stores a TXT record as zone-file text: quoted character-strings of at
+most 255 bytes each, `\\"` and `\\\\` escaped, other bytes as `\\ddd`. Values are joined
+with no separator when read and split with `provisioner.txtstrings` when written; moto
+accepts unquoted and over-long strings, AWS does not, so `txt_record` checks both itself.
+
+Writing. One ChangeResourceRecordSets per zone per apply step, split only when a batch would
+pass Route53's limits: 1,000 ResourceRecord elements and 32,000 characters of values, where
+an UPSERT counts twice. Every batch is waited for until INSYNC, so a phase returns only when
+its records are live on Route53's servers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from providers.aws.concurrency import each
+from providers.aws.errors import reported
+from provisioner.errors import ProviderError
+from provisioner.txtstrings import MAX_STRING_BYTES, join_strings, split_strings, zone_quoted
+
+MAX_BATCH_RECORDS = 1000
+MAX_BATCH_CHARS = 32_000
+LIST_PAGE = 300
+TXT_TTL = 300
+INSYNC_TIMEOUT = 600.0
+
+RRSet = dict[str, Any]
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPE = re.compile(r"\\(\d{3}|.)")
+
+
+def normalize(name: str) -> str:
+    """Route53's spelling of a name (trailing dot, `\\052` for `*`) as mtasts's."""
+    return _ESCAPE.sub(_unescape_one, name).rstrip(".").lower()
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    token = match.group(1)
+    return chr(int(token, 8)) if len(token) == 3 and token.isdigit() else token
+
+
+def name_key(name: str) -> tuple[str, ...]:
+    """Route53's sort order: labels reversed."""
+    return tuple(reversed(normalize(name).split(".")))
+
+
+def txt_strings(value: str) -> list[str]:
+    """The character-strings of one stored TXT value; an unquoted value is one string."""
+    found = _QUOTED.findall(value)
+    if not found:
+        return [value]
+    return [_ESCAPE.sub(_unescape_one, s) for s in found]
+
+
+def txt_value(stored: str) -> str:
+    return join_strings(txt_strings(stored))
+
+
+def txt_record(value: str) -> str:
+    """One TXT value as Route53 wants it: quoted strings of at most 255 bytes."""
+    stored = zone_quoted(value)
+    if any(len(s.encode("ascii")) > MAX_STRING_BYTES for s in split_strings(value)):
+        raise ValueError("TXT string over 255 bytes")  # split_strings guarantees it; belt
+    return stored
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str
+    private: bool
+
+
+class ZoneIndex:
+    """Every hosted zone of the account, listed once, and the zone of each domain."""
+
+    def __init__(self, provider: str, client: Any, zone_ids: Mapping[str, str]) -> None:
+        self.provider = provider
+        self.client = client
+        self.zone_ids = {d.lower().rstrip("."): z.split("/")[-1] for d, z in zone_ids.items()}
+        self._zones: list[Zone] | None = None
+
+    def zones(self) -> list[Zone]:
+        if self._zones is None:
+            found: list[Zone] = []
+            with reported(self.provider, None, "listing Route53 hosted zones"):
+                for page in self.client.get_paginator("list_hosted_zones").paginate():
+                    for z in page["HostedZones"]:
+                        found.append(
+                            Zone(
+                                z["Id"].split("/")[-1],
+                                normalize(z["Name"]),
+                                bool(z.get("Config", {}).get("PrivateZone")),
+                            )
+                        )
+            self._zones = found
+        return self._zones
+
+    def zone_for(self, domain: str) -> Zone:
+        zones = self.zones()
+        wanted = self.zone_ids.get(domain)
+        if wanted is not None:
+            for zone in zones:
+                if zone.id == wanted:
+                    return zone
+            raise ProviderError(
+                f"{self.provider}: {domain}: zone_ids names hosted zone {wanted}, "
+                "which this account does not have"
+            )
+        best: Zone | None = None
+        for zone in zones:
+            if zone.private or not (domain == zone.name or domain.endswith("." + zone.name)):
+                continue
+            if best is None or len(zone.name) > len(best.name):
+                best = zone
+        if best is None:
+            raise ProviderError(
+                f"{self.provider}: {domain}: no Route53 hosted zone for {domain} "
+                f"({len(zones)} public zones in the account; create one or set zone_ids)"
+            )
+        return best
+
+
+def owned_names(domain: str) -> list[str]:
+    """The names mtasts reads under a domain: apex, TXT names and the policy host."""
+    return [domain, f"_mta-sts.{domain}", f"_smtp._tls.{domain}", f"mta-sts.{domain}"]
+
+
+def _past(name: str, last: str) -> bool:
+    """True once the listing has moved beyond `last` and everything under it."""
+    key, end = name_key(name), name_key(last)
+    return key > end and key[: len(end)] != end
+
+
+def list_zone(provider: str, client: Any, zone: Zone, domains: Sequence[str]) -> list[RRSet]:
+    """The zone's record sets from the first domain's apex to past the last policy host."""
+    ordered = sorted(domains, key=name_key)
+    start, last = ordered[0], f"mta-sts.{ordered[-1]}"
+    found: list[RRSet] = []
+    params: dict[str, Any] = {
+        "HostedZoneId": zone.id,
+        "StartRecordName": start + ".",
+        "MaxItems": str(LIST_PAGE),
+    }
+    with reported(provider, ordered[0], f"listing records of hosted zone {zone.name}"):
+        while True:
+            page = client.list_resource_record_sets(**params)
+            for rrset in page["ResourceRecordSets"]:
+                if _past(rrset["Name"], last):
+                    return found
+                found.append(rrset)
+            if not page.get("IsTruncated"):
+                return found
+            params["StartRecordName"] = page["NextRecordName"]
+            params["StartRecordType"] = page["NextRecordType"]
+            if page.get("NextRecordIdentifier"):
+                params["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+
+
+def txt_rrset(name: str, values: Iterable[str], ttl: int) -> RRSet:
+    return {
+        "Name": name + ".",
+        "Type": "TXT",
+        "TTL": ttl,
+        "ResourceRecords": [{"Value": txt_record(v)} for v in values],
+    }
+
+
+@dataclass
+class ChangeSet:
+    """Changes for one zone, in the order they must be sent."""
+
+    zone: Zone
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def upsert(self, rrset: RRSet) -> None:
+        self.changes.append({"Action": "UPSERT", "ResourceRecordSet": rrset})
+
+    def delete(self, rrset: RRSet) -> None:
+        self.changes.append({"Action": "DELETE", "ResourceRecordSet": rrset})
+
+
+def _weight(change: Mapping[str, Any]) -> tuple[int, int]:
+    """(records, characters) a change costs against the batch limits; UPSERT counts twice."""
+    rrset = change["ResourceRecordSet"]
+    records = rrset.get("ResourceRecords", [])
+    count = max(1, len(records))
+    chars = sum(len(r["Value"]) for r in records)
+    factor = 2 if change["Action"] == "UPSERT" else 1
+    return count * factor, chars * factor
+
+
+def batches(changes: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """Split a zone's changes into the fewest batches within Route53's limits, in order."""
+    out: list[list[Mapping[str, Any]]] = []
+    current: list[Mapping[str, Any]] = []
+    records = chars = 0
+    for change in changes:
+        r, c = _weight(change)
+        if r > MAX_BATCH_RECORDS or c > MAX_BATCH_CHARS:
+            raise ValueError(f"{change['ResourceRecordSet']['Name']}: record set over limits")
+        if current and (records + r > MAX_BATCH_RECORDS or chars + c > MAX_BATCH_CHARS):
+            out.append(current)
+            current, records, chars = [], 0, 0
+        current.append(change)
+        records += r
+        chars += c
+    if current:
+        out.append(current)
+    return out
+
+
+def apply_changes(
+    provider: str, client: Any, change_sets: Sequence[tuple[ChangeSet, str]], comment: str
+) -> None:
+    """Send every zone's changes (zones side by side, paced), then wait until all are INSYNC.
+
+    Waiting only after everything is sent matters at scale: Route53 takes tens of seconds to
+    propagate a change, and at 5 requests a second 1,000 zones take 200 s to send, so by the
+    time the waits start almost every change is INSYNC and costs one GetChange. Waiting per
+    zone inside each worker would instead hold the 16 workers for a minute per zone.
+    """
+    todo = [(change_set, domain) for change_set, domain in change_sets if change_set.changes]
+    sent = each(lambda item: _send(provider, client, item[0], item[1], comment), todo)
+    for infos, (_, domain) in zip(sent, todo, strict=True):
+        for info in infos:
+            wait_insync(provider, client, info, domain)
+
+
+def _send(
+    provider: str, client: Any, change_set: ChangeSet, domain: str, comment: str
+) -> list[Mapping[str, Any]]:
+    """One ChangeResourceRecordSets for the zone, more only when the limits force it."""
+    infos = []
+    for batch in batches(change_set.changes):
+        with reported(provider, domain, f"changing records in hosted zone {change_set.zone.name}"):
+            answer = client.change_resource_record_sets(
+                HostedZoneId=change_set.zone.id,
+                ChangeBatch={"Comment": comment[:256], "Changes": list(batch)},
+            )
+        infos.append(answer["ChangeInfo"])
+    return infos
+
+
+def wait_insync(provider: str, client: Any, info: Mapping[str, Any], domain: str) -> None:
+    deadline = time.monotonic() + INSYNC_TIMEOUT
+    delay = 1.0
+    while info.get("Status") != "INSYNC":
+        if time.monotonic() > deadline:
+            raise ProviderError(
+                f"{provider}: {domain}: Route53 change {info.get('Id')} not INSYNC after "
+                f"{INSYNC_TIMEOUT:.0f} s"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 10.0)
+        with reported(provider, domain, "waiting for a Route53 change"):
+            info = client.get_change(Id=info["Id"])["ChangeInfo"]
