@@ -26,6 +26,7 @@ from provisioner.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
+QUICKSTART_DOMAINS = ("example.com", "example.net", "example.org")
 
 RUA = "mailto:tlsrpt@example.net"
 DEFAULTS: dict[str, Any] = {

@@ -3,9 +3,12 @@ worker, all on random 127.0.0.1 ports); each test gets them with every record re
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from clihelpers import QUICKSTART
 from harness import MtaStsWorld
 from harness.smtp_server import LocalSmtpServer
 
@@ -46,3 +49,11 @@ def smtp_server(smtp_servers: LocalSmtpServer) -> Iterator[LocalSmtpServer]:
     smtp_servers.reset()
     yield smtp_servers
     smtp_servers.reset()
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    """examples/quickstart.yaml copied into tmp_path, so the repository is never written."""
+    spec = tmp_path / "quickstart.yaml"
+    shutil.copy(QUICKSTART, spec)
+    return spec

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import textwrap
 
 import pytest
 from clihelpers import (
     DEFAULTS,
     QUICKSTART,
+    QUICKSTART_DOMAINS,
     RUA,
     age_policy,
     append_zone,
@@ -32,16 +32,6 @@ from clihelpers import (
 )
 
 from provisioner import __version__
-
-QUICKSTART_DOMAINS = ("example.com", "example.net", "example.org")
-
-
-@pytest.fixture
-def quickstart(tmp_path):
-    """examples/quickstart.yaml copied into tmp_path, so the repository is never written."""
-    spec = tmp_path / "quickstart.yaml"
-    shutil.copy(QUICKSTART, spec)
-    return spec
 
 
 def assert_no_traceback(result):

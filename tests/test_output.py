@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from clihelpers import (
     DEFAULTS,
-    QUICKSTART,
     append_zone,
     plan_json,
     policy_file,
@@ -27,13 +25,6 @@ CHANGE_KEYS = {"domain", "provider", "resource", "action", "before", "after", "r
 TXT_KEYS = CHANGE_KEYS | {"rrset_before", "rrset_after"}
 GITHUB_COMMENT_LIMIT = 65_536
 TABLE_HEADER = "| Domain | Resource | Action | Change |"
-
-
-@pytest.fixture
-def quickstart(tmp_path):
-    spec = tmp_path / "quickstart.yaml"
-    shutil.copy(QUICKSTART, spec)
-    return spec
 
 
 def _cells(row):

@@ -7,11 +7,10 @@ when the live state moved since, and never holds a secret from the environment.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from clihelpers import (
-    QUICKSTART,
+    QUICKSTART_DOMAINS,
     append_zone,
     policy_fields,
     policy_file,
@@ -21,15 +20,6 @@ from clihelpers import (
     write_spec,
     zone_file,
 )
-
-QUICKSTART_DOMAINS = ("example.com", "example.net", "example.org")
-
-
-@pytest.fixture
-def quickstart(tmp_path):
-    spec = tmp_path / "quickstart.yaml"
-    shutil.copy(QUICKSTART, spec)
-    return spec
 
 
 def _save(spec, plan_path, *extra):

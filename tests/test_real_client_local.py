@@ -8,11 +8,9 @@ clients fetch it: postfix-mta-sts-resolver (a sender's MTA-STS resolver) and che
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from harness import MtaStsWorld
 from typer.testing import CliRunner
 
@@ -24,13 +22,6 @@ QUICKSTART_MX = {
     "example.org": ["aspmx.l.google.com", "alt1.aspmx.l.google.com"],
     "example.net": ["in.mail.example.net"],
 }
-
-
-@pytest.fixture
-def quickstart(tmp_path: Path) -> Path:
-    spec = tmp_path / "quickstart.yaml"
-    shutil.copy(ROOT / "examples" / "quickstart.yaml", spec)
-    return spec
 
 
 def mtasts(*args: str) -> str:
