@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from provisioner.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART_MX = {
     "example.com": ["mx1.example.com", "mx2.example.com"],
     "example.org": ["aspmx.l.google.com", "alt1.aspmx.l.google.com"],
