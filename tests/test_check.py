@@ -982,20 +982,33 @@ def test_dead_endpoints_are_checked_concurrently(world: MtaStsWorld) -> None:
     host, port = world.dead_endpoint
     result = check(world, *domains, timeout=1, connect_to=f"{host}:{port}")
     assert result.exit_code == 1
-    assert result.seconds < 6, f"took {result.seconds:.1f}s for 8 dead endpoints at 1s each"
+    assert world.silent.peak_open == 8, "the eight fetches were waiting at the same time"
     for domain in domains:
         assert result.failing(domain) == {"policy_fetch"}
         assert "timed out" in result.messages(domain, "policy_fetch", "fail")
         assert result.findings(domain, "sts_record", "pass")  # DNS still answered
-    assert world.silent.connections == 8
+
+
+def test_dead_mx_hosts_are_probed_side_by_side(world: MtaStsWorld) -> None:
+    """Four MX hosts whose SMTP never greets are waited for together, not one by one."""
+    deploy_good(world, "deadmx.example")
+    world.publish_mx("deadmx.example", [f"mx{i}.deadmx.example" for i in range(4)])
+    host, port = world.dead_endpoint
+    result = check(
+        world, "deadmx.example", "--smtp", "--smtp-connect-to", f"{host}:{port}", timeout=1
+    )
+    assert result.exit_code == 1
+    assert len(result.findings("deadmx.example", "smtp_starttls", "fail")) == 4
+    assert world.silent.peak_open == 4, "the four probes were open at the same time"
 
 
 def test_a_trickling_endpoint_costs_at_most_the_timeout(world: MtaStsWorld) -> None:
     body = deploy_good(world, "slow.example")
     world.serve("mta-sts.slow.example", POLICY_PATH, body, trickle=0.03)  # ~2.2 s in all
     result = check(world, "slow.example", timeout=0.5)
-    assert result.seconds < 1.5, f"a 0.5 s timeout took {result.seconds:.1f}s"
+    # Each byte comes well within 0.5 s, so only a deadline for the whole fetch stops it.
     assert result.failing("slow.example") == {"policy_fetch"}
+    assert "timeout" in result.messages("slow.example", "policy_fetch", "fail")
 
 
 def test_dead_nameserver_is_a_dns_finding(world: MtaStsWorld) -> None:
@@ -1005,7 +1018,6 @@ def test_dead_nameserver_is_a_dns_finding(world: MtaStsWorld) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))  # receives the queries, never answers
         port = silent.getsockname()[1]
-        started = time.monotonic()
         result = run(
             "check",
             "good.example",
@@ -1016,8 +1028,6 @@ def test_dead_nameserver_is_a_dns_finding(world: MtaStsWorld) -> None:
             "--format",
             "json",
         )
-        seconds = time.monotonic() - started
-    assert seconds < 4
     assert result.exit_code == 1
     (report,) = json.loads(result.stdout)["domains"]
     assert report["findings"] == [

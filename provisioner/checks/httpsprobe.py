@@ -95,7 +95,7 @@ def _get(tls: ssl.SSLSocket, host: str, url: str, started: float, timeout: float
     except TimeoutError:
         return FetchResult(
             url,
-            error="the server did not answer in time",
+            error=f"no complete answer within the {timeout:g}s timeout",
             error_kind="timeout",
             tls_version=version,
             cert_not_after=cert_not_after,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -303,6 +304,17 @@ class LocalHttpsServer:
             return list(self.state.requests)
 
 
+def _still_open(conn: socket.socket) -> bool:
+    """Whether the client has not hung up yet (a closed peer reads as b"" at once)."""
+    readable, _, _ = select.select([conn], [], [], 0)
+    if not readable:
+        return True
+    try:
+        return conn.recv(1, socket.MSG_PEEK) != b""
+    except OSError:
+        return False
+
+
 class SilentServer:
     """A dead endpoint: accepts TCP connections on 127.0.0.1:<random port>, then never says a
     word (no TLS handshake, no HTTP, no SMTP greeting) until ``reset()`` or ``stop()``.
@@ -317,6 +329,8 @@ class SilentServer:
         self._accepted: list[socket.socket] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.peak_open = 0
+        """The most client connections open at once: 1 means the clients came one by one."""
 
     def start(self) -> SilentServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -336,6 +350,8 @@ class SilentServer:
             except OSError:  # closed by stop()
                 return
             with self._lock:
+                open_now = 1 + sum(1 for c in self._accepted if _still_open(c))
+                self.peak_open = max(self.peak_open, open_now)
                 self._accepted.append(conn)
 
     @property
@@ -353,6 +369,7 @@ class SilentServer:
         """Hang up on every client still waiting."""
         with self._lock:
             accepted, self._accepted = self._accepted, []
+            self.peak_open = 0
         for conn in accepted:
             with contextlib.suppress(OSError):
                 conn.close()
