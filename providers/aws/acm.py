@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from providers.aws.concurrency import each
 from providers.aws.errors import reported
+from providers.aws.waiting import attempts
 from provisioner.errors import ProviderError
 
 TAG_KEY = "mtasts:managed"
@@ -112,16 +112,13 @@ class Certificates:
 
     def validation_record(self, arn: str, domain: str) -> ValidationRecord:
         """The CNAME ACM wants; it appears some seconds after the request on AWS."""
-        deadline = time.monotonic() + 120
-        while True:
+        for _ in attempts(120, 2.0, 2.0):
             record = self.current_validation_record(arn, domain)
             if record is not None:
                 return record
-            if time.monotonic() > deadline:
-                raise ProviderError(
-                    f"{self.provider}: {domain}: ACM gave no DNS validation record for {arn}"
-                )
-            time.sleep(2)
+        raise ProviderError(
+            f"{self.provider}: {domain}: ACM gave no DNS validation record for {arn}"
+        )
 
     def wait_issued(self, certs: Iterable[tuple[str, str]]) -> None:
         """Wait until every (domain, arn) is ISSUED; bounded, failing with the domain named.
@@ -132,9 +129,7 @@ class Certificates:
         """
         waiting = dict((arn, domain) for domain, arn in certs)
         timeout = cert_timeout()
-        deadline = time.monotonic() + timeout
-        delay = 0.5
-        while waiting:
+        for _ in attempts(timeout, 0.5, 15.0):
             statuses = {
                 cert.arn: cert.status for found in self.by_host().values() for cert in found
             }
@@ -149,16 +144,13 @@ class Certificates:
                     )
             if not waiting:
                 return
-            if time.monotonic() > deadline:
-                domain = min(waiting.values())
-                more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
-                raise ProviderError(
-                    f"{self.provider}: {domain}{more}: certificate for mta-sts.{domain} still "
-                    f"PENDING_VALIDATION after {timeout:.0f} s (its DNS validation CNAME "
-                    "is published); run apply again later to continue"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 15.0)
+        domain = min(waiting.values())
+        more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
+        raise ProviderError(
+            f"{self.provider}: {domain}{more}: certificate for mta-sts.{domain} still "
+            f"PENDING_VALIDATION after {timeout:.0f} s (its DNS validation CNAME "
+            "is published); run apply again later to continue"
+        )
 
     def delete(self, arn: str, domain: str) -> None:
         with reported(self.provider, domain, "deleting the certificate"):

@@ -28,6 +28,7 @@ from typing import Any
 
 from providers.aws.concurrency import each
 from providers.aws.errors import reported
+from providers.aws.waiting import attempts
 from provisioner.errors import ProviderError
 from provisioner.rfc8461 import POLICY_PATH
 
@@ -235,9 +236,9 @@ class Distributions:
         """Wait until every (domain, distribution id) is Deployed, polling the list (one
         request per 100 distributions) instead of each distribution."""
         waiting = {dist_id: domain for domain, dist_id in items}
-        deadline = time.monotonic() + deploy_timeout()
-        delay = 0.5
-        while waiting:
+        if not waiting:
+            return
+        for _ in attempts(deploy_timeout(), 0.5, 20.0):
             with reported(self.provider, min(waiting.values()), "waiting for distributions"):
                 for page in self.client.get_paginator("list_distributions").paginate():
                     for item in page.get("DistributionList", {}).get("Items") or []:
@@ -245,14 +246,11 @@ class Distributions:
                             waiting.pop(item["Id"], None)
             if not waiting:
                 return
-            if time.monotonic() > deadline:
-                dist_id, domain = min(waiting.items(), key=lambda item: item[1])
-                raise ProviderError(
-                    f"{self.provider}: {domain}: distribution {dist_id} not deployed after "
-                    f"{deploy_timeout():.0f} s; run apply again later to continue"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 20.0)
+        dist_id, domain = min(waiting.items(), key=lambda item: item[1])
+        raise ProviderError(
+            f"{self.provider}: {domain}: distribution {dist_id} not deployed after "
+            f"{deploy_timeout():.0f} s; run apply again later to continue"
+        )
 
     def invalidate(self, domain: str, dist_id: str) -> str:
         with reported(self.provider, domain, f"invalidating the policy on {dist_id}"):
@@ -266,22 +264,17 @@ class Distributions:
         return str(answer["Invalidation"]["Id"])
 
     def wait_invalidated(self, domain: str, dist_id: str, invalidation_id: str) -> None:
-        deadline = time.monotonic() + deploy_timeout()
-        delay = 0.5
-        while True:
+        for _ in attempts(deploy_timeout(), 0.5, 10.0):
             with reported(self.provider, domain, "waiting for the policy invalidation"):
                 status = self.client.get_invalidation(DistributionId=dist_id, Id=invalidation_id)[
                     "Invalidation"
                 ]["Status"]
             if status.lower() == "completed":
                 return
-            if time.monotonic() > deadline:
-                raise ProviderError(
-                    f"{self.provider}: {domain}: invalidation {invalidation_id} not completed "
-                    f"after {deploy_timeout():.0f} s; the STS id was not changed"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 10.0)
+        raise ProviderError(
+            f"{self.provider}: {domain}: invalidation {invalidation_id} not completed "
+            f"after {deploy_timeout():.0f} s; the STS id was not changed"
+        )
 
     def disable(self, domain: str, dist_id: str) -> None:
         """Disable the distribution (a deployment to wait for) unless it already is."""

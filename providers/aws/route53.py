@@ -22,13 +22,13 @@ its records are live on Route53's servers.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from providers.aws.concurrency import each
 from providers.aws.errors import reported
+from providers.aws.waiting import attempts
 from provisioner.errors import ProviderError
 from provisioner.txtstrings import MAX_STRING_BYTES, join_strings, split_strings, zone_quoted
 
@@ -258,15 +258,13 @@ def _send(
 
 
 def wait_insync(provider: str, client: Any, info: Mapping[str, Any], domain: str) -> None:
-    deadline = time.monotonic() + INSYNC_TIMEOUT
-    delay = 1.0
-    while info.get("Status") != "INSYNC":
-        if time.monotonic() > deadline:
-            raise ProviderError(
-                f"{provider}: {domain}: Route53 change {info.get('Id')} not INSYNC after "
-                f"{INSYNC_TIMEOUT:.0f} s"
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, 10.0)
-        with reported(provider, domain, "waiting for a Route53 change"):
-            info = client.get_change(Id=info["Id"])["ChangeInfo"]
+    for attempt in attempts(INSYNC_TIMEOUT, 1.0, 10.0):
+        if attempt:
+            with reported(provider, domain, "waiting for a Route53 change"):
+                info = client.get_change(Id=info["Id"])["ChangeInfo"]
+        if info.get("Status") == "INSYNC":
+            return
+    raise ProviderError(
+        f"{provider}: {domain}: Route53 change {info.get('Id')} not INSYNC after "
+        f"{INSYNC_TIMEOUT:.0f} s"
+    )
