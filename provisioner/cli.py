@@ -39,6 +39,7 @@ from provisioner.provider import Progress as ProgressSink
 from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
 from provisioner.registry import build_provider, build_providers
 from provisioner.render import normalize_domain_filter, render_spec
+from provisioner.rfc8461 import policy_id
 from provisioner.spec import load_spec
 from provisioner.verify import VerifyOptions, policy_verifier
 
@@ -380,7 +381,7 @@ def _expected_ids(config: Path, explicit: bool) -> dict[str, str]:
     if not explicit and not config.is_file():
         return {}
     spec = load_spec(config)
-    return {name: want.policy.id for name, want in render_spec(spec).items()}
+    return {name: policy_id(want.policy_text) for name, want in render_spec(spec).items()}
 
 
 def _nameserver_option(value: str | None) -> str | None:

@@ -49,6 +49,7 @@ from provisioner.rfc8461 import (
     is_sts_record,
     parse_policy,
     parse_sts_record,
+    policy_id,
     render_sts_record,
     uncovered_mx_hosts,
 )
@@ -396,7 +397,7 @@ def _diff_removal(
             "removed from the spec: mode none first (RFC 8461 section 8.3)",
         )
         _diff_txt(
-            d, Resource.STS_RECORD, have.sts_txt, render_sts_record(none_policy.id), is_sts_record
+            d, Resource.STS_RECORD, have.sts_txt, render_sts_record(policy_id(body)), is_sts_record
         )
         d.story.insert(
             0,

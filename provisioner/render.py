@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from provisioner.errors import MtastsError
 from provisioner.rfc8460 import render_tlsrpt_record
-from provisioner.rfc8461 import Policy, normalize_hostname, render_sts_record
+from provisioner.rfc8461 import Policy, normalize_hostname, policy_id, render_sts_record
 from provisioner.spec import DomainSpec, Spec
 from provisioner.state import DesiredDomain
 
@@ -23,7 +23,7 @@ def render_domain(domain: DomainSpec) -> DesiredDomain:
         provider=domain.provider,
         policy=policy,
         policy_text=body,
-        sts_record=render_sts_record(policy.id),
+        sts_record=render_sts_record(policy_id(body)),
         tlsrpt_record=render_tlsrpt_record(domain.tlsrpt_rua) if domain.tlsrpt_rua else None,
     )
 
