@@ -91,7 +91,7 @@ def compute_plan(
         now or datetime.now(UTC),
         removals=removals,
         warnings=[
-            *(w for w in spec.warnings if only is None or w.split(":", 1)[0] in only),
+            *spec.warnings_for(only),
             *moved,
         ],
         managed_count=sum(len(domains) for domains in managed.values()),

@@ -126,6 +126,17 @@ class Spec:
     def base_dir(self) -> Path:
         return self.path.parent
 
+    def warnings_for(self, only: set[str] | None) -> tuple[str, ...]:
+        """The warnings of a run limited (or not, with None) to some domains."""
+        if only is None:
+            return self.warnings
+        return tuple(
+            w
+            for name, domain in self.domains.items()
+            if name in only
+            for w in _domain_warnings(domain)
+        )
+
     def problem(self, line: int | None, where: str, message: str) -> Problem:
         return Problem(str(self.path), line, where, message)
 

@@ -711,3 +711,21 @@ def test_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_spec(path)
     assert str(info.value).startswith(f"{path}: cannot read the spec (")
+
+
+def test_warnings_for_a_run_limited_to_some_domains(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        """
+        version: 1
+        defaults: {mode: enforce, max_age: 86400}
+        domains:
+          a.example: {mx: [mx.a.example]}
+          b.example: {mx: [mx.b.example]}
+        """,
+    )
+    assert spec.warnings_for(None) == spec.warnings
+    assert spec.warnings_for({"b.example"}) == (
+        "b.example: max_age 86400 is short for mode enforce (advised: at least 1209600, two weeks)",
+        f"b.example: {NO_TLSRPT}",
+    )
