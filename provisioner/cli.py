@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from typer.core import TyperGroup
 
 from provisioner import __version__
-from provisioner.apply import apply_plan, check_applicable
+from provisioner.apply import apply_plan
 from provisioner.checks.dnsprobe import split_host_port
 from provisioner.checks.verdict import CheckOptions, check_domains
 from provisioner.errors import MtastsError, SpecError
@@ -281,7 +281,6 @@ def apply(
             raise MtastsError("refusing to apply: " + unsafe_message(the_plan))
         if plan_file is None and not auto_approve:
             _confirm(the_plan)
-        check_applicable(the_plan, providers)
         hook = None
         if verify:
             hook = policy_verifier(

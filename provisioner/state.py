@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -76,7 +76,6 @@ class LiveDomain:
     tlsrpt_txt: tuple[str, ...] = ()
     endpoint: str | None = None
     mx_hosts: tuple[str, ...] | None = None
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def exists(self) -> bool:
