@@ -39,7 +39,6 @@ from provisioner.provider import Progress as ProgressSink
 from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
 from provisioner.registry import build_provider, build_providers
 from provisioner.render import normalize_domain_filter, render_spec
-from provisioner.rfc8461 import policy_id
 from provisioner.spec import load_spec
 from provisioner.verify import VerifyOptions, policy_verifier
 
@@ -363,7 +362,7 @@ def check(
         )
         if ca_bundle is not None and not ca_bundle.is_file():
             raise MtastsError(f"--ca-bundle {ca_bundle}: no such file")
-        expected = _expected_ids(config, explicit=_given_on_command_line(ctx, "config"))
+        expected = _expected_policies(config, explicit=_given_on_command_line(ctx, "config"))
         reports = check_domains(names, options, expected)
         if output_format is OutputFormat.json:
             sys.stdout.write(reports_json(reports))
@@ -375,12 +374,12 @@ def check(
         raise typer.Exit(1)
 
 
-def _expected_ids(config: Path, explicit: bool) -> dict[str, str]:
-    """Policy ids the spec would publish, when there is a spec to compare with."""
+def _expected_policies(config: Path, explicit: bool) -> dict[str, str]:
+    """Policy bodies the spec would publish, when there is a spec to compare with."""
     if not explicit and not config.is_file():
         return {}
     spec = load_spec(config)
-    return {name: policy_id(want.policy_text) for name, want in render_spec(spec).items()}
+    return {name: want.policy_text for name, want in render_spec(spec).items()}
 
 
 def _nameserver_option(value: str | None) -> str | None:

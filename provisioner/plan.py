@@ -46,6 +46,7 @@ from provisioner.rfc8461 import (
     GrammarError,
     Mode,
     Policy,
+    id_names_body,
     is_sts_record,
     parse_policy,
     parse_sts_record,
@@ -284,7 +285,7 @@ def diff(
     notes: list[str] = []
     for name in sorted(desired):
         want = desired[name]
-        results.append(_diff_domain(want, live.get(name) or LiveDomain(name)))
+        results.append(_diff_domain(want, live.get(name) or LiveDomain(name), now))
     for name, provider in sorted((removals or {}).items()):
         if name in desired:
             continue
@@ -310,7 +311,7 @@ def diff(
     )
 
 
-def _diff_domain(want: DesiredDomain, have: LiveDomain) -> _DomainDiff:
+def _diff_domain(want: DesiredDomain, have: LiveDomain, now: datetime) -> _DomainDiff:
     d = _DomainDiff(want.domain, want.provider)
     is_new = not have.exists
     if want.endpoint is not None and have.endpoint != want.endpoint:
@@ -332,7 +333,8 @@ def _diff_domain(want: DesiredDomain, have: LiveDomain) -> _DomainDiff:
         )
         if live_policy is not None and _MODE_RANK[want.policy.mode] < _MODE_RANK[live_policy.mode]:
             d.destructive = True
-    _diff_txt(d, Resource.STS_RECORD, have.sts_txt, want.sts_record, is_sts_record)
+    sts_record, why = _sts_record_for(have, want.policy_text, now)
+    _diff_txt(d, Resource.STS_RECORD, have.sts_txt, sts_record, is_sts_record, why)
     if want.tlsrpt_record is not None:
         _diff_txt(d, Resource.TLSRPT_RECORD, have.tlsrpt_txt, want.tlsrpt_record, is_tlsrpt_record)
     if want.policy.mode is Mode.ENFORCE and have.mx_hosts is not None:
@@ -343,12 +345,35 @@ def _diff_domain(want: DesiredDomain, have: LiveDomain) -> _DomainDiff:
     return d
 
 
+def _sts_record_for(have: LiveDomain, body: str, now: datetime) -> tuple[str, str | None]:
+    """The `_mta-sts` value that announces `body` once it is served, and why a new id.
+
+    The live id is kept only when the live policy already is `body` and the id was derived
+    from it (`id_names_body`). Otherwise a new id is minted, so no sender can hold another
+    body under it: that covers a changed policy, and also an id left announcing the wrong
+    body by a run that stopped between the policy and the TXT phase (RFC 8461 section 3.3).
+    """
+    live_ids = [_record_id(v) for v in have.sts_txt if is_sts_record(v)]
+    if have.policy_text == body:
+        for live_id in live_ids:
+            if id_names_body(live_id, body):
+                return render_sts_record(live_id), None
+    fresh = render_sts_record(policy_id(body, now))
+    if have.policy_text == body and live_ids:
+        return fresh, (
+            f"id {live_ids[0]} does not announce the policy being served (an earlier run "
+            "stopped between the policy and the id?): a new id makes senders refetch"
+        )
+    return fresh, None
+
+
 def _diff_txt(
     d: _DomainDiff,
     resource: Resource,
     live_values: tuple[str, ...],
     wanted: str | None,
     owned: Callable[[str], bool],
+    why: str | None = None,
 ) -> None:
     mine = [v for v in live_values if owned(v)]
     foreign = tuple(v for v in live_values if not owned(v))
@@ -364,6 +389,8 @@ def _diff_txt(
         reason = f"{len(mine)} records at this name: senders ignore them all"
     elif resource is Resource.STS_RECORD:
         reason = f"id {_record_id(before)} -> {_record_id(wanted)}"
+        if why:
+            reason += f": {why}"
     else:
         reason = "report destinations changed"
     d.add(resource, before, wanted, reason, live_values, after_set)
@@ -397,7 +424,7 @@ def _diff_removal(
             "removed from the spec: mode none first (RFC 8461 section 8.3)",
         )
         _diff_txt(
-            d, Resource.STS_RECORD, have.sts_txt, render_sts_record(policy_id(body)), is_sts_record
+            d, Resource.STS_RECORD, have.sts_txt, _sts_record_for(have, body, now)[0], is_sts_record
         )
         d.story.insert(
             0,
@@ -405,7 +432,7 @@ def _diff_removal(
             f"records deleted max_age ({none_policy.max_age}s) after it is published",
         )
         return d, None
-    wanted_id = render_sts_record(live_policy.id)
+    wanted_id, _ = _sts_record_for(have, have.policy_text or "", now)
     sts_values = [v for v in have.sts_txt if is_sts_record(v)]
     if sts_values != [wanted_id]:
         _diff_txt(d, Resource.STS_RECORD, have.sts_txt, wanted_id, is_sts_record)

@@ -1,7 +1,9 @@
-"""Spec to desired state: each domain's policy body, `_mta-sts` value and `_smtp._tls` value.
+"""Spec to desired state: each domain's policy body and `_smtp._tls` value.
 
 Pure: no provider is called. The strings come from the RFC modules, which validate what
-they render, so anything that reaches a plan is publishable.
+they render, so anything that reaches a plan is publishable. The `_mta-sts` id is not
+rendered here: it depends on what is live (`provisioner.rfc8461.policy_id`), so the planner
+mints it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Iterable
 
 from provisioner.errors import MtastsError
 from provisioner.rfc8460 import render_tlsrpt_record
-from provisioner.rfc8461 import Policy, normalize_hostname, policy_id, render_sts_record
+from provisioner.rfc8461 import Policy, normalize_hostname
 from provisioner.spec import DomainSpec, Spec
 from provisioner.state import DesiredDomain
 
@@ -23,7 +25,6 @@ def render_domain(domain: DomainSpec) -> DesiredDomain:
         provider=domain.provider,
         policy=policy,
         policy_text=body,
-        sts_record=render_sts_record(policy_id(body)),
         tlsrpt_record=render_tlsrpt_record(domain.tlsrpt_rua) if domain.tlsrpt_rua else None,
     )
 

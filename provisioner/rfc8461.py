@@ -8,10 +8,17 @@ Decisions worth knowing:
 - The policy is rendered with CRLF line ends, `version` first, one `mx:` line per pattern
   (section 3.2), from the template `mta-sts.txt.j2`; the rendered text is parsed back
   before it is returned, so a template edit cannot publish something the grammar rejects.
-- The policy id is a content hash of the rendered body (hex, 20 characters): an unchanged
-  policy keeps its id across runs and machines, a changed one always gets a new id, and
-  the id never holds the `+`, `/`, `-` or `=` that broke real deployments (section 3.1
-  allows only ALPHA / DIGIT, at most 32).
+- The policy id names the body it announces AND the moment it was minted: 12 hex digits
+  of the body's SHA-256, then the UTC publication time as 14 digits (`YYYYMMDDhhmmss`),
+  26 characters, only ALPHA / DIGIT (section 3.1 allows at most 32; the `+`, `/`, `-`, `=`
+  of base64 ids broke real deployments). Why not a bare content hash: after a crash
+  between the policy and the TXT phase the OLD id announces the NEW body, and a sender
+  that fetched then caches the new body under the old id; reverting the spec would plan
+  the old content hash again, which is already live, so no id would move and that sender
+  keeps the wrong policy for max_age. A minted id is never reused for another body, and
+  `id_names_body` tells whether a live id was derived from a live body, so the planner
+  moves the id whenever the two disagree and keeps it whenever they agree.
+  Ids of earlier releases (20 hex digits, the bare content hash) still name their body.
 - The `_mta-sts` value is emitted exactly as `v=STSv1; id=<id>`: literal-minded senders
   match the prefix `v=STSv1;`.
 - MX patterns are host names in A-labels, or `*.` plus a host name where the wildcard is
@@ -24,6 +31,7 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 
@@ -46,7 +54,12 @@ TESTING_MIN_ADVISED_MAX_AGE = 86_400
 
 STS_VERSION = "v=STSv1"
 POLICY_PATH = "/.well-known/mta-sts.txt"
-ID_LENGTH = 20
+ID_HASH_LENGTH = 12
+"""Hex digits of the body's SHA-256 at the start of an id: 48 bits name the body."""
+ID_TIME_FORMAT = "%Y%m%d%H%M%S"
+LEGACY_ID_LENGTH = 20
+"""Ids minted before the publication time was added: the first 20 hex digits of SHA-256."""
+_MINTED_ID_RE = re.compile(r"([0-9a-f]{12})([0-9]{14})")
 
 _ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
 _EXT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
@@ -90,10 +103,6 @@ class Policy:
     def render(self) -> str:
         return render_policy(self)
 
-    @property
-    def id(self) -> str:
-        return policy_id(self.render())
-
 
 @dataclass(frozen=True)
 class ParsedPolicy:
@@ -113,6 +122,9 @@ class StsRecord:
 
     def render(self) -> str:
         return render_sts_record(self.id)
+
+    def names_body(self, body: str) -> bool:
+        return id_names_body(self.id, body)
 
 
 # --- host names and mx patterns --------------------------------------------------------
@@ -239,9 +251,48 @@ def render_policy(policy: Policy) -> str:
     return body
 
 
-def policy_id(body: str) -> str:
-    """The id for a policy body: a content hash, only letters and digits."""
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:ID_LENGTH]
+def policy_id(body: str, published_at: datetime) -> str:
+    """A fresh id for `body` published at `published_at` (aware; read as UTC, to the second).
+
+    Section 3.1: 1-32 ALPHA / DIGIT, and it must change whenever the policy does. The id
+    starts with the body's hash prefix (so `id_names_body` can tell which body it announces)
+    and ends with the time it was minted (so an id is never reused for another body, even
+    when a spec reverts to an earlier policy). Raises ValueError for a naive datetime.
+    """
+    if published_at.tzinfo is None:
+        raise ValueError("published_at must be timezone-aware")
+    stamp = published_at.astimezone(UTC).strftime(ID_TIME_FORMAT)
+    return _body_digest(body)[:ID_HASH_LENGTH] + stamp
+
+
+def id_names_body(record_id: str, body: str) -> bool:
+    """Whether `record_id` was derived from `body`: the id announces exactly this policy.
+
+    True for an id minted by `policy_id` for this body at any time, and for the bare content
+    hash earlier releases published; False for every other id (a foreign one, a hand-written
+    one, or an id left behind by a crash that announces another body).
+    """
+    minted = _MINTED_ID_RE.fullmatch(record_id)
+    if minted is not None:
+        return minted.group(1) == _body_digest(body)[:ID_HASH_LENGTH]
+    if len(record_id) == LEGACY_ID_LENGTH:
+        return record_id == _body_digest(body)[:LEGACY_ID_LENGTH]
+    return False
+
+
+def id_minted_at(record_id: str) -> datetime | None:
+    """When an id from `policy_id` was minted; None for ids of another shape."""
+    minted = _MINTED_ID_RE.fullmatch(record_id)
+    if minted is None:
+        return None
+    try:
+        return datetime.strptime(minted.group(2), ID_TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _body_digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def parse_policy(text: str) -> ParsedPolicy:

@@ -51,11 +51,27 @@ class DesiredDomain:
     provider: str
     policy: Policy
     policy_text: str
-    sts_record: str
     tlsrpt_record: str | None
     """None: the spec sets no tlsrpt, so mtasts leaves `_smtp._tls` as it is."""
     endpoint: str | None = None
     """What the provider's HTTPS endpoint should be; None where mtasts does not host it."""
+
+
+@dataclass(frozen=True)
+class BlockingRecord:
+    """A record someone else owns at a name mtasts would write, that it cannot write beside.
+
+    The usual one is a delegation: `_mta-sts.<d>` as a CNAME to a hosted MTA-STS service
+    (RFC 8461 section 8.2), or `mta-sts.<d>` as a CNAME to a vendor's web host. A TXT or an
+    A/AAAA beside a CNAME is illegal DNS (RFC 1034 section 3.6.2), and writing over it would
+    take the deployment over silently; the plan refuses instead (`provisioner.conflicts`).
+    `resource` is what mtasts would publish at `name`; `rdtype` and `value` are what is there.
+    """
+
+    resource: Resource
+    name: str
+    rdtype: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class LiveDomain:
     the provider last wrote the policy body (an object's LastModified, a file's mtime):
     removal waits max_age from the moment `mode: none` went out (RFC 8461 section 8.3).
     `mx_hosts` is the live MX set when the provider can read it, else None.
+    `blocking` lists foreign records at names mtasts would write (see `BlockingRecord`).
     """
 
     domain: str
@@ -76,6 +93,7 @@ class LiveDomain:
     tlsrpt_txt: tuple[str, ...] = ()
     endpoint: str | None = None
     mx_hosts: tuple[str, ...] | None = None
+    blocking: tuple[BlockingRecord, ...] = ()
 
     @property
     def exists(self) -> bool:

@@ -23,11 +23,11 @@ from provisioner.rfc8461 import (
     GrammarError,
     Mode,
     Policy,
+    id_names_body,
     is_sts_record,
     max_age_advice,
     parse_policy,
     parse_sts_record,
-    policy_id,
     uncovered_mx_hosts,
 )
 
@@ -79,15 +79,15 @@ class DomainReport:
 
 
 def check_domains(
-    domains: list[str], options: CheckOptions, expected_ids: dict[str, str] | None = None
+    domains: list[str], options: CheckOptions, expected_policies: dict[str, str] | None = None
 ) -> list[DomainReport]:
     """Check every domain concurrently; one dead endpoint costs at most the timeout."""
-    expected = expected_ids or {}
+    expected = expected_policies or {}
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(domains)))) as pool:
         return list(pool.map(lambda d: check_domain(d, options, expected.get(d)), domains))
 
 
-def check_domain(domain: str, options: CheckOptions, expected_id: str | None) -> DomainReport:
+def check_domain(domain: str, options: CheckOptions, expected_policy: str | None) -> DomainReport:
     report = DomainReport(domain)
     resolver = make_resolver(options.nameserver, options.timeout)
     try:
@@ -106,7 +106,7 @@ def check_domain(domain: str, options: CheckOptions, expected_id: str | None) ->
     )
     body = _judge_fetch(report, fetched, options.cert_days)
     if body is not None:
-        _judge_policy(report, body, record_id, expected_id)
+        _judge_policy(report, body, record_id, expected_policy)
     _judge_tlsrpt(report, tlsrpt)
     if options.smtp:
         _judge_starttls(report, options)
@@ -215,7 +215,7 @@ def _judge_certificate_expiry(report: DomainReport, fetched: FetchResult, days: 
 
 
 def _judge_policy(
-    report: DomainReport, body: str, record_id: str | None, expected_id: str | None
+    report: DomainReport, body: str, record_id: str | None, expected_policy: str | None
 ) -> None:
     try:
         parsed = parse_policy(body)
@@ -255,24 +255,24 @@ def _judge_policy(
         report.add("mx_coverage", Status.WARN, f"{report.domain} publishes no MX records")
     else:
         report.add("mx_coverage", Status.PASS, "every live MX matches a pattern")
-    if expected_id is not None and record_id is not None:
-        served = policy_id(body)
-        if record_id != expected_id:
+    if expected_policy is not None and record_id is not None:
+        if body != expected_policy:
             report.add(
                 "sts_id",
                 Status.FAIL,
-                f"the TXT id is {record_id}, the spec's policy has id {expected_id}: "
-                "senders keep an old policy until the id changes"
-                + (" (the served policy is the spec's)" if served == expected_id else ""),
+                "the served policy is not the spec's: apply has not run, or another tool "
+                "changed it"
+                + ("" if id_names_body(record_id, body) else "; the id does not announce it"),
             )
-        elif served != expected_id:
+        elif not id_names_body(record_id, body):
             report.add(
                 "sts_id",
                 Status.FAIL,
-                "the TXT id is the spec's, but the served policy is not the spec's",
+                f"the served policy is the spec's, but the TXT id {record_id} does not "
+                "announce it: senders keep an old policy until the id changes",
             )
         else:
-            report.add("sts_id", Status.PASS, "id and served policy match the spec")
+            report.add("sts_id", Status.PASS, "the served policy is the spec's, under its id")
 
 
 def _judge_tlsrpt(report: DomainReport, answer: TxtAnswer) -> None:
