@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from provisioner.conflicts import refuse_conflicts
 from provisioner.errors import MtastsError
 from provisioner.plan import Plan, diff
 from provisioner.provider import NoProgress, Progress, Provider
@@ -85,6 +86,7 @@ def compute_plan(
         if (domain in desired and desired[domain].provider == provider)
         or removals.get(domain) == provider
     }
+    refuse_conflicts(desired, flat)
     plan = diff(
         desired,
         flat,

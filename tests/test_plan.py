@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from provisioner.plan import Action, Change, Plan, diff
-from provisioner.rfc8461 import Mode, Policy, render_sts_record
+from provisioner.rfc8461 import Mode, Policy, policy_id, render_sts_record
 from provisioner.state import DesiredDomain, LiveDomain, Resource
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -28,7 +28,6 @@ def desired(
         provider="local",
         policy=policy,
         policy_text=policy.render(),
-        sts_record=render_sts_record(policy.id),
         tlsrpt_record=tlsrpt,
         endpoint=endpoint,
     )
@@ -40,12 +39,17 @@ def live_from(want: DesiredDomain, **overrides: object) -> LiveDomain:
         "domain": want.domain,
         "policy_text": want.policy_text,
         "policy_published_at": NOW - timedelta(days=1),
-        "sts_txt": (want.sts_record,),
+        "sts_txt": (sts_for(want),),
         "tlsrpt_txt": (want.tlsrpt_record,) if want.tlsrpt_record else (),
         "endpoint": want.endpoint,
     }
     fields.update(overrides)
     return LiveDomain(**fields)  # type: ignore[arg-type]
+
+
+def sts_for(want: DesiredDomain, at: datetime = NOW - timedelta(days=1)) -> str:
+    """The `_mta-sts` value an apply at `at` would have published for `want`."""
+    return render_sts_record(policy_id(want.policy_text, at))
 
 
 def by_resource(plan: Plan) -> dict[Resource, Change]:
@@ -77,11 +81,11 @@ def test_mode_change_speaks_mta_sts_and_orders_policy_before_id():
     assert [c.resource for c in plan.changes] == [Resource.POLICY, Resource.STS_RECORD]
     assert plan.changes[0].phase < plan.changes[1].phase
     story = plan.domains[0].summary
-    assert story == (
-        f"mode testing -> enforce, max_age 86400 -> 1209600, id {old.policy.id} -> {new.policy.id}"
-    )
-    assert plan.changes[1].before == old.sts_record
-    assert plan.changes[1].after == new.sts_record
+    old_id = policy_id(old.policy_text, NOW - timedelta(days=1))
+    new_id = policy_id(new.policy_text, NOW)
+    assert story == f"mode testing -> enforce, max_age 86400 -> 1209600, id {old_id} -> {new_id}"
+    assert plan.changes[1].before == sts_for(old)
+    assert plan.changes[1].after == sts_for(new, NOW)
 
 
 def test_phases_run_across_domains_endpoint_policy_records():
@@ -101,7 +105,7 @@ def test_foreign_txt_values_are_kept_and_duplicate_sts_records_collapse():
     )
     plan = diff({"example.com": want}, {"example.com": live}, NOW)
     sts = by_resource(plan)[Resource.STS_RECORD]
-    assert sts.rrset_after == ("google-site-verification=abc", want.sts_record)
+    assert sts.rrset_after == ("google-site-verification=abc", sts_for(want, NOW))
     assert sts.reason == "2 records at this name: senders ignore them all"
     assert Resource.TLSRPT_RECORD not in by_resource(plan)
 
@@ -137,7 +141,9 @@ def test_removal_first_publishes_mode_none_with_same_mx_and_max_age():
     changes = by_resource(plan)
     none_policy = Policy(Mode.NONE, 1209600, ("mx1.example.com",))
     assert changes[Resource.POLICY].after == none_policy.render()
-    assert changes[Resource.STS_RECORD].after == render_sts_record(none_policy.id)
+    assert changes[Resource.STS_RECORD].after == render_sts_record(
+        policy_id(none_policy.render(), NOW)
+    )
     assert Resource.TLSRPT_RECORD not in changes
     assert plan.domains[0].destructive
 
@@ -159,7 +165,7 @@ def test_removal_deletes_only_mtasts_values_once_max_age_has_passed():
     live = live_from(
         none,
         policy_published_at=NOW - timedelta(seconds=86400),
-        sts_txt=("keep me", none.sts_record),
+        sts_txt=("keep me", sts_for(none)),
         endpoint="cdn:mta-sts.example.com",
     )
     plan = diff({}, {"example.com": live}, NOW, removals={"example.com": "local"})
@@ -181,7 +187,7 @@ def test_removal_with_a_stale_id_first_points_the_id_at_the_none_policy():
     live = live_from(none, sts_txt=("v=STSv1; id=older",))
     plan = diff({}, {"example.com": live}, NOW, removals={"example.com": "local"})
     assert [c.resource for c in plan.changes] == [Resource.STS_RECORD]
-    assert plan.changes[0].after == none.sts_record
+    assert plan.changes[0].after == sts_for(none, NOW)
 
 
 def test_domain_back_in_the_spec_during_the_wait_gets_its_policy_back():
@@ -233,3 +239,53 @@ def test_plan_json_round_trips():
         "reason",
     }
     assert Plan.from_json(data).changes == plan.changes
+
+
+def test_unchanged_policy_under_its_own_id_keeps_the_id():
+    want = desired()
+    plan = diff({"example.com": want}, {"example.com": live_from(want)}, NOW)
+    assert not plan.has_changes
+
+
+def test_id_of_an_earlier_release_names_its_body_and_is_kept():
+    """Ids minted before the publication time was added (20 hex) do not churn on upgrade."""
+    import hashlib
+
+    want = desired()
+    legacy = hashlib.sha256(want.policy_text.encode()).hexdigest()[:20]
+    live = live_from(want, sts_txt=(render_sts_record(legacy),))
+    assert not diff({"example.com": want}, {"example.com": live}, NOW).has_changes
+
+
+def test_crash_between_policy_and_id_moves_the_id_and_says_why():
+    """The old id announces the new body after a stopped apply: the next plan moves it."""
+    old = desired(mode=Mode.TESTING)
+    new = desired(mode=Mode.ENFORCE, max_age=1209600)
+    crashed = live_from(new, sts_txt=(sts_for(old),))
+    plan = diff({"example.com": new}, {"example.com": crashed}, NOW)
+    assert [c.resource for c in plan.changes] == [Resource.STS_RECORD]
+    sts = plan.changes[0]
+    assert sts.after == sts_for(new, NOW)
+    assert "does not announce the policy being served" in sts.reason
+
+
+def test_reverting_after_a_crash_mints_an_id_never_seen_before():
+    """Back to the old body: its old id may sit in caches beside the NEW body, so it moves."""
+    old = desired(mode=Mode.TESTING)
+    new = desired(mode=Mode.ENFORCE, max_age=1209600)
+    crashed = live_from(new, sts_txt=(sts_for(old),))
+    plan = diff({"example.com": old}, {"example.com": crashed}, NOW)
+    changes = by_resource(plan)
+    assert changes[Resource.POLICY].after == old.policy_text
+    assert changes[Resource.STS_RECORD].before == sts_for(old)
+    assert changes[Resource.STS_RECORD].after == sts_for(old, NOW)
+    assert sts_for(old, NOW) != sts_for(old)
+
+
+def test_foreign_id_over_the_right_body_moves_once():
+    want = desired()
+    live = live_from(want, sts_txt=("v=STSv1; id=handmade2024",))
+    plan = diff({"example.com": want}, {"example.com": live}, NOW)
+    assert [c.after for c in plan.changes] == [sts_for(want, NOW)]
+    again = live_from(want, sts_txt=(sts_for(want, NOW),))
+    assert not diff({"example.com": want}, {"example.com": again}, NOW).has_changes
