@@ -4,6 +4,13 @@ Phases (see `provisioner.plan`) run in order across all providers; within a phas
 provider gets all of its changes in one call, so it can batch, and providers run side by
 side. Nothing starts before every change is known to have a provider that can carry it, and
 a failed phase stops the run, so an STS id never points at a policy that is not yet served.
+
+The id guard. Right before the TXT phase, the policy of every domain whose `_mta-sts` id
+is about to move is read back from its provider, and the new id must announce exactly that
+body (`id_names_body`). This catches what the plan alone cannot: another run (a second CI
+job, a colleague) that published a different policy between this run's policy phase and
+its TXT phase. Without it, both runs report success and the id announces a policy that is
+not the one served. It costs one read of those domains, and no id moves when it fails.
 """
 
 from __future__ import annotations
@@ -13,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 
 from provisioner.errors import MtastsError, ProviderError
-from provisioner.plan import Change, Plan
+from provisioner.plan import Action, Change, Plan
 from provisioner.provider import NoProgress, Progress, Provider
+from provisioner.rfc8461 import GrammarError, id_names_body, parse_sts_record
+from provisioner.state import Resource
 
 PHASE_NAMES = {
     0: "endpoints",
@@ -39,23 +48,70 @@ def check_applicable(plan: Plan, providers: Mapping[str, Provider]) -> None:
             )
 
 
+TXT_PHASE = 2
+
 PhaseHook = Callable[[int, Sequence[Change]], None]
-"""Called after each phase succeeded, with its changes; raising stops the run there."""
+"""Called before each phase starts, with its changes; raising stops the run there."""
+
+
+def announced_ids(changes: Sequence[Change]) -> dict[str, str]:
+    """domain -> the id each `_mta-sts` create/update of `changes` publishes."""
+    ids: dict[str, str] = {}
+    for change in changes:
+        if change.resource is Resource.STS_RECORD and change.action is not Action.DELETE:
+            try:
+                ids[change.domain] = parse_sts_record(change.after or "").id
+            except GrammarError as exc:
+                raise MtastsError(f"{change.domain}: sts_record: {exc}") from None
+    return ids
+
+
+def guard_ids(changes: Sequence[Change], providers: Mapping[str, Provider]) -> None:
+    """Refuse to move an id that would not announce the policy the provider holds now."""
+    by_provider: dict[str, dict[str, str]] = {}
+    ids = announced_ids(changes)
+    for change in changes:
+        if change.domain in ids:
+            by_provider.setdefault(change.provider, {})[change.domain] = ids[change.domain]
+    wrong: list[str] = []
+    for name, wanted in sorted(by_provider.items()):
+        live = providers[name].read(sorted(wanted), NoProgress())
+        for domain, new_id in sorted(wanted.items()):
+            state = live.get(domain)
+            body = state.policy_text if state is not None else None
+            if body is None or not id_names_body(new_id, body):
+                wrong.append(domain)
+    if wrong:
+        more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        raise ProviderError(
+            f"apply stopped before the TXT records: the policy now held for "
+            f"{', '.join(wrong[:3])}{more} is not the one its new id announces (another run "
+            "changed it since this one published?); no _mta-sts id was changed; run "
+            "'mtasts plan' again"
+        )
 
 
 def apply_plan(
     plan: Plan,
     providers: Mapping[str, Provider],
     progress: Progress | None = None,
-    after_phase: PhaseHook | None = None,
+    before_phase: PhaseHook | None = None,
 ) -> int:
-    """Apply every change; returns how many were applied. Raises ProviderError on failure."""
+    """Apply every change; returns how many were applied. Raises ProviderError on failure.
+
+    `before_phase` runs before each phase (after the id guard for the TXT phase); `apply
+    --verify` uses it to wait until each announced policy is served from its endpoint.
+    """
     check_applicable(plan, providers)
     sink = progress or NoProgress()
     applied = 0
     ordered = sorted(plan.changes, key=Change.sort_key)
     for phase, phase_changes in groupby(ordered, key=lambda c: c.phase):
         batch = list(phase_changes)
+        if phase == TXT_PHASE and announced_ids(batch):
+            guard_ids(batch, providers)
+        if before_phase is not None:
+            before_phase(phase, batch)
         by_provider = {
             name: list(group) for name, group in groupby(batch, key=lambda c: c.provider)
         }
@@ -80,6 +136,4 @@ def apply_plan(
                 f"{applied} changes were applied before it, later phases were not started; "
                 "run 'mtasts plan' to see what is left"
             )
-        if after_phase is not None:
-            after_phase(phase, batch)
     return applied

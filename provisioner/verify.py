@@ -1,11 +1,14 @@
-"""`apply --verify`: the new policy must be served before the `_mta-sts` id announces it.
+"""`apply --verify`: no `_mta-sts` id moves until the policy it announces is served.
 
 Senders refetch a policy only when the id changes (RFC 8461 section 3.3). A provider's
 apply returns when its storage holds the new body, but a CDN or a web server in front of it
 may still serve the old one; an id changed then points senders at a stale policy for up to
-max_age. So between the policy phase and the TXT phase, each changed domain's policy is
-fetched from its real endpoint (as `mtasts check` fetches it) until the served bytes equal
-the new body, within a bounded wait. If any is still stale, apply stops there: no id moves.
+max_age. So right before the TXT phase, the policy of every domain whose id is about to
+move is fetched from its real endpoint (as `mtasts check` fetches it) until the served
+bytes are the body the new id names (`id_names_body`), within a bounded wait. If any is
+still stale, apply stops there: no id moves. The gate is keyed on the id, not on a policy
+change in the same run: a run that finds only the id change left (because an earlier run
+stopped here) verifies just the same.
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from provisioner.apply import TXT_PHASE, announced_ids
 from provisioner.checks.httpsprobe import FetchResult, fetch_policy
 from provisioner.errors import MtastsError
-from provisioner.plan import Action, Change
-from provisioner.state import Resource
-
-POLICY_PHASE = 1
+from provisioner.plan import Change
+from provisioner.rfc8461 import id_names_body
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ Fetcher = Callable[[str], FetchResult]
 
 
 def policy_verifier(options: VerifyOptions) -> Callable[[int, Sequence[Change]], None]:
-    """A hook for `apply_plan`: after the policy phase, wait until every new body is served."""
+    """A hook for `apply_plan`: before the TXT phase, wait until each announced body is served."""
 
     def fetch(domain: str) -> FetchResult:
         return fetch_policy(
@@ -47,35 +49,30 @@ def policy_verifier(options: VerifyOptions) -> Callable[[int, Sequence[Change]],
             connect_to=options.connect_to,
         )
 
-    def after_phase(phase: int, changes: Sequence[Change]) -> None:
-        if phase != POLICY_PHASE:
-            return
-        wanted = {
-            c.domain: c.after
-            for c in changes
-            if c.resource is Resource.POLICY and c.action is not Action.DELETE and c.after
-        }
-        wait_until_served(wanted, fetch, options)
+    def before_phase(phase: int, changes: Sequence[Change]) -> None:
+        if phase == TXT_PHASE:
+            wait_until_served(announced_ids(changes), fetch, options)
 
-    return after_phase
+    return before_phase
 
 
-def wait_until_served(wanted: dict[str, str], fetch: Fetcher, options: VerifyOptions) -> None:
-    if not wanted:
+def wait_until_served(ids: dict[str, str], fetch: Fetcher, options: VerifyOptions) -> None:
+    """Wait until each domain serves the body its new id names; `ids` is domain -> id."""
+    if not ids:
         return
 
     def one(domain: str) -> str | None:
         deadline = time.monotonic() + options.timeout
         while True:
             result = fetch(domain)
-            if result.status == 200 and result.body == wanted[domain].encode("utf-8"):
+            if result.status == 200 and _names(ids[domain], result.body):
                 return None
             if time.monotonic() + options.interval > deadline:
                 return f"{domain} ({_what_was_served(result)})"
             time.sleep(options.interval)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(wanted)))) as pool:
-        stale = [problem for problem in pool.map(one, sorted(wanted)) if problem]
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(ids)))) as pool:
+        stale = [problem for problem in pool.map(one, sorted(ids)) if problem]
     if stale:
         more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
         raise MtastsError(
@@ -85,9 +82,18 @@ def wait_until_served(wanted: dict[str, str], fetch: Fetcher, options: VerifyOpt
         )
 
 
+def _names(record_id: str, body: bytes | None) -> bool:
+    if body is None:
+        return False
+    try:
+        return id_names_body(record_id, body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+
+
 def _what_was_served(result: FetchResult) -> str:
     if result.error:
         return result.error
     if result.status != 200:
         return f"HTTP {result.status}"
-    return "still the old policy"
+    return "not the policy the new id announces"

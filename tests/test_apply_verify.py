@@ -68,12 +68,39 @@ def test_verify_stops_before_the_id_when_a_cache_serves_the_old_policy(mta_sts_w
 
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "the new policy is not served after 1s for example.com (still the old policy)" in (
-        result.stderr
+    assert (
+        "the new policy is not served after 1s for example.com (not the policy the new id "
+        "announces)" in result.stderr
     )
     assert "no _mta-sts id was changed" in result.stderr
     assert policy_file(root, "example.com").read_bytes() != old_body, "the policy was published"
     assert sts_values(root, "example.com") == old_ids, "the id still names the old policy"
+
+
+def test_a_second_run_does_not_move_the_id_while_the_cache_still_serves_the_old_policy(
+    mta_sts_world, tmp_path
+):
+    """The first run published the policy and stopped; the second finds only the id left."""
+    spec = write_spec(tmp_path, {"example.com": {"mx": ["mx.example.com"]}})
+    root = tmp_path / "out"
+    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+    old_body = policy_file(root, "example.com").read_bytes()
+    old_ids = sts_values(root, "example.com")
+    serve_frozen(mta_sts_world, "example.com", old_body)
+    write_spec(tmp_path, {"example.com": {"mx": ["mx.example.com"], "mode": "enforce"}})
+    verify = verify_args(mta_sts_world, "--verify-timeout", "1")
+    assert run("apply", "-c", spec, "--auto-approve", *verify).exit_code == 1
+
+    again = run("apply", "-c", spec, "--auto-approve", *verify)
+
+    assert again.exit_code == 1, again.stdout
+    assert "no _mta-sts id was changed" in again.stderr
+    assert sts_values(root, "example.com") == old_ids, "senders would cache the old policy"
+
+    serve_from_disk(mta_sts_world, root, "example.com")
+    third = run("apply", "-c", spec, "--auto-approve", *verify)
+    assert third.exit_code == 0, third.stderr
+    assert sts_values(root, "example.com") != old_ids
 
 
 def test_verify_names_a_fetch_error(mta_sts_world, tmp_path):
