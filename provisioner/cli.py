@@ -290,7 +290,7 @@ def apply(
                 )
             )
         with _progress("applying", len(the_plan.changes)) as sink:
-            applied = apply_plan(the_plan, providers, sink, after_phase=hook)
+            applied = apply_plan(the_plan, providers, sink, before_phase=hook)
         counts = the_plan.counts()
         stdout.print(
             f"Apply complete: {applied} changes ({counts['create']} added, "
