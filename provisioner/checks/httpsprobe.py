@@ -2,23 +2,26 @@
 
 Plain `ssl` + `http.client`, so every rule is explicit: TLS 1.2 or newer, SNI and the
 certificate checked for `mta-sts.<domain>`, one GET, redirects reported and never followed,
-at most 64 KB read, one timeout for the whole fetch. `connect_to` works like curl's
-`--connect-to`: the TCP connection goes elsewhere (a test server, a private network) while
-the name in SNI, in the certificate check and in `Host` stays the real one.
+at most 64 KB read, one timeout for the whole fetch. The policy host's address comes from
+`resolve` (the check's own resolver, see connect.py), or from the system when there is none.
+`connect_to` works like curl's `--connect-to`: the TCP connection goes elsewhere (a test
+server, a private network) while the name in SNI, in the certificate check and in `Host`
+stays the real one.
 """
 
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from provisioner.checks.connect import ConnectError, ConnectTo, Resolve, open_connection
 from provisioner.rfc8461 import POLICY_MAX_BYTES, POLICY_PATH
 
 USER_AGENT = "mtasts-check (+RFC 8461)"
+HTTPS_PORT = 443
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class FetchResult:
     error: str | None = None
     """Why no HTTP answer came: DNS, TCP, TLS (with the certificate problem named)."""
     error_kind: str | None = None
-    """`connect`, `tls`, `certificate`, `timeout` or `http`, for the checker's verdict."""
+    """`dns`, `connect`, `tls`, `certificate`, `timeout` or `http`, for the verdict."""
 
 
 def policy_url(domain: str) -> str:
@@ -47,21 +50,20 @@ def fetch_policy(
     *,
     timeout: float,
     ca_bundle: str | None = None,
-    connect_to: tuple[str, int] | None = None,
+    connect_to: ConnectTo | None = None,
+    resolve: Resolve | None = None,
 ) -> FetchResult:
+    """GET the policy of domain as a sender would; every failure is a FetchResult.error."""
     host = f"mta-sts.{domain}"
     url = policy_url(domain)
     started = time.monotonic()
-    address = connect_to or (host, 443)
     context = _tls_context(ca_bundle)
     try:
-        raw = socket.create_connection(address, timeout=timeout)
-    except TimeoutError:
-        return FetchResult(url, error=f"connecting to {host} timed out", error_kind="timeout")
-    except OSError as exc:
-        return FetchResult(
-            url, error=f"cannot connect to {host}: {_reason(exc)}", error_kind="connect"
+        raw = open_connection(
+            host, HTTPS_PORT, timeout=timeout, resolve=resolve, connect_to=connect_to
         )
+    except ConnectError as exc:
+        return FetchResult(url, error=str(exc), error_kind=exc.kind)
     try:
         raw.settimeout(_remaining(started, timeout))
         tls = context.wrap_socket(raw, server_hostname=host)

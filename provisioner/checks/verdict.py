@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from provisioner.checks.dnsprobe import DnsFailure, TxtAnswer, make_resolver, query_mx, query_txt
+from provisioner.checks.connect import ConnectTo
+from provisioner.checks.dnsprobe import (
+    DnsFailure,
+    MailRoute,
+    TxtAnswer,
+    make_resolver,
+    query_addresses,
+    query_mail_route,
+    query_txt,
+)
 from provisioner.checks.httpsprobe import FetchResult, fetch_policy
 from provisioner.checks.smtpprobe import StarttlsResult, probe_starttls
 from provisioner.rfc8460 import is_tlsrpt_record, parse_tlsrpt_record, render_tlsrpt_record
@@ -48,10 +57,12 @@ class Finding:
 @dataclass(frozen=True)
 class CheckOptions:
     nameserver: str | None = None
+    """`HOST:PORT` of the resolver for every look-up of the check; None: the system's."""
     ca_bundle: str | None = None
-    connect_to: tuple[str, int] | None = None
+    connect_to: ConnectTo | None = None
+    """Where the policy fetch connects instead (`(None, PORT)`: the resolved address)."""
     smtp: bool = False
-    smtp_connect_to: tuple[str, int] | None = None
+    smtp_connect_to: ConnectTo | None = None
     timeout: float = 10.0
     cert_days: int = 14
     """Warn when the policy host's certificate expires within this many days."""
@@ -64,7 +75,14 @@ class DomainReport:
     sts_id: str | None = None
     policy: Policy | None = None
     mx_hosts: tuple[str, ...] = ()
+    """The names in the MX records (no null MX), lower-case, by preference."""
+    route: MailRoute | None = None
+    """Where senders deliver (MX hosts, or the domain itself); None when DNS failed."""
     fetch_seconds: float | None = None
+
+    @property
+    def delivery_hosts(self) -> tuple[str, ...]:
+        return self.route.hosts if self.route is not None else ()
 
     @property
     def ok(self) -> bool:
@@ -88,28 +106,38 @@ def check_domains(
 
 
 def check_domain(domain: str, options: CheckOptions, expected_policy: str | None) -> DomainReport:
+    """One domain, every DNS question (host addresses included) asked of one resolver.
+
+    `expected_policy` is the body the spec would publish, compared with the served one.
+    """
     report = DomainReport(domain)
     resolver = make_resolver(options.nameserver, options.timeout)
+
+    def resolve(host: str) -> tuple[str, ...]:
+        return query_addresses(resolver, host)
+
     try:
         sts = query_txt(resolver, f"_mta-sts.{domain}")
         tlsrpt = query_txt(resolver, f"_smtp._tls.{domain}")
-        report.mx_hosts = query_mx(resolver, domain)
+        report.route = query_mail_route(resolver, domain)
     except DnsFailure as exc:
         report.add("dns", Status.FAIL, str(exc))
         return report
+    report.mx_hosts = report.route.mx_hosts
     record_id = _judge_sts_record(report, sts)
     fetched = fetch_policy(
         domain,
         timeout=options.timeout,
         ca_bundle=options.ca_bundle,
         connect_to=options.connect_to,
+        resolve=resolve,
     )
     body = _judge_fetch(report, fetched, options.cert_days)
     if body is not None:
         _judge_policy(report, body, record_id, expected_policy)
     _judge_tlsrpt(report, tlsrpt)
     if options.smtp:
-        _judge_starttls(report, options)
+        _judge_starttls(report, options, resolve)
     return report
 
 
@@ -234,45 +262,104 @@ def _judge_policy(
     advice = max_age_advice(policy.mode, policy.max_age)
     if advice:
         report.add("max_age", Status.WARN, advice)
-    uncovered = uncovered_mx_hosts(report.mx_hosts, policy.mx)
-    if policy.mode is Mode.NONE:
-        report.add("mx_coverage", Status.PASS, "mode none: senders apply no MX rule")
-    elif uncovered and policy.mode is Mode.ENFORCE:
-        for host in uncovered:
-            report.add(
-                "mx_coverage",
-                Status.FAIL,
-                f"enforce would block mail to {host}: no mx pattern covers it",
-            )
-    elif uncovered and policy.mode is Mode.TESTING:
+    if report.route is not None:
+        _judge_mx_coverage(report, report.route, policy)
+    if expected_policy is not None and record_id is not None:
+        _judge_spec_match(report, body, record_id, expected_policy)
+
+
+def _judge_mx_coverage(report: DomainReport, route: MailRoute, policy: Policy) -> None:
+    """The policy's mx patterns against the hosts senders really deliver to.
+
+    RFC 5321 section 5.1: with no MX record, the domain itself is the MX (when it has an
+    address), so enforce blocks that mail unless a pattern covers the domain name. A null
+    MX (RFC 7505) leaves no host to cover: the domain accepts no mail, which is worth saying
+    for a domain that publishes a policy.
+    """
+    check = "mx_coverage"
+    domain = report.domain
+    if route.null_mx and route.mx_hosts:
         report.add(
-            "mx_coverage",
+            check,
             Status.WARN,
-            f"not covered by the mx patterns: {', '.join(uncovered)} (enforce would "
+            f"{domain} publishes a null MX (MX 0 .) beside other MX records, which RFC 7505 "
+            "forbids: senders ignore it and deliver to the others",
+        )
+    if policy.mode is Mode.NONE:
+        report.add(check, Status.PASS, "mode none: senders apply no MX rule")
+        return
+    hosts = route.hosts
+    if not hosts:
+        why = (
+            "publishes a null MX (RFC 7505): it accepts no mail, so there is no host for "
+            "the policy to cover"
+            if route.null_mx
+            else "publishes no MX records and has no address: it receives no mail"
+        )
+        report.add(check, Status.WARN, f"{domain} {why}")
+        return
+    uncovered = uncovered_mx_hosts(hosts, policy.mx)
+    implicit = (
+        f"{domain} publishes no MX records, so senders deliver to the domain itself "
+        "(its implicit MX, RFC 5321 section 5.1)"
+    )
+    if uncovered and policy.mode is Mode.ENFORCE:
+        for host in uncovered:
+            reason = (
+                f"{implicit}, and no mx pattern covers {host}"
+                if route.implicit
+                else ("no mx pattern covers it")
+            )
+            report.add(check, Status.FAIL, f"enforce would block mail to {host}: {reason}")
+    elif uncovered:
+        lead = f"{implicit}; " if route.implicit else ""
+        report.add(
+            check,
+            Status.WARN,
+            f"{lead}not covered by the mx patterns: {', '.join(uncovered)} (enforce would "
             "block mail to them)",
         )
-    elif not report.mx_hosts:
-        report.add("mx_coverage", Status.WARN, f"{report.domain} publishes no MX records")
+    elif route.implicit:
+        report.add(check, Status.PASS, f"{implicit}, and an mx pattern covers it")
     else:
-        report.add("mx_coverage", Status.PASS, "every live MX matches a pattern")
-    if expected_policy is not None and record_id is not None:
-        if body != expected_policy:
+        report.add(check, Status.PASS, "every live MX matches a pattern")
+
+
+def _judge_spec_match(report: DomainReport, body: str, record_id: str, expected: str) -> None:
+    """The served policy and the TXT id against the policy the spec would publish.
+
+    An id announces a body (`id_names_body`): senders refetch only when the id changes, so
+    the dangerous drift is an id that announces the spec's policy while an older one is
+    still served (a cache in front of the endpoint): senders then keep the old policy
+    under the new id for max_age.
+    """
+    check = "sts_id"
+    if body == expected:
+        if id_names_body(record_id, body):
+            report.add(check, Status.PASS, "the served policy is the spec's, under its id")
+        else:
             report.add(
-                "sts_id",
-                Status.FAIL,
-                "the served policy is not the spec's: apply has not run, or another tool "
-                "changed it"
-                + ("" if id_names_body(record_id, body) else "; the id does not announce it"),
-            )
-        elif not id_names_body(record_id, body):
-            report.add(
-                "sts_id",
+                check,
                 Status.FAIL,
                 f"the served policy is the spec's, but the TXT id {record_id} does not "
                 "announce it: senders keep an old policy until the id changes",
             )
-        else:
-            report.add("sts_id", Status.PASS, "the served policy is the spec's, under its id")
+    elif id_names_body(record_id, expected):
+        report.add(
+            check,
+            Status.FAIL,
+            f"the TXT id {record_id} announces the spec's policy, but another policy is "
+            "served (a cache in front of the endpoint?): senders fetch it under the new id "
+            "and keep it for max_age",
+        )
+    else:
+        report.add(
+            check,
+            Status.FAIL,
+            "the served policy is not the spec's: apply has not run, or another tool "
+            "changed it"
+            + ("" if id_names_body(record_id, body) else "; the id does not announce it"),
+        )
 
 
 def _judge_tlsrpt(report: DomainReport, answer: TxtAnswer) -> None:
@@ -331,9 +418,16 @@ def _the_one_record(
     return claims[0]
 
 
-def _judge_starttls(report: DomainReport, options: CheckOptions) -> None:
-    """Every MX side by side, so several dead ones cost one timeout, not one each."""
-    if not report.mx_hosts:
+def _judge_starttls(
+    report: DomainReport, options: CheckOptions, resolve: Callable[[str], tuple[str, ...]]
+) -> None:
+    """Every delivery host side by side, so several dead ones cost one timeout, not one each.
+
+    The hosts are those senders connect to: the MX hosts, or the domain itself when it has
+    no MX record (its implicit MX); none for a null MX.
+    """
+    hosts = report.delivery_hosts
+    if not hosts:
         return
 
     def probe(host: str) -> StarttlsResult:
@@ -342,10 +436,11 @@ def _judge_starttls(report: DomainReport, options: CheckOptions) -> None:
             timeout=options.timeout,
             ca_bundle=options.ca_bundle,
             connect_to=options.smtp_connect_to,
+            resolve=resolve,
         )
 
-    with ThreadPoolExecutor(max_workers=min(8, len(report.mx_hosts))) as pool:
-        results = list(pool.map(probe, report.mx_hosts))
+    with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
+        results = list(pool.map(probe, hosts))
     for result in results:
         status = Status.PASS if result.ok else Status.FAIL
         report.add("smtp_starttls", status, f"{result.host}: {result.detail}")
