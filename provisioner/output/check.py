@@ -1,4 +1,10 @@
-"""`mtasts check` reports: a verdict per domain with the failing checks first."""
+"""`mtasts check` reports: a verdict per domain with the failing checks first.
+
+The findings quote the party being checked (its TXT values, status line, `Location` and
+`Content-Type`, SMTP replies), so the text report builds its lines with `text.styled` and the
+Markdown one escapes every value through the Markdown environment: neither prints a
+hostile server's escape sequences, newlines or markup. JSON keeps the exact values.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,10 @@ import json
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from provisioner.checks.verdict import DomainReport, Status
-from provisioner.output.markdown import escape_cell
-from provisioner.templating import template_environment
+from provisioner.output.markdown import markdown_environment
+from provisioner.output.text import message, styled
 
 FORMAT_VERSION = 1
 _MARKS = {
@@ -22,16 +27,26 @@ _MARKS = {
 
 def print_reports(reports: list[DomainReport], console: Console) -> None:
     for report in reports:
-        verdict = "[green]PASS[/]" if report.ok else "[bold red]FAIL[/]"
-        console.print(f"[bold]{escape(report.domain)}[/]: {verdict}")
+        verdict = ("PASS", "green") if report.ok else ("FAIL", "bold red")
+        console.print(styled((report.domain, "bold"), ": ", verdict))
         for finding in report.ordered():
             word, colour = _MARKS[finding.status]
-            console.print(f"  [{colour}]{word:<4}[/] {finding.check:<18} {escape(finding.message)}")
+            console.print(
+                styled(
+                    "  ", (f"{word:<4}", colour), f" {finding.check:<18} ", message(finding.message)
+                )
+            )
     failed = sum(1 for r in reports if not r.ok)
-    console.print(f"\n{len(reports) - failed} of {len(reports)} domains pass.")
+    console.print()
+    console.print(styled(f"{len(reports) - failed} of {len(reports)} domains pass."))
 
 
 def reports_json(reports: list[DomainReport]) -> str:
+    """The reports as JSON (`format_version` 1; fields are only ever added).
+
+    `mx_hosts` are the names in the MX records; `delivery_hosts` those senders connect to
+    (the domain itself when it has no MX record, none for a null MX).
+    """
     data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "ok": all(r.ok for r in reports),
@@ -48,6 +63,8 @@ def reports_json(reports: list[DomainReport]) -> str:
                     "mx": list(r.policy.mx),
                 },
                 "mx_hosts": list(r.mx_hosts),
+                "delivery_hosts": list(r.delivery_hosts),
+                "null_mx": r.route is not None and r.route.null_mx,
                 "fetch_seconds": r.fetch_seconds,
                 "findings": [
                     {"check": f.check, "status": f.status.value, "message": f.message}
@@ -61,6 +78,4 @@ def reports_json(reports: list[DomainReport]) -> str:
 
 
 def reports_markdown(reports: list[DomainReport]) -> str:
-    env = template_environment()
-    env.filters["cell"] = escape_cell
-    return env.get_template("check.md.j2").render(reports=reports, marks=_MARKS)
+    return markdown_environment().get_template("check.md.j2").render(reports=reports, marks=_MARKS)

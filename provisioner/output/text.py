@@ -1,8 +1,13 @@
 """The plan as a terminal shows it: per domain, one line per change, Terraform's summary.
 
 Colour comes from rich and disappears by itself when stdout is not a terminal (or when
-NO_COLOR is set), so CI logs stay plain. Every value is markup-escaped: a TXT value may
-hold `[`.
+NO_COLOR is set), so CI logs stay plain.
+
+Every line is a `rich.text.Text` built by `styled`, never a markup string: values come from
+outside (live TXT values, names found in a provider's tree, provider messages), and rich
+would otherwise obey `[link=...]` or `[/]` in them and turn `:warning:` into an emoji.
+`styled` also passes each piece through `sanitize.printable`, so an escape sequence in a
+TXT value cannot clear the screen or forge a line; messages also go through `redact`.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 from itertools import groupby
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from provisioner.plan import Action, Change, Plan
+from provisioner.redact import redact
 from provisioner.rfc8461 import GrammarError, parse_policy
+from provisioner.sanitize import printable
 from provisioner.state import Resource
 
 SYMBOLS = {
@@ -23,27 +30,48 @@ SYMBOLS = {
 }
 
 
+def styled(*pieces: str | tuple[str, str]) -> Text:
+    """One line of terminal output: each piece shown literally and printably, optionally
+    with a rich style (`("FAIL", "bold red")`). The only way renderers build lines."""
+    text = Text(end="\n")
+    for piece in pieces:
+        value, style = (piece, "") if isinstance(piece, str) else piece
+        text.append(printable(value), style=style)
+    return text
+
+
+def message(value: str) -> str:
+    """A warning, note or error as it may be shown: credentials scrubbed (see redact.py)."""
+    return redact(value)
+
+
 def print_plan(plan: Plan, console: Console) -> None:
     if not plan.has_changes:
-        console.print("No changes. The live state matches the spec.")
+        console.print(styled("No changes. The live state matches the spec."))
     stories = {(d.provider, d.domain): d.summary for d in plan.domains}
     ordered = sorted(plan.changes, key=lambda c: (c.provider, c.domain, c.phase))
     for (provider, domain), group in groupby(ordered, key=lambda c: (c.provider, c.domain)):
         story = stories.get((provider, domain), "")
-        console.print(f"[bold]{escape(domain)}[/] [dim]({escape(provider)})[/]: {escape(story)}")
+        console.print(styled((domain, "bold"), " ", (f"({provider})", "dim"), ": ", story))
         for change in group:
             symbol, colour = SYMBOLS[change.action]
             console.print(
-                f"  [{colour}]{symbol} {change.resource.value:<13}[/] {escape(describe(change))}"
+                styled(
+                    "  ",
+                    (f"{symbol} {change.resource.value:<13}", colour),
+                    " ",
+                    describe(change),
+                )
             )
     for note in plan.notes:
-        console.print(f"[cyan]note:[/] {escape(note)}")
+        console.print(styled(("note:", "cyan"), " ", message(note)))
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(styled(("warning:", "yellow"), " ", message(warning)))
     if plan.unsafe:
-        console.print(f"[bold red]unsafe:[/] {escape(unsafe_message(plan))}")
+        console.print(styled(("unsafe:", "bold red"), " ", unsafe_message(plan)))
     if plan.has_changes:
-        console.print(f"\n[bold]{plan.summary_line()}[/]")
+        console.print()
+        console.print(styled((plan.summary_line(), "bold")))
 
 
 def describe(change: Change) -> str:
