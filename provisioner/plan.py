@@ -68,6 +68,13 @@ class Action(StrEnum):
 
 
 _MODE_RANK = {Mode.NONE: 0, Mode.TESTING: 1, Mode.ENFORCE: 2}
+
+
+def is_downgrade(before: Mode, after: Mode) -> bool:
+    """enforce -> testing or none, testing -> none: what the safety threshold counts."""
+    return _MODE_RANK[after] < _MODE_RANK[before]
+
+
 _RESOURCE_ORDER = {r: i for i, r in enumerate(Resource)}
 
 
@@ -331,7 +338,7 @@ def _diff_domain(want: DesiredDomain, have: LiveDomain, now: datetime) -> _Domai
             if is_new
             else reason
         )
-        if live_policy is not None and _MODE_RANK[want.policy.mode] < _MODE_RANK[live_policy.mode]:
+        if live_policy is not None and is_downgrade(live_policy.mode, want.policy.mode):
             d.destructive = True
     sts_record, why = _sts_record_for(have, want.policy_text, now)
     _diff_txt(d, Resource.STS_RECORD, have.sts_txt, sts_record, is_sts_record, why)

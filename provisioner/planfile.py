@@ -62,6 +62,11 @@ def load_plan(path: Path) -> SavedPlan:
         raise MtastsError(f"{path}:{exc.lineno}: not a JSON plan file ({exc.msg})") from None
     if not isinstance(data, dict) or "fingerprints" not in data:
         raise MtastsError(f"{path}: not a saved mtasts plan (make one with 'mtasts plan --out')")
+    if data.get("mtasts_version") != __version__:
+        raise MtastsError(
+            f"{path}: plan made by mtasts {data.get('mtasts_version')!r}; this is mtasts "
+            f"{__version__}: make the plan again with this release"
+        )
     if data.get("format_version") != FORMAT_VERSION:
         raise MtastsError(
             f"{path}: plan format_version {data.get('format_version')!r} is not supported "
