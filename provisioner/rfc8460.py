@@ -4,6 +4,18 @@ Rendered as `v=TLSRPTv1; rua=<uri>,<uri>`: `rua` first and no space after a comm
 strict reporter drops `, https://...`. Inside a URI, `,` `!` and `;` are percent-encoded
 (section 3), so the record splits back into the same URIs. Only `mailto:` and `https:`
 destinations exist (section 3).
+
+This module is the only place that knows this grammar: the spec validates each report URI
+with `normalize_rua` and the whole record with `render_tlsrpt_record`, so a spec that loads
+renders, and `parse_tlsrpt_record` reads live records with the same URI rules. Decisions:
+- One URI per spec item. `mailto:a@example.com,mailto:b@example.net` pasted into one item
+  (as it appears in a record) would otherwise be published as ONE URI with `%2C` inside,
+  which strict reporters refuse; it is refused with the list to write instead.
+- A URI a reporter cannot use is refused, not published: an https port outside 1-65535,
+  `user:password@` in an https URI (a credential published in DNS, and RFC 9110 section
+  4.2.4 forbids userinfo in https URIs), a mailto address with more than one `@`.
+- The whole value is capped at `TLSRPT_RECORD_MAX_BYTES`, far below the 65,535 bytes of
+  one TXT record's data (RFC 1035 section 3.3): see the constant for why that number.
 """
 
 from __future__ import annotations
@@ -21,11 +33,20 @@ from provisioner.rfc8461 import (
 
 TLSRPT_VERSION = "v=TLSRPTv1"
 
-_EXT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
-_EXT_VALUE_RE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
+TLSRPT_RECORD_MAX_BYTES = 2048
+"""The longest `_smtp._tls` value mtasts publishes (about 50 report URIs).
+
+RFC 8460 sets no limit and one TXT record holds up to 65,535 bytes, but every provider
+caps far lower: Cloudflare at 4,096 wire bytes per record, Route 53 at 4,000 characters
+of quoted value (the 255-byte strings quoted and separated add 3 characters each). 2,048
+bytes fits both with room to spare, and a larger list is a mistake, not a need.
+"""
+
 _URI_CHARS_RE = re.compile(r"[\x21-\x7e]+")
 _NOT_URI_RE = re.compile(r'["<>\\^`{|}]|%(?![0-9A-Fa-f]{2})')
 _ENCODE = {",": "%2C", "!": "%21", ";": "%3B"}
+_URI_START_RE = re.compile(r"(?:mailto:[^,]*@|https?://)", re.IGNORECASE)
+"""How a pasted second URI starts, after a comma inside one spec item."""
 _WSP = " \t"
 
 
@@ -41,7 +62,11 @@ class TlsRptRecord:
 
 
 def normalize_rua(uri: str) -> str:
-    """Validate one report destination and percent-encode `,` `!` `;` inside it."""
+    """One report destination, validated, with `,` `!` `;` percent-encoded (section 3).
+
+    `uri` is one URI as a spec writes it (scheme in any case, surrounding blanks allowed).
+    Returns the form a record carries; raises ValueError naming the URI and the fix.
+    """
     text = uri.strip()
     if not text:
         raise ValueError("empty report URI")
@@ -53,30 +78,40 @@ def normalize_rua(uri: str) -> str:
             f"report URI {uri!r} contains {bad.group()!r}, which a URI cannot hold "
             "(percent-encode it, as %XX)"
         )
+    _refuse_pasted_list(uri, text)
     scheme, sep, rest = text.partition(":")
     scheme = scheme.lower()
     if not sep or scheme not in ("mailto", "https"):
         raise ValueError(f"report URI {uri!r} must start with 'mailto:' or 'https:'")
     encoded = "".join(_ENCODE.get(ch, ch) for ch in rest)
     if scheme == "mailto":
-        address = rest.split("?", 1)[0]
-        local, at, host = address.rpartition("@")
-        if not at or not local:
-            raise ValueError(f"report URI {uri!r} needs an address, as mailto:tlsrpt@example.net")
-        _check_host(uri, host)
+        _check_mailto(uri, rest)
     else:
-        parts = urlsplit(text)
-        if not parts.netloc or parts.hostname is None:
-            raise ValueError(f"report URI {uri!r} needs a host, as https://reports.example.net/")
-        _check_host(uri, parts.hostname)
+        _check_https(uri, text)
     return f"{scheme}:{encoded}"
 
 
 def render_tlsrpt_record(rua: tuple[str, ...] | list[str]) -> str:
-    """`v=TLSRPTv1; rua=a,b` with each URI validated and encoded."""
+    """`v=TLSRPTv1; rua=a,b` with each URI validated and encoded; raises GrammarError.
+
+    Refuses an empty list and a value over `TLSRPT_RECORD_MAX_BYTES`, so what this returns
+    can be published by every provider.
+    """
     if not rua:
         raise GrammarError("rua needs at least one report URI")
-    return f"{TLSRPT_VERSION}; rua=" + ",".join(normalize_rua(u) for u in rua)
+    try:
+        uris = [normalize_rua(u) for u in rua]
+    except ValueError as exc:
+        raise GrammarError(str(exc)) from None
+    record = f"{TLSRPT_VERSION}; rua=" + ",".join(uris)
+    size = len(record.encode("ascii"))
+    if size > TLSRPT_RECORD_MAX_BYTES:
+        raise GrammarError(
+            f"the _smtp._tls record would be {size:,} bytes ({len(uris):,} report URIs), "
+            f"over the {TLSRPT_RECORD_MAX_BYTES:,} bytes mtasts publishes: list fewer report "
+            "URIs (one mailbox or endpoint that collects every report is the usual setup)"
+        )
+    return record
 
 
 def is_tlsrpt_record(value: str) -> bool:
@@ -108,6 +143,64 @@ def parse_tlsrpt_record(value: str) -> TlsRptRecord:
     if rua is None:
         raise GrammarError(f"no rua in {value!r}")
     return TlsRptRecord(rua=rua, extensions=tuple(extensions))
+
+
+def _refuse_pasted_list(uri: str, text: str) -> None:
+    """Two URIs pasted into one item, as a record lists them: name the list to write.
+
+    A comma inside one URI is legal (it is percent-encoded when published), but a comma
+    followed by the start of another URI is a list that would be published as one URI.
+    """
+    pieces = [p.strip(_WSP) for p in text.split(",")]
+    if len(pieces) > 1 and any(_URI_START_RE.match(p) for p in pieces[1:]):
+        items = ", ".join('"' + p + '"' for p in pieces if p)
+        raise ValueError(
+            f"report URI {uri!r} holds {len(pieces)} URIs: write each URI as its own "
+            f"list item: rua: [{items}]"
+        )
+
+
+def _check_mailto(uri: str, rest: str) -> None:
+    """RFC 6068 section 2: one `local@domain` address (an `@` inside is written `%40`)."""
+    address = rest.split("?", 1)[0]
+    local, at, host = address.rpartition("@")
+    if not at or not local:
+        raise ValueError(f"report URI {uri!r} needs an address, as mailto:tlsrpt@example.net")
+    if "@" in local:
+        pieces = [p for p in address.split(",") if p]
+        if len(pieces) > 1 and all(p.count("@") == 1 for p in pieces):
+            items = ", ".join(f'"mailto:{p}"' for p in pieces)
+            raise ValueError(
+                f"report URI {uri!r} holds {len(pieces)} addresses: write each URI as its "
+                f"own list item: rua: [{items}]"
+            )
+        raise ValueError(
+            f"report URI {uri!r} holds more than one '@': one address per URI, as "
+            "mailto:tlsrpt@example.net"
+        )
+    _check_host(uri, host)
+
+
+def _check_https(uri: str, text: str) -> None:
+    """A host, no userinfo (RFC 9110 section 4.2.4), a port in 1-65535 (RFC 3986 3.2.3)."""
+    parts = urlsplit(text)
+    if not parts.netloc or parts.hostname is None:
+        raise ValueError(f"report URI {uri!r} needs a host, as https://reports.example.net/")
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"report URI {uri!r} holds a user name or password before '@': an https report "
+            "URI carries none (it would be published in DNS); authorise by the path instead"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(
+            f"report URI {uri!r} has port {parts.netloc.rpartition(':')[2]!r}: a port is a "
+            "number from 1 to 65535"
+        )
+    _check_host(uri, parts.hostname)
 
 
 def _check_host(uri: str, host: str) -> None:

@@ -11,11 +11,24 @@ Defaults: any domain field may be set under `defaults:`; a domain's own value re
 default (`tlsrpt` as a whole). When `max_age` is set nowhere it follows the mode: one day
 for testing and none, two weeks for enforce (the shortest values checkers accept quietly).
 With no `providers:` section the embedded `local` provider writes to `./build/mta-sts`.
+
+Whatever the file holds, loading ends in a Spec or in located problems, never a traceback
+or a hang, and a spec that loads can be rendered and published:
+- Reading is bounded by the file's size: at most `SPEC_MAX_BYTES`, at most
+  `YAML_MAX_NESTING` levels (deeper YAML would exhaust Python's recursion), and aliases may
+  expand the document to at most `YAML_NODES_PER_CHARACTER` values per character of text
+  (a few hundred bytes of nested aliases, "billion laughs", would otherwise expand to 2^40
+  values). The limits are checked while ruamel composes, at the line that crosses them.
+- Keys are plain scalars; a mapping or list used as a key is refused at its line.
+- Each domain's policy is rendered with the RFC 8461 module and its `_smtp._tls` record
+  with the RFC 8460 one, so every limit those grammars enforce when publishing (the 64 KB
+  policy, the record length, the URI rules) is a problem here, at the line that causes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,16 +44,20 @@ from pydantic import (
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, SequenceNode
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from provisioner.errors import Problem, SpecError
-from provisioner.rfc8460 import normalize_rua
+from provisioner.rfc8460 import normalize_rua, render_tlsrpt_record
 from provisioner.rfc8461 import (
     ENFORCE_MIN_ADVISED_MAX_AGE,
+    POLICY_MAX_BYTES,
     TESTING_MIN_ADVISED_MAX_AGE,
     Mode,
+    Policy,
     max_age_advice,
     normalize_hostname,
     normalize_mx_pattern,
@@ -57,6 +74,19 @@ DEFAULT_MAX_AGE = {
 }
 _TOP_LEVEL_KEYS = ("version", "defaults", "providers", "domains")
 
+SPEC_MAX_BYTES = 4 * 1024 * 1024
+"""The largest spec file read (4 MiB, some 40,000 domains): `-c /dev/zero` must not hang."""
+
+YAML_MAX_NESTING = 50
+"""Levels of YAML nesting allowed; a spec needs five or six, Python's recursion about 300."""
+
+YAML_NODES_PER_CHARACTER = 10
+"""Values aliases may expand the document to, per character of text (at least 10,000).
+
+Bounds every later walk (duplicate keys, validation, rendering) by the file's size.
+"""
+_YAML_MIN_NODE_BUDGET = 10_000
+
 
 MxPattern = Annotated[str, Strict(), AfterValidator(normalize_mx_pattern)]
 ReportUri = Annotated[str, Strict(), AfterValidator(normalize_rua)]
@@ -68,6 +98,13 @@ class TlsRptSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rua: list[ReportUri] = Field(min_length=1)
+
+    @field_validator("rua")
+    @classmethod
+    def _record_fits(cls, value: list[str]) -> list[str]:
+        """The record these URIs make must be publishable (RFC 8460 section 3, its length)."""
+        render_tlsrpt_record(value)
+        return value
 
 
 class DomainSettings(BaseModel):
@@ -142,14 +179,31 @@ class Spec:
 
 
 def load_spec(path: Path) -> Spec:
-    """Read and validate a spec file; raises SpecError listing every problem found."""
+    """Read and validate a spec file; raises SpecError listing every problem found.
+
+    At most `SPEC_MAX_BYTES` are read, so a device or an endless file is refused, not hung
+    on; a path the OS cannot open (a NUL in it) is a problem like a missing file.
+    """
     display = str(path)
+
+    def unreadable(message: str) -> SpecError:
+        return SpecError([Problem(display, None, "", message)])
+
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(SPEC_MAX_BYTES + 1)
     except FileNotFoundError:
-        raise SpecError([Problem(display, None, "", "no such spec file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem(display, None, "", f"cannot read the spec ({exc})")]) from None
+        raise unreadable("no such spec file") from None
+    except OSError as exc:
+        raise unreadable(f"cannot read the spec ({exc.strerror or exc})") from None
+    except ValueError:
+        raise unreadable("cannot read the spec (a path cannot hold a NUL character)") from None
+    if len(data) > SPEC_MAX_BYTES:
+        raise unreadable(f"cannot read the spec (larger than {SPEC_MAX_BYTES:,} bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise unreadable(f"cannot read the spec ({exc})") from None
     return parse_spec(text, path)
 
 
@@ -168,6 +222,7 @@ class _SpecLoader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.problems: list[Problem] = []
+        self._policies: dict[tuple[Mode, int, tuple[str, ...]], str | None] = {}
 
     def add(self, line: int | None, where: str, message: str) -> None:
         self.problems.append(Problem(str(self.path), line, where, message))
@@ -175,9 +230,12 @@ class _SpecLoader:
     def load(self, text: str) -> Spec | None:
         yaml = YAML(typ="rt")
         yaml.allow_duplicate_keys = True
+        yaml.Composer = _BoundedComposer
+        yaml.composer.max_nodes = max(_YAML_MIN_NODE_BUDGET, YAML_NODES_PER_CHARACTER * len(text))
         try:
             node = yaml.compose(text)
-            self._report_duplicate_keys(node, "")
+            if not self._check_keys(node, "", set()):
+                return None
             root = yaml.constructor.construct_document(node) if node is not None else None
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -218,22 +276,37 @@ class _SpecLoader:
             warnings += ("domains is empty: every domain the providers manage will be removed",)
         return Spec(self.path, providers, domains, warnings)
 
-    def _report_duplicate_keys(self, node: Any, where: str) -> None:
-        """ruamel stops at the first repeated key; find them all first, with their lines."""
-        if isinstance(node, MappingNode):
-            seen: dict[Any, int] = {}
-            for key_node, value_node in node.value:
-                key = getattr(key_node, "value", None)
-                line = key_node.start_mark.line + 1
-                path = f"{where}.{key}" if where else str(key)
-                if key in seen:
-                    self.add(line, path, f"duplicate key (first at line {seen[key]})")
-                else:
-                    seen[key] = line
-                self._report_duplicate_keys(value_node, path)
-        elif isinstance(node, SequenceNode):
+    def _check_keys(self, node: Any, where: str, visited: set[int]) -> bool:
+        """Report repeated keys (ruamel stops at the first) and keys that are not scalars.
+
+        Each collection is visited once, however many aliases name it, so the walk costs
+        no more than the composed document. Returns False when a key is a mapping or a list:
+        such a document cannot be built into a spec (the key is unhashable).
+        """
+        if not isinstance(node, MappingNode | SequenceNode) or id(node) in visited:
+            return True
+        visited.add(id(node))
+        ok = True
+        if isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
-                self._report_duplicate_keys(item, f"{where}[{index}]")
+                ok = self._check_keys(item, f"{where}[{index}]", visited) and ok
+            return ok
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, ScalarNode):
+                kind = "a mapping" if isinstance(key_node, MappingNode) else "a list"
+                self.add(line, where, f"a key must be a plain name, not {kind}")
+                ok = False
+                continue
+            key = key_node.value
+            path = f"{where}.{key}" if where else str(key)
+            if key in seen:
+                self.add(line, path, f"duplicate key (first at line {seen[key]})")
+            else:
+                seen[key] = line
+            ok = self._check_keys(value_node, path, visited) and ok
+        return ok
 
     def _settings(
         self, node: Any, parent: CommentedMap, key: str, where: str
@@ -277,8 +350,11 @@ class _SpecLoader:
             return {}
         providers: dict[str, ProviderSpec] = {}
         for name, settings in node.items():
-            where = f"providers.{name}"
+            where = f"providers.{_key_text(name)}"
             line = _key_line(node, name)
+            if not isinstance(name, str):
+                self.add(line, where, f"a provider name must be text, not {_yaml_kind(name)}")
+                continue
             if not isinstance(settings, CommentedMap):
                 self.add(line, where, "must be a mapping with at least 'type'")
                 continue
@@ -287,7 +363,13 @@ class _SpecLoader:
                 self.add(line, f"{where}.type", "missing (e.g. 'type: local')")
                 continue
             plain = {k: v for k, v in _plain(settings).items() if k != "type"}
-            providers[str(name)] = ProviderSpec(str(name), kind, plain, line)
+            for loc in _nul_paths(plain, ()):
+                self.add(
+                    _loc_line(settings, loc),
+                    _where(where, loc),
+                    "holds a NUL character (\\x00), which no path, name or setting can hold",
+                )
+            providers[name] = ProviderSpec(name, kind, plain, line)
         return providers
 
     def _domains(
@@ -311,11 +393,27 @@ class _SpecLoader:
         first_seen: dict[str, int | None] = {}
         for raw_name, value in node.items():
             line = _key_line(node, raw_name)
-            where = f"domains.{raw_name}"
+            where = f"domains.{_key_text(raw_name)}"
+            if not isinstance(raw_name, str):
+                self.add(
+                    line,
+                    where,
+                    f"not a domain name: YAML reads this key as {_yaml_kind(raw_name)} "
+                    "(write the domain's name, as 'example.com:')",
+                )
+                continue
             try:
-                name = normalize_hostname(str(raw_name))
+                name = normalize_hostname(raw_name)
             except ValueError as exc:
                 self.add(line, where, f"not a domain name: {exc}")
+                continue
+            if "." not in name:
+                self.add(
+                    line,
+                    where,
+                    f"not a domain name: {name!r} is a single label; MTA-STS is published "
+                    "for a domain of at least two labels, as 'example.com'",
+                )
                 continue
             if name in first_seen:
                 self.add(line, where, f"the same domain as line {first_seen[name]} ({name})")
@@ -378,8 +476,24 @@ class _SpecLoader:
         if not ok or provider is None or (merged.mode is not Mode.NONE and not mx):
             return None
         max_age = merged.max_age if merged.max_age is not None else DEFAULT_MAX_AGE[merged.mode]
+        problem = self._policy_problem(merged.mode, max_age, mx)
+        if problem is not None:
+            self.add(at.field_line("mx"), f"{at.where}.mx", problem)
+            return None
         rua = tuple(merged.tlsrpt.rua) if merged.tlsrpt is not None else None
         return DomainSpec(at.name, provider, merged.mode, max_age, mx, rua, at.line)
+
+    def _policy_problem(self, mode: Mode, max_age: int, mx: tuple[str, ...]) -> str | None:
+        """Why the policy these settings make cannot be published (RFC 8461 section 3.2, 3.3).
+
+        The policy is rendered exactly as `plan` will render it, so every limit the grammar
+        enforces then (64 KB for the body, above all) is reported now. Domains sharing
+        their settings through `defaults:` share one render.
+        """
+        key = (mode, max_age, mx)
+        if key not in self._policies:
+            self._policies[key] = _render_problem(mode, max_age, mx)
+        return self._policies[key]
 
 
 @dataclass(frozen=True)
@@ -396,6 +510,126 @@ class _DomainContext:
         if self.node is not None and key in self.node:
             return _key_line(self.node, key)
         return self.line
+
+
+class _BoundedComposer(Composer):
+    """ruamel's composer, refusing a document that would cost more than its size to read.
+
+    While composing it tracks, for every node, how many values and levels it stands for
+    once aliases are expanded; anchored nodes remember theirs, so an alias costs one
+    lookup. Crossing `YAML_MAX_NESTING` or the `max_nodes` budget, or an alias inside the
+    node it names (a cycle), raises a ComposerError at the line of the node or alias that
+    crossed it. Without this, a few hundred bytes of nested aliases take hours to walk and
+    deep nesting ends in a RecursionError.
+    """
+
+    max_nodes = _YAML_MIN_NODE_BUDGET
+
+    def compose_document(self) -> Any:
+        self._open: list[list[int]] = [[0, 0]]  # per open node: [values, levels below]
+        self._anchored: dict[int, tuple[int, int]] = {}  # id(node) -> (values, levels)
+        self._total = 0
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        depth = len(self._open)
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            size = self._anchored.get(id(node))
+            if size is None:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"the alias *{event.anchor} is inside the value it names (a cycle)",
+                    event.start_mark,
+                )
+            if depth - 1 + size[1] > YAML_MAX_NESTING:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"the alias *{event.anchor} nests the document deeper than "
+                    f"{YAML_MAX_NESTING} levels",
+                    event.start_mark,
+                )
+            self._add(size, event)
+            return node
+        if depth > YAML_MAX_NESTING:
+            raise ComposerError(
+                None, None, f"nested deeper than {YAML_MAX_NESTING} levels", event.start_mark
+            )
+        self._open.append([0, 0])
+        node = super().compose_node(parent, index)
+        values, levels = self._open.pop()
+        size = (values + 1, levels + 1)
+        if event.anchor is not None:
+            self._anchored[id(node)] = size
+        self._add((1, size[1]), event, below=values)
+        return node
+
+    def _add(self, size: tuple[int, int], event: Any, below: int = 0) -> None:
+        """Count a node (its values below are already counted) into its parent and total."""
+        parent = self._open[-1]
+        parent[0] += size[0] + below
+        parent[1] = max(parent[1], size[1])
+        self._total += size[0]
+        if self._total > self.max_nodes:
+            raise ComposerError(
+                None,
+                None,
+                f"aliases expand the document past {self.max_nodes:,} values, "
+                f"{YAML_NODES_PER_CHARACTER} per character of the file (an alias bomb?): "
+                "write the values out, or alias fewer nested values",
+                event.start_mark,
+            )
+
+
+def _render_problem(mode: Mode, max_age: int, mx: tuple[str, ...]) -> str | None:
+    try:
+        Policy(mode=mode, max_age=max_age, mx=mx).render()
+    except ValueError as exc:
+        floor = sum(len("mx: \r\n") + len(p) for p in mx)  # one line per pattern, 3.2
+        if floor + 64 > POLICY_MAX_BYTES:
+            return (
+                f"{len(mx):,} mx patterns make the policy over the {POLICY_MAX_BYTES:,} bytes "
+                "senders accept (RFC 8461 section 3.3): list fewer, or cover a group of "
+                "hosts with one wildcard, as '*.mx.example.net'"
+            )
+        return f"the policy these settings make cannot be published: {exc}"
+    return None
+
+
+def _nul_paths(value: Any, loc: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Where a NUL character hides in plain settings; the OS refuses it in any path."""
+    if isinstance(value, str):
+        return [loc] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nul_paths(v, (*loc, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _nul_paths(v, (*loc, i))]
+    return []
+
+
+def _key_text(key: Any) -> str:
+    """A key as the spec author wrote it, for `where`: `~` reads back as null."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return str(key).lower()
+    return str(key)
+
+
+def _yaml_kind(value: Any) -> str:
+    """What YAML made of a scalar, in the author's words: `~` is null, `2024` a number."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, datetime.date):
+        return "a date"
+    return f"a {type(value).__name__}"
 
 
 def _unknown_provider(name: str, providers: dict[str, ProviderSpec]) -> str:
