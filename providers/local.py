@@ -9,34 +9,54 @@ atomic writes (temporary file + rename, so a web server never serves half a poli
 fsync: after a crash the next apply converges), and nothing
 touched that mtasts did not write: other files stay, other records in a zone fragment stay,
 and a web root is removed only when mtasts's policy was the last file in it.
+
+Every file access goes through `providers.localtree.LocalTree`, which follows no link below
+the root and builds paths only from validated host names. On top of it, this module decides
+what mtasts owns:
+
+- Managed (`managed_domains`, how removals are found) means an `mta-sts.<NAME>` directory
+  whose NAME is a normalised host name and whose policy file holds a body mtasts could have
+  written (it parses strictly and re-renders byte for byte). Anything else under the root
+  (a name holding escapes or a newline, a policy another tool wrote, a link) is left alone
+  and named in `tree_warnings`, so a plan never tears down what no spec ever had.
+- A zone fragment is never deleted (users `$INCLUDE` it); its last record removed, it is
+  left as comments only.
+- A CNAME at `_mta-sts.<d>` or `_smtp._tls.<d>` in a fragment is reported as
+  `LiveDomain.blocking`: the plan refuses (`provisioner.conflicts`) instead of writing a TXT
+  beside it, which no DNS server would load; `_write_zone` refuses too, for saved plans.
+- `apply` holds an exclusive lock on the tree from its first call (the first phase) until
+  `close()` or the process ends: two applies on one tree cannot interleave their phases.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from providers.localtree import WELL_KNOWN, LocalTree, is_host_name
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import Capability, Progress, Provider
-from provisioner.rfc8461 import POLICY_PATH
-from provisioner.state import LiveDomain, Resource, policy_host, record_name
+from provisioner.rfc8461 import parse_policy
+from provisioner.state import BlockingRecord, LiveDomain, Resource, policy_host, record_name
 from provisioner.zonefile import (
     ZoneFileError,
     ZoneRecord,
+    cname_target,
     parse_zone_fragment,
     render_zone_fragment,
     replace_txt,
     txt_values,
 )
 
-WELL_KNOWN = POLICY_PATH.strip("/").split("/")
+__all__ = ["WELL_KNOWN", "LocalProvider", "LocalSettings"]
+
+TXT_RESOURCES = (Resource.STS_RECORD, Resource.TLSRPT_RECORD)
 
 
 class LocalSettings(BaseModel):
@@ -50,30 +70,84 @@ class LocalProvider(Provider):
     capabilities = frozenset({Capability.POLICY, Capability.STS_RECORD, Capability.TLSRPT_RECORD})
     Settings = LocalSettings
 
+    def __init__(self, name: str, settings: BaseModel, base_dir: Path) -> None:
+        super().__init__(name, settings, base_dir)
+        self.tree_warnings: list[str] = []
+        """What `managed_domains` found under the root and left alone, one line each."""
+        self._tree: LocalTree | None = None
+
     @property
     def root(self) -> Path:
         assert isinstance(self.settings, LocalSettings)
         return (self.base_dir / self.settings.path).resolve()
 
+    @property
+    def tree(self) -> LocalTree:
+        if self._tree is None:
+            self._tree = LocalTree(self.root, self.name)
+        return self._tree
+
     def policy_file(self, domain: str) -> Path:
-        return self.root / policy_host(domain) / Path(*WELL_KNOWN)
+        return self.tree.path(self.tree.policy_parts(domain))
 
     def zone_file(self, domain: str) -> Path:
-        return self.root / "zones" / f"{domain}.zone"
+        return self.tree.path(self.tree.zone_parts(domain))
 
-    def plan_settings(self) -> dict[str, str]:
+    def plan_settings(self) -> dict[str, Any]:
         return {"path": str(self.root)}
 
+    def close(self) -> None:
+        """Release the apply lock (the process's end releases it too)."""
+        if self._tree is not None:
+            self._tree.unlock()
+
+    def __del__(self) -> None:
+        with suppress(Exception):  # nothing to report to at collection time
+            self.close()
+
+    # --- what mtasts owns -----------------------------------------------------------------
+
     def managed_domains(self) -> set[str]:
-        if not self.root.is_dir():
-            return set()
+        """Domains whose web root holds a policy mtasts could have written; the rest of the
+        `mta-sts.*` entries are left alone and named in `tree_warnings`."""
+        self.tree_warnings = []
+        managed: set[str] = set()
         prefix = policy_host("")
-        return {
-            entry.name[len(prefix) :]
-            for entry in self.root.iterdir()
-            if entry.name.startswith(prefix)
-            and self.policy_file(entry.name[len(prefix) :]).is_file()
-        }
+        with self._storage_errors("reading the tree"):
+            for entry, kind in self.tree.host_entries():
+                where = self.tree.path((entry,))
+                domain = entry[len(prefix) :]
+                if kind == "link":
+                    self._left_alone(where, "is a symbolic link")
+                elif kind != "dir":
+                    continue
+                elif not is_host_name(domain):
+                    self._left_alone(where, "is not named after a normalised host name")
+                elif self._holds_own_policy(domain):
+                    managed.add(domain)
+        return managed
+
+    def _holds_own_policy(self, domain: str) -> bool:
+        try:
+            content = self.tree.read(self.tree.policy_parts(domain))
+        except ProviderError as exc:
+            self.tree_warnings.append(f"{exc}; left alone")
+            return False
+        if content is None:
+            return False
+        try:
+            text = content.data.decode("utf-8")
+            if parse_policy(text).policy.render() == text:
+                return True
+        except ValueError:
+            pass
+        self._left_alone(self.policy_file(domain), "holds a policy mtasts did not write")
+        return False
+
+    def _left_alone(self, path: Path, why: str) -> None:
+        self.tree_warnings.append(f"{self.name}: {str(path)!a} {why}; mtasts leaves it alone")
+
+    # --- read -----------------------------------------------------------------------------
 
     def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
         live: dict[str, LiveDomain] = {}
@@ -85,15 +159,11 @@ class LocalProvider(Provider):
     def _read_domain(self, domain: str) -> LiveDomain:
         policy_text: str | None = None
         published: datetime | None = None
-        path = self.policy_file(domain)
-        try:
-            data = path.read_bytes()
-            published = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            policy_text = data.decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise ProviderError(f"{self.name}: {domain}: cannot read {path}: {exc}") from None
+        with self._storage_errors(f"{domain}: cannot read {self.policy_file(domain)}"):
+            content = self.tree.read(self.tree.policy_parts(domain))
+        if content is not None:
+            published = datetime.fromtimestamp(content.mtime, UTC)
+            policy_text = content.data.decode("utf-8", errors="replace")
         records = self._zone_records(domain)
         return LiveDomain(
             domain=domain,
@@ -101,25 +171,43 @@ class LocalProvider(Provider):
             policy_published_at=published,
             sts_txt=txt_values(records, record_name(Resource.STS_RECORD, domain)),
             tlsrpt_txt=txt_values(records, record_name(Resource.TLSRPT_RECORD, domain)),
+            blocking=_blocking(records, domain),
         )
 
     def _zone_records(self, domain: str) -> list[ZoneRecord]:
         path = self.zone_file(domain)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        with self._storage_errors(f"{domain}: cannot read {path}"):
+            content = self.tree.read(self.tree.zone_parts(domain))
+        if content is None:
             return []
-        except (OSError, UnicodeDecodeError) as exc:
+        try:
+            text = content.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise ProviderError(f"{self.name}: {domain}: cannot read {path}: {exc}") from None
         try:
             return parse_zone_fragment(text, domain, filename=str(path))
         except ZoneFileError as exc:
             raise ProviderError(f"{self.name}: {domain}: {exc}") from None
 
+    @contextmanager
+    def _storage_errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except ProviderError:
+            raise
+        except OSError as exc:
+            raise ProviderError(f"{self.name}: {doing}: {exc}") from None
+
+    # --- apply ----------------------------------------------------------------------------
+
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
+        """One phase; the first call takes the tree's lock, which later phases keep."""
+        with self._storage_errors(f"cannot lock {self.root}"):
+            self.tree.lock()
+            self.tree.sweep_temporary_files()
         txt_by_domain: dict[str, list[Change]] = {}
         for change in changes:
-            if change.resource in (Resource.STS_RECORD, Resource.TLSRPT_RECORD):
+            if change.resource in TXT_RESOURCES:
                 txt_by_domain.setdefault(change.domain, []).append(change)
                 continue
             with self._reported(change):
@@ -135,6 +223,8 @@ class LocalProvider(Provider):
         """Storage errors as one line naming the domain and what was being done."""
         try:
             yield
+        except ProviderError:
+            raise
         except OSError as exc:
             raise ProviderError(
                 f"{self.name}: {change.domain}: {change.action} {change.resource} failed: {exc}"
@@ -143,44 +233,35 @@ class LocalProvider(Provider):
     def _apply_policy(self, change: Change) -> None:
         if change.resource is not Resource.POLICY:
             raise ProviderError(f"{self.name}: the local provider hosts no {change.resource}")
-        path = self.policy_file(change.domain)
+        parts = self.tree.policy_parts(change.domain)
         if change.action is Action.DELETE:
-            path.unlink(missing_ok=True)
-            _remove_empty_dirs(path.parent, stop=self.root)
+            self.tree.delete(parts, remove_empty_dirs=True)
         else:
             assert change.after is not None
-            _write_atomically(path, change.after.encode("utf-8"))
+            self.tree.write(parts, change.after.encode("utf-8"))
 
     def _write_zone(self, domain: str, changes: list[Change]) -> None:
         """One read and one write of the fragment for all of a domain's TXT changes."""
         records = self._zone_records(domain)
         for change in changes:
             owner = record_name(change.resource, domain)
+            target = cname_target(records, owner)
+            if target is not None and change.rrset_after:
+                raise ProviderError(
+                    f"{self.name}: {domain}: {owner} is a CNAME to {target}: mtasts writes no "
+                    f"TXT beside it (no DNS server would load {self.zone_file(domain)})"
+                )
             records = replace_txt(records, owner, change.rrset_after)
-        path = self.zone_file(domain)
-        if records:
-            _write_atomically(path, render_zone_fragment(domain, records).encode("utf-8"))
-        else:
-            path.unlink(missing_ok=True)
+        text = render_zone_fragment(domain, records)
+        self.tree.write(self.tree.zone_parts(domain), text.encode("utf-8"))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _remove_empty_dirs(directory: Path, stop: Path) -> None:
-    while directory != stop and stop in directory.parents:
-        try:
-            directory.rmdir()
-        except OSError:
-            return
-        directory = directory.parent
+def _blocking(records: list[ZoneRecord], domain: str) -> tuple[BlockingRecord, ...]:
+    """CNAMEs at the names mtasts writes TXT at: delegations it must not write beside."""
+    found: list[BlockingRecord] = []
+    for resource in TXT_RESOURCES:
+        owner = record_name(resource, domain)
+        target = cname_target(records, owner)
+        if target is not None:
+            found.append(BlockingRecord(resource, owner, "CNAME", target))
+    return tuple(found)

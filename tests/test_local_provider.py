@@ -21,7 +21,7 @@ from clihelpers import (
     zone_file,
 )
 
-import providers.local
+import providers.localtree
 from provisioner.apply import apply_plan
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
@@ -181,8 +181,8 @@ def test_failed_write_keeps_the_old_policy_and_leaves_no_temporary_file(
 
     # Every atomic write ends in a rename: make that step fail, after the temporary file
     # has been written.
-    monkeypatch.setattr(providers.local.os, "replace", rename_fails)
-    monkeypatch.setattr(providers.local.os, "rename", rename_fails)
+    monkeypatch.setattr(providers.localtree.os, "replace", rename_fails)
+    monkeypatch.setattr(providers.localtree.os, "rename", rename_fails)
 
     with pytest.raises(ProviderError) as caught:
         provider.apply([change], NoProgress())
@@ -246,7 +246,9 @@ def test_long_txt_value_is_split_into_strings_and_reads_back_whole(provider, tmp
     assert provider.read(["a.example"], NoProgress())["a.example"].tlsrpt_txt == (value,)
 
 
-def test_deleting_the_last_records_and_policy_removes_files_and_empty_dirs(provider, tmp_path):
+def test_deleting_the_last_records_and_policy_removes_the_web_root_keeps_the_fragment(
+    provider, tmp_path
+):
     root = tmp_path / "out"
     _write_policy(root, "a.example")
     append_zone(root, "a.example", '_mta-sts.a.example. 300 IN TXT "v=STSv1; id=x"')
@@ -268,7 +270,9 @@ def test_deleting_the_last_records_and_policy_removes_files_and_empty_dirs(provi
 
     provider.apply(changes, NoProgress())
 
-    assert not zone_file(root, "a.example").exists()
+    fragment = zone_file(root, "a.example").read_text(encoding="utf-8")
+    assert all(line.startswith(";") for line in fragment.splitlines()), "comments only"
+    assert provider.read(["a.example"], NoProgress())["a.example"].sts_txt == ()
     assert not (root / "mta-sts.a.example").exists()
     assert root.is_dir(), "the provider's own directory stays"
     assert (root / "keep.txt").read_text(encoding="utf-8") == "mine"
