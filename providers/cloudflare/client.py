@@ -1,59 +1,160 @@
-"""The SDK client for one run: token, base URL, limiter, retries, and errors as one line.
+"""The SDK client for one run: token, base URL, timeouts, limiter, retries, one-line errors.
 
 The official `cloudflare` SDK does the HTTP: it reads `CLOUDFLARE_BASE_URL` (how tests aim it
 at the local fake), retries 429 honouring `Retry-After` (up to 60 s) and 5xx/connection
 errors with exponential backoff. We raise its retry budget, since a 1,000-domain apply can
 meet several 429s in a row, and put our limiter in front so 429s stay rare.
 
-The token comes only from `CLOUDFLARE_API_TOKEN`, is never stored in settings or a plan
-file, and never appears in an error message.
+Credentials: exactly `CLOUDFLARE_API_TOKEN`, sent as `Authorization: Bearer`. The SDK would
+also read `CLOUDFLARE_API_KEY`, `CLOUDFLARE_EMAIL` and `CLOUDFLARE_API_USER_SERVICE_KEY`
+from the environment and PREFER them (with both set, a run would authenticate with the
+account's Global API Key, which can do anything the account can), and would add any header
+`CLOUDFLARE_CUSTOM_HEADERS` names; `_Client` drops all of those, so the documented token is
+the only credential a request carries. The token is never stored in settings or a plan
+file, and `scrub` takes every credential value out of an error message (an error page or a
+proxy may echo the request's headers).
+
+Waiting: every attempt has connect and read timeouts and the run a deadline (timeouts.py);
+an attempt that got no answer is tried once more, not eight times, and no retry sleeps past
+the deadline. The errors name the call: `GET /zones: no answer within 30 s`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import cloudflare
 import httpx
+from cloudflare._models import FinalRequestOptions
 
 from provisioner.errors import ProviderError
 
 from .ratelimit import SlidingWindowLimiter
+from .timeouts import TIMEOUT_ENV, TIMEOUT_RETRIES, Deadline, DeadlinePassed, Timeouts, api_call
 
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+IGNORED_CREDENTIALS = (
+    "CLOUDFLARE_API_KEY",
+    "CLOUDFLARE_EMAIL",
+    "CLOUDFLARE_API_USER_SERVICE_KEY",
+)
+"""What the SDK would read besides the token; mtasts never sends them."""
+AUTH_HEADERS = frozenset({"authorization", "x-auth-key", "x-auth-email", "x-auth-user-service-key"})
 MAX_RETRIES = 8
-TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+MASK = "***"
+
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
+"""What a token can hold: visible ASCII. A `\\r` from a CRLF .env file is stripped first."""
 
 T = TypeVar("T")
 
 
 class _Client(cloudflare.Cloudflare):
-    """The SDK client, minus its retries of 409: Cloudflare answers 409 for lasting
-    conflicts (a host that already has its own DNS record cannot become a custom domain),
-    which retrying with backoff would only delay by half a minute before the same error."""
+    """The SDK client with exactly one credential, a deadline, and no retries of 409.
+
+    409: Cloudflare answers it for lasting conflicts (a host that already has its own DNS
+    record cannot become a custom domain), which retrying with backoff would only delay by
+    half a minute before the same error.
+    """
+
+    deadline: Deadline | None = None
+    request_timeout: float = 0.0
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The SDK filled these from the environment when they were not given; the token
+        # is the only credential mtasts documents, so the others must not ride along.
+        self.api_key = None
+        self.api_email = None
+        self.user_service_key = None
+        self._custom_headers = {
+            k: v for k, v in self._custom_headers.items() if k.lower() not in AUTH_HEADERS
+        }
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
 
     def _should_retry(self, response: httpx.Response) -> bool:
         if response.status_code == httpx.codes.CONFLICT:
             return False
         return super()._should_retry(response)
 
+    def _sleep_for_retry(
+        self,
+        *,
+        retries_taken: int,
+        max_retries: int,
+        options: FinalRequestOptions,
+        response: httpx.Response | None,
+    ) -> None:
+        """The SDK calls this inside its `except` block before each retry, so the error
+        being handled tells which kind of failure it is: a passed deadline is raised on,
+        a timeout is retried `TIMEOUT_RETRIES` times only, and no sleep ends past the
+        deadline."""
+        error = sys.exc_info()[1]
+        if isinstance(error, DeadlinePassed):
+            raise error
+        if isinstance(error, httpx.TimeoutException) and retries_taken >= TIMEOUT_RETRIES:
+            raise cloudflare.APITimeoutError(request=error.request) from error
+        headers = response.headers if response is not None else None
+        wait = self._calculate_retry_timeout(max_retries - retries_taken, options, headers)
+        if self.deadline is not None:
+            call = f"{options.method.upper()} {options.url}"
+            self.deadline.check(wait, call)
+        time.sleep(wait)
 
-def make_client(provider: str, limiter: SlidingWindowLimiter) -> cloudflare.Cloudflare:
-    """An SDK client behind `limiter`; a missing token is a one-line ProviderError."""
+
+def read_token(provider: str) -> str:
+    """The token from `CLOUDFLARE_API_TOKEN`; missing or malformed is a one-line error that
+    never shows the value."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise ProviderError(
             f"{provider}: {TOKEN_ENV} is not set: create an API token with the permissions "
             "listed in docs/cloudflare.md and export it"
         )
+    if not _TOKEN_RE.fullmatch(token):
+        raise ProviderError(
+            f"{provider}: {TOKEN_ENV} holds spaces or control characters no API token has "
+            "(a value pasted with its line end?): export the token alone"
+        )
+    return token
+
+
+def make_client(
+    provider: str, limiter: SlidingWindowLimiter, timeouts: Timeouts, deadline: Deadline
+) -> cloudflare.Cloudflare:
+    """An SDK client behind `limiter`, with `timeouts` on every attempt and `deadline` on the
+    run; a missing token is a one-line ProviderError."""
+    token = read_token(provider)
+    timeout = httpx.Timeout(timeouts.request)
+    limiter.deadline = deadline
     http = cloudflare.DefaultHttpxClient(
-        timeout=TIMEOUT,
+        timeout=timeout,
         event_hooks={"request": [limiter.on_request], "response": [limiter.on_response]},
     )
-    return _Client(api_token=token, max_retries=MAX_RETRIES, http_client=http)
+    client = _Client(api_token=token, timeout=timeout, max_retries=MAX_RETRIES, http_client=http)
+    client.deadline = deadline
+    client.request_timeout = timeouts.request
+    return client
+
+
+def scrub(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """`text` without any Cloudflare credential value (the token, and what the SDK would
+    have read), nor what follows a `Bearer` or an `X-Auth-*` header name."""
+    env = os.environ if environ is None else environ
+    values = {env.get(name, "").strip() for name in (TOKEN_ENV, *IGNORED_CREDENTIALS)}
+    for value in sorted((v for v in values if len(v) >= 4), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    text = re.sub(r"(?i)(\bBearer\s+)\S+", rf"\1{MASK}", text)
+    return re.sub(r"(?i)(\bx-auth-[a-z-]+['\"]?\s*[:=]\s*)['\"]?[^\s'\",}]+", rf"\1{MASK}", text)
 
 
 def describe(exc: cloudflare.APIError) -> str:
@@ -74,22 +175,60 @@ def describe(exc: cloudflare.APIError) -> str:
 
 @contextmanager
 def api_errors(provider: str, what: str) -> Iterator[None]:
-    """Turn SDK exceptions into one-line ProviderErrors naming the provider and the target."""
+    """Turn SDK exceptions into one-line ProviderErrors naming the provider, the target and,
+    for a call that got no answer, the call; credentials scrubbed from every message."""
     try:
         yield
+    except DeadlinePassed as exc:
+        raise ProviderError(scrub(_deadline_text(provider, what, exc))) from None
     except cloudflare.AuthenticationError:
         raise ProviderError(
             f"{provider}: {what}: Cloudflare refused the API token (HTTP 401): check {TOKEN_ENV}"
         ) from None
     except cloudflare.PermissionDeniedError as exc:
         raise ProviderError(
-            f"{provider}: {what}: the API token lacks a permission ({describe(exc)}); see "
-            "docs/cloudflare.md for the exact list"
+            scrub(
+                f"{provider}: {what}: the API token lacks a permission ({describe(exc)}); see "
+                "docs/cloudflare.md for the exact list"
+            )
+        ) from None
+    except cloudflare.APITimeoutError as exc:
+        call = api_call(exc.request)
+        raise ProviderError(
+            scrub(
+                f"{provider}: {what}: Cloudflare API {call}: no answer within "
+                f"{_read_timeout(exc.request)}, twice ({TIMEOUT_ENV} sets the wait)"
+            )
         ) from None
     except cloudflare.APIConnectionError as exc:
-        raise ProviderError(f"{provider}: {what}: cannot reach the Cloudflare API: {exc}") from None
+        cause = exc.__cause__
+        if isinstance(cause, DeadlinePassed):
+            cause.call = cause.call or api_call(exc.request)
+            raise ProviderError(scrub(_deadline_text(provider, what, cause))) from None
+        reason = " ".join(str(cause or exc).split()) or type(cause).__name__
+        raise ProviderError(
+            scrub(
+                f"{provider}: {what}: cannot reach the Cloudflare API "
+                f"({api_call(exc.request)}: {reason})"
+            )
+        ) from None
     except cloudflare.APIError as exc:
-        raise ProviderError(f"{provider}: {what}: {describe(exc)}") from None
+        raise ProviderError(scrub(f"{provider}: {what}: {describe(exc)}")) from None
+
+
+def _deadline_text(provider: str, what: str, exc: DeadlinePassed) -> str:
+    call = f"Cloudflare API {exc.call}: " if exc.call else ""
+    return (
+        f"{provider}: {what}: {call}{exc} before the call could finish "
+        f"({TIMEOUT_ENV}=SECONDS/RUN_SECONDS sets it)"
+    )
+
+
+def _read_timeout(request: httpx.Request) -> str:
+    """The read timeout the request was sent with, as `30 s` or `0.5 s`."""
+    timeout = request.extensions.get("timeout") or {}
+    seconds = timeout.get("read") if isinstance(timeout, dict) else None
+    return f"{seconds:g} s" if isinstance(seconds, int | float) else "the timeout"
 
 
 def all_pages(fetch: Callable[[int], Any]) -> list[Any]:

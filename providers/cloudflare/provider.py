@@ -3,7 +3,9 @@
 What a domain gets: its policy in the account's mtasts Worker (worker.py), the Workers
 custom domain `mta-sts.<domain>` bound to that Worker (domains.py), and the `_mta-sts` and
 `_smtp._tls` TXT records in its zone (dns.py). The token comes from `CLOUDFLARE_API_TOKEN`
-only; the SDK honours `CLOUDFLARE_BASE_URL`, which is how tests reach the local fake.
+only (client.py drops the other credentials the SDK would read); the SDK honours
+`CLOUDFLARE_BASE_URL`, which is how tests reach the local fake. Every request has
+timeouts and the run a deadline (timeouts.py).
 
 How a run spends API calls (the account-wide rate limit is ~1,200 per 5 minutes):
 - read: the script content once (it is also `managed_domains`), the custom domains once,
@@ -39,6 +41,7 @@ from .client import make_client
 from .dns import DnsRecords
 from .domains import CustomDomains, endpoint_text
 from .ratelimit import SlidingWindowLimiter, limiter_from_env
+from .timeouts import Deadline, timeouts_from_env
 from .worker import PolicyEntry, PolicyMap, WorkerScript, now
 from .zones import ZoneIndex
 
@@ -69,6 +72,7 @@ class _Api:
 
     client: cloudflare.Cloudflare
     limiter: SlidingWindowLimiter
+    deadline: Deadline
     zones: ZoneIndex
     dns: DnsRecords
     script: WorkerScript
@@ -97,11 +101,14 @@ class CloudflareProvider(Provider):
         with self._lock:
             if self._api_instance is None:
                 cfg = self.config
-                limiter = limiter_from_env()
-                client = make_client(self.name, limiter)
+                limiter = limiter_from_env(self.name)
+                timeouts = timeouts_from_env(self.name)
+                deadline = Deadline(timeouts.run)
+                client = make_client(self.name, limiter, timeouts, deadline)
                 self._api_instance = _Api(
                     client,
                     limiter,
+                    deadline,
                     ZoneIndex(client, self.name, cfg.account_id, cfg.zone_ids),
                     DnsRecords(client, self.name, cfg.read_mx),
                     WorkerScript(client, self.name, cfg.account_id, cfg.worker),
@@ -155,6 +162,9 @@ class CloudflareProvider(Provider):
     # Applying
 
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
+        # A fresh deadline: the read's time (and a wait at the approval prompt) is not
+        # charged to the writes.
+        self.api.deadline.restart()
         endpoints = [c for c in changes if c.resource is Resource.ENDPOINT]
         policies = [c for c in changes if c.resource is Resource.POLICY]
         records = [

@@ -12,6 +12,9 @@ request, which is how the benchmark and the tests measure API calls per domain. 
 `response` hook reads `Retry-After` from a 429 and holds EVERY thread until then: the SDK
 honours `Retry-After` only up to 60 seconds and only for the request that got the 429,
 while Cloudflare may ask for up to the rest of its 5-minute window, for all requests.
+
+A wait never runs past the run's deadline (timeouts.py): the request that would have to
+wait longer fails at once with `DeadlinePassed`, instead of sleeping into a certain error.
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ from collections.abc import Callable
 
 import httpx
 
+from provisioner.errors import ProviderError
+
+from .timeouts import Deadline, api_call, shown
+
 DEFAULT_LIMIT = 1_100
 """Requests per window: Cloudflare's 1,200 less a margin for the user's other tools."""
 DEFAULT_WINDOW = 300.0
 MAX_PAUSE = 600.0
 """A longer Retry-After is not believed (a clock skew or a bug); the SDK's backoff applies."""
+MAX_WINDOW = 86_400.0
 RATE_ENV = "MTASTS_CLOUDFLARE_RATE_LIMIT"
 """`REQUESTS/SECONDS` (e.g. `600/300`, or `0/1` for no limit): for shared tokens and tests."""
 
@@ -53,14 +61,19 @@ class SlidingWindowLimiter:
         self._paused_until = 0.0
         self.requests = 0
         self.waited = 0.0
+        self.deadline: Deadline | None = None
+        """When set, no wait may end past it (DeadlinePassed names `call` instead)."""
 
-    def acquire(self) -> None:
+    def acquire(self, call: str = "") -> None:
         while True:
             with self._lock:
                 delay = self._take_or_wait()
-                self.waited += delay
+            if self.deadline is not None:
+                self.deadline.check(delay, call)
             if delay <= 0:
                 return
+            with self._lock:
+                self.waited += delay
             self._sleep(delay)
 
     def _take_or_wait(self) -> float:
@@ -84,7 +97,7 @@ class SlidingWindowLimiter:
 
     def on_request(self, request: httpx.Request) -> None:
         """httpx `request` event hook."""
-        self.acquire()
+        self.acquire(api_call(request))
 
     def on_response(self, response: httpx.Response) -> None:
         """httpx `response` event hook: a 429's Retry-After pauses everyone."""
@@ -98,10 +111,19 @@ class SlidingWindowLimiter:
             self.pause(seconds)
 
 
-def limiter_from_env() -> SlidingWindowLimiter:
-    """The default limiter, or the one `MTASTS_CLOUDFLARE_RATE_LIMIT` asks for."""
-    raw = os.environ.get(RATE_ENV, "").strip()
-    match = re.fullmatch(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)", raw)
-    if not match:
+def limiter_from_env(provider: str) -> SlidingWindowLimiter:
+    """The default limiter (unset or empty), or the one `MTASTS_CLOUDFLARE_RATE_LIMIT` asks
+    for; a value that is not `REQUESTS/SECONDS` is a one-line ProviderError, never a silent
+    default (a typo would otherwise run a shared token at full speed)."""
+    raw = os.environ.get(RATE_ENV, "")
+    if not raw.strip():
         return SlidingWindowLimiter()
-    return SlidingWindowLimiter(int(match.group(1)), float(match.group(2)))
+    match = re.fullmatch(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)", raw.strip())
+    problem = "expected REQUESTS/SECONDS, e.g. 600/300 (0/1: no limit)"
+    if match is not None:
+        limit, window = int(match.group(1)), float(match.group(2))
+        if not 0 < window <= MAX_WINDOW:
+            problem = f"SECONDS must be more than 0 and at most {MAX_WINDOW:g}"
+        else:
+            return SlidingWindowLimiter(limit, window)
+    raise ProviderError(f"{provider}: {RATE_ENV}={shown(raw)}: {problem}")

@@ -45,6 +45,8 @@ class Call:
     method: str
     path: str
     query: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+    """Every request header, names in lower case (tests check which credential went)."""
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Fault:
     status: int
     times: int
     retry_after: float | None = None
+    echo_headers: bool = False
 
 
 @dataclass
@@ -177,10 +180,15 @@ class FakeCloudflareApi:
         *,
         times: int = 1,
         retry_after: float | None = None,
+        echo_headers: bool = False,
     ) -> None:
         """The next `times` requests matching method and path (a regex searched in the path
-        after /client/v4) answer `status`, with `Retry-After` when given."""
-        self.faults.append(Fault(method.upper(), re.compile(path), status, times, retry_after))
+        after /client/v4) answer `status`, with `Retry-After` when given; `echo_headers`
+        puts the request's headers in the error message, as some proxies and error pages
+        do (a client must not print that as is)."""
+        self.faults.append(
+            Fault(method.upper(), re.compile(path), status, times, retry_after, echo_headers)
+        )
 
     def rate_limit(self, limit: int, window: float, retry_after: float = 1.0) -> None:
         """At most `limit` requests per `window` seconds; more answer 429 + Retry-After."""
@@ -194,7 +202,7 @@ class FakeCloudflareApi:
             if (method is None or c.method == method) and pattern.search(c.path)
         )
 
-    def _fault_for(self, method: str, path: str) -> tuple[int, float | None] | None:
+    def _fault_for(self, method: str, path: str) -> tuple[int, float | None, bool] | None:
         with self._lock:
             if self._rate is not None:
                 now = time.monotonic()
@@ -203,12 +211,12 @@ class FakeCloudflareApi:
                     sent.popleft()
                 if len(sent) >= self._rate.limit:
                     self.throttled += 1
-                    return 429, self._rate.retry_after
+                    return 429, self._rate.retry_after, False
                 sent.append(now)
             for fault in self.faults:
                 if fault.times > 0 and fault.method in (method, "*") and fault.path.search(path):
                     fault.times -= 1
-                    return fault.status, fault.retry_after
+                    return fault.status, fault.retry_after, fault.echo_headers
         return None
 
 
@@ -259,20 +267,25 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         path = url.path.removeprefix(PREFIX)
         fake = self.fake
-        fake.calls.append(Call(method, path, query))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        fake.calls.append(Call(method, path, query, headers))
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in fake.state.tokens:
             self._json(401, error_body(10000, "Authentication error"))
             return
         fault = fake._fault_for(method, path)
         if fault is not None:
-            status, retry_after = fault
+            status, retry_after, echo = fault
             headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
             message = (
                 "Rate limited. Please wait and consider throttling your request speed"
                 if status == 429
                 else "Internal Server Error"
             )
+            if echo:
+                message += " for request with headers: " + "; ".join(
+                    f"{k}: {v}" for k, v in self.headers.items()
+                )
             self._json(status, error_body(971 if status == 429 else 10013, message), headers)
             return
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -65,3 +67,38 @@ def set_published(api: FakeCloudflareApi, host: str, when: datetime) -> None:
 def bound_hosts(api: FakeCloudflareApi) -> dict[str, str]:
     """Custom domain hostname -> service."""
     return {d["hostname"]: d["service"] for d in api.state.domains.values()}
+
+
+class SilentServer:
+    """A loopback TCP server that accepts every connection and never answers: the API that
+    kept `plan` silent for ten minutes. `accepted` counts the connections (the attempts)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._sock.getsockname()[:2]
+        return f"http://{host}:{port}/client/v4"
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self._held.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        for conn in self._held:
+            conn.close()
+        self._sock.close()

@@ -46,10 +46,13 @@ def test_limiter_lets_a_burst_through_then_waits_for_the_window():
 
 def test_limiter_from_env(monkeypatch):
     monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "600/300")
-    limiter = limiter_from_env()
+    limiter = limiter_from_env("cf")
     assert (limiter.limit, limiter.window) == (600, 300.0)
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "")
+    assert limiter_from_env("cf").limit == 1100, "empty is unset"
     monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "nonsense")
-    assert limiter_from_env().limit == 1100
+    with pytest.raises(ProviderError, match=r"^cf: MTASTS_CLOUDFLARE_RATE_LIMIT='nonsense': "):
+        limiter_from_env("cf")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,207 @@
+"""What the Cloudflare provider sends, prints and waits for (issue 14, items 5 and 7).
+
+- Credentials: exactly `CLOUDFLARE_API_TOKEN` goes out, as a Bearer token, even with the
+  Global API Key, the e-mail, a service key and custom auth headers set in the environment
+  (the SDK would prefer those); no error message carries a credential, even when the API
+  (or a proxy) echoes the request's headers.
+- Waiting: every request has connect and read timeouts and the run a deadline, from one
+  validated setting; an API that accepts and never answers ends the run in seconds with
+  the provider and the call named. Tested against a loopback server that never answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from cf_fake_state import ACCOUNT_ID, TOKEN
+from cf_helpers import SilentServer, add_zones, cf_spec, domains_spec
+from clihelpers import run
+
+from providers.cloudflare.client import scrub
+from providers.cloudflare.ratelimit import SlidingWindowLimiter
+from providers.cloudflare.timeouts import Deadline, DeadlinePassed
+from provisioner.errors import ProviderError
+from provisioner.provider import NoProgress
+from provisioner.registry import build_provider
+
+GLOBAL_KEY = "global-api-key-SENTINEL-0001"
+EMAIL = "owner-SENTINEL@example.com"
+SERVICE_KEY = "v1.0-service-key-SENTINEL-0002"
+SCRIPT_CONTENT = rf"^/accounts/{ACCOUNT_ID}/workers/scripts/mtasts/content/v2$"
+
+
+@pytest.fixture
+def every_credential(cf_api, monkeypatch):
+    """The documented token plus everything else the SDK would read (and prefer)."""
+    monkeypatch.setenv("CLOUDFLARE_API_KEY", GLOBAL_KEY)
+    monkeypatch.setenv("CLOUDFLARE_EMAIL", EMAIL)
+    monkeypatch.setenv("CLOUDFLARE_API_USER_SERVICE_KEY", SERVICE_KEY)
+    monkeypatch.setenv(
+        "CLOUDFLARE_CUSTOM_HEADERS", f"X-Auth-Key: {GLOBAL_KEY}\nX-Trace: kept-header"
+    )
+    return cf_api
+
+
+@pytest.fixture
+def silent(cf_api, monkeypatch) -> Iterator[SilentServer]:
+    server = SilentServer()
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", server.base_url)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def one_line(result) -> str:
+    """The only line on stderr, without the CLI's `error: ` prefix."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0].removeprefix("error: ")
+
+
+# Credentials
+
+
+def test_only_the_documented_token_is_sent_with_every_credential_set(every_credential, tmp_path):
+    add_zones(every_credential, "example.com")
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    result = run("apply", "-c", spec, "--auto-approve")
+    assert result.exit_code == 0, result.stderr
+    calls = every_credential.calls
+    assert calls
+    for call in calls:
+        assert call.headers["authorization"] == f"Bearer {TOKEN}", call.path
+        for header in ("x-auth-key", "x-auth-email", "x-auth-user-service-key"):
+            assert header not in call.headers, (header, call.path)
+        assert call.headers.get("x-trace") == "kept-header", "other custom headers still go"
+    sent = " ".join(str(c.headers) for c in calls)
+    assert GLOBAL_KEY not in sent and EMAIL not in sent and SERVICE_KEY not in sent
+
+
+def test_an_error_that_echoes_the_headers_prints_no_credential(every_credential, tmp_path):
+    add_zones(every_credential, "example.com")
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    every_credential.inject("GET", r"^/zones$", 400, echo_headers=True)
+    result = run("plan", "-c", spec)
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert "cf: listing the zones" in line and "HTTP 400" in line
+    for secret in (TOKEN, GLOBAL_KEY, EMAIL, SERVICE_KEY):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_the_provider_error_itself_holds_no_token(every_credential, tmp_path):
+    """Not only the CLI's output: the ProviderError the provider raises is already clean."""
+    add_zones(every_credential, "example.com")
+    provider = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    every_credential.inject("GET", r"^/zones$", 403, echo_headers=True)
+    with pytest.raises(ProviderError) as caught:
+        provider.read(["example.com"], NoProgress())
+    message = str(caught.value)
+    assert "lacks a permission" in message and "Bearer ***" in message
+    assert TOKEN not in message and "\n" not in message
+
+
+def test_a_token_with_a_line_end_inside_is_refused_without_showing_it(
+    cf_api, tmp_path, monkeypatch
+):
+    add_zones(cf_api, "example.com")
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "secret-part-one\r\nsecret-part-two")
+    result = run("plan", "-c", spec)
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert "CLOUDFLARE_API_TOKEN holds spaces or control characters" in line
+    assert "secret-part" not in result.stdout + result.stderr
+    assert cf_api.calls == [], "nothing was sent"
+
+
+def test_scrub_masks_values_and_auth_headers():
+    env = {"CLOUDFLARE_API_TOKEN": "tok-123456", "CLOUDFLARE_API_KEY": "key-abcdef"}
+    text = "tok-123456 key-abcdef Authorization: Bearer other-token X-Auth-Email: a@b.example"
+    assert scrub(text, env) == "*** *** Authorization: Bearer *** X-Auth-Email: ***"
+
+
+# Timeouts and the run deadline
+
+
+def test_an_api_that_never_answers_fails_in_seconds_naming_the_call(silent, tmp_path, monkeypatch):
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", "0.5")
+    started = time.monotonic()
+    result = run("plan", "-c", spec)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert line.startswith("cf: reading Worker script 'mtasts': Cloudflare API GET ")
+    assert "/workers/scripts/mtasts/content/v2: no answer within 0.5 s, twice" in line
+    assert "MTASTS_CLOUDFLARE_TIMEOUT" in line
+    assert silent.accepted == 2, "one try and one retry, not the SDK's nine"
+    assert elapsed < 10, f"bounded by the timeout, took {elapsed:.1f} s"
+
+
+def test_the_run_deadline_stops_retries(silent, tmp_path, monkeypatch):
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    # 0.5 s per attempt; the retry's backoff (0.375-0.5 s) would end past the 0.8 s deadline
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", "0.5/0.8")
+    result = run("plan", "-c", spec)
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert line.startswith("cf: reading Worker script 'mtasts': Cloudflare API GET ")
+    assert "the run's deadline of 0.8 s has passed" in line
+    assert silent.accepted == 1
+
+
+def test_the_limiter_does_not_wait_past_the_deadline():
+    clock = [0.0]
+    deadline = Deadline(10.0, clock=lambda: clock[0])
+    limiter = SlidingWindowLimiter(1, 60.0, clock=lambda: clock[0], sleep=lambda s: None)
+    limiter.deadline = deadline
+    limiter.acquire("GET /zones")
+    with pytest.raises(DeadlinePassed) as caught:
+        limiter.acquire("GET /zones/z/dns_records")
+    assert caught.value.call == "GET /zones/z/dns_records" and limiter.waited == 0
+    clock[0] = 11.0
+    deadline.restart()
+    assert deadline.remaining() == 10.0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MTASTS_CLOUDFLARE_TIMEOUT", "soon"),
+        ("MTASTS_CLOUDFLARE_TIMEOUT", "0"),
+        ("MTASTS_CLOUDFLARE_TIMEOUT", "-5"),
+        ("MTASTS_CLOUDFLARE_TIMEOUT", "1e3"),
+        ("MTASTS_CLOUDFLARE_TIMEOUT", "601"),
+        ("MTASTS_CLOUDFLARE_TIMEOUT", "30/10"),
+        ("MTASTS_CLOUDFLARE_TIMEOUT", "30/\x1b[2J"),
+        ("MTASTS_CLOUDFLARE_RATE_LIMIT", "nonsense"),
+        ("MTASTS_CLOUDFLARE_RATE_LIMIT", "600"),
+        ("MTASTS_CLOUDFLARE_RATE_LIMIT", "600/0"),
+        ("MTASTS_CLOUDFLARE_RATE_LIMIT", "-1/300"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_nothing_is_called(
+    cf_api, tmp_path, monkeypatch, variable, value
+):
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    monkeypatch.setenv(variable, value)
+    result = run("plan", "-c", spec)
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert line.startswith(f"cf: {variable}=")
+    assert "\x1b" not in line
+    assert cf_api.calls == []
+
+
+def test_good_settings_are_used(cf_api, tmp_path, monkeypatch):
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", " 12.5/900 ")
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "0/1")
+    provider = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    api = provider.api
+    assert api.deadline.seconds == 900.0 and 899 < api.deadline.remaining() <= 900
+    assert api.client.timeout.read == 12.5 and api.client.timeout.connect == 12.5
+    assert api.limiter.limit == 0
