@@ -43,6 +43,7 @@ LOCAL = {"local": {"type": "local", "path": "./out"}}
 _CLEAN_ENV: dict[str, str | None] = {
     "MTASTS_CONFIG": None,
     "MTASTS_DEBUG": None,
+    "MTASTS_NOW": None,
     "FORCE_COLOR": None,
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import textwrap
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from clihelpers import (
@@ -32,6 +33,7 @@ from clihelpers import (
 )
 
 from provisioner import __version__
+from provisioner.rfc8461 import id_names_body
 
 
 def assert_no_traceback(result):
@@ -502,7 +504,9 @@ def test_domain_put_back_during_the_wait_returns_to_its_policy(tmp_path):
 
     assert result.exit_code == 0, result.stderr
     assert policy_file(root, "b.example").read_bytes() == original_policy
-    assert sts_values(root, "b.example") == original_sts
+    [sts] = sts_values(root, "b.example")
+    assert sts != original_sts[0], "senders cached mode none under the last id: a new one"
+    assert id_names_body(sts.removeprefix("v=STSv1; id="), original_policy.decode())
     after = run("plan", "-c", spec, "--detailed-exitcode")
     assert after.exit_code == 0
     assert "note:" not in after.stdout
@@ -598,10 +602,14 @@ def test_a_failed_policy_write_stops_before_any_sts_record_changes(tmp_path, mon
     spec = write_spec(tmp_path, simple_domains(["a.example", "b.example"]))
     root = tmp_path / "out"
     real_replace = os.replace
+    policy_writes = []
 
     def replace(src, dst, *args, **kwargs):
-        if "mta-sts.b.example" in str(dst):
-            raise OSError(28, "No space left on device")
+        """The disk fills up on the second policy written (b.example's: domains go in order)."""
+        if str(dst).endswith("mta-sts.txt"):
+            policy_writes.append(dst)
+            if len(policy_writes) == 2:
+                raise OSError(28, "No space left on device")
         return real_replace(src, dst, *args, **kwargs)
 
     monkeypatch.setattr(os, "replace", replace)
@@ -705,13 +713,14 @@ def test_domain_option_reaches_a_managed_domain_that_left_the_spec(tmp_path):
 
 def test_render_writes_the_local_provider_layout_and_touches_no_provider(quickstart, tmp_path):
     rendered = tmp_path / "rendered"
+    same_clock = {"MTASTS_NOW": "2026-11-30T12:00:00Z"}  # ids carry the time they were minted
 
-    result = run("render", "-c", quickstart, "--out", rendered)
+    result = run("render", "-c", quickstart, "--out", rendered, env=same_clock)
 
     assert result.exit_code == 0, result.stderr
     assert "3 domains" in result.stdout
     assert not (tmp_path / "build").exists(), "render must not touch the provider's path"
-    assert run("apply", "-c", quickstart, "--auto-approve").exit_code == 0
+    assert run("apply", "-c", quickstart, "--auto-approve", env=same_clock).exit_code == 0
     provider_tree = {
         path: content for path, content in _contents(tmp_path / "build" / "mta-sts").items()
     }
@@ -874,3 +883,30 @@ def test_no_arguments_shows_the_commands(tmp_path):
 
     assert "validate" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the clock seam --------------------------------------------------------------------
+
+
+def test_mtasts_now_moves_the_removal_wait_without_patching_code(tmp_path):
+    spec = write_spec(tmp_path, simple_domains(["a.example", "b.example"]))
+    root = tmp_path / "out"
+    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+    write_spec(tmp_path, simple_domains(["a.example"]))
+    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+    assert "removal waits until" in run("plan", "-c", spec).stdout
+
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    shown = run("plan", "-c", spec, env={"MTASTS_NOW": later})
+
+    assert "removal step 2 of 2" in shown.stdout
+    assert policy_fields(root, "b.example")["mode"] == "none"
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2026-12-24T00:00:00"])
+def test_a_bad_mtasts_now_is_a_one_line_error(tmp_path, value):
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+    result = run("plan", "-c", spec, env={"MTASTS_NOW": value})
+    assert result.exit_code == 1
+    [line] = stderr_lines(result)
+    assert line.startswith(f"error: MTASTS_NOW: {value!r}")

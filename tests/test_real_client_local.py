@@ -141,4 +141,4 @@ def test_mtasts_check_passes_what_mtasts_applied_and_names_a_stale_id(
     stale = CliRunner().invoke(app, ["check", "example.com", *aim])
     assert stale.exit_code == 1
     assert "sts_id" in stale.output
-    assert "senders keep an old policy until the id changes" in stale.output
+    assert "the served policy is not the spec's" in stale.output

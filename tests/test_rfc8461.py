@@ -5,7 +5,9 @@ Error messages are asserted whole: `mtasts check` prints them to the user as the
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -19,6 +21,8 @@ from provisioner.rfc8461 import (
     ParsedPolicy,
     Policy,
     StsRecord,
+    id_minted_at,
+    id_names_body,
     is_sts_record,
     max_age_advice,
     mx_matches,
@@ -105,16 +109,41 @@ def test_policy_max_age_type(max_age: object) -> None:
 # --- policy id -------------------------------------------------------------------------
 
 
-def test_policy_id_alphanumeric_and_short() -> None:
-    pid = GOOD_POLICY.id
+AT = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
+
+
+def test_policy_id_is_the_body_hash_prefix_then_the_utc_second_it_was_minted() -> None:
+    pid = policy_id(GOOD, AT)
     assert re.fullmatch(r"[A-Za-z0-9]{1,32}", pid)
-    assert pid == policy_id(GOOD)
+    assert pid == hashlib.sha256(GOOD.encode()).hexdigest()[:12] + "20261130123456"
+    assert id_minted_at(pid) == AT
+    other_zone = AT.astimezone(timezone(timedelta(hours=5)))
+    assert policy_id(GOOD, other_zone) == pid
 
 
-def test_policy_id_stable_for_same_body() -> None:
-    same = Policy(Mode.ENFORCE, 1_209_600, ("mail.example.com", "*.mx.example.net"))
-    assert same.id == GOOD_POLICY.id
-    assert policy_id(GOOD) == policy_id(str(GOOD))
+def test_policy_id_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        policy_id(GOOD, datetime(2026, 1, 1))
+
+
+def test_an_id_names_its_body_at_any_minting_time_and_no_other_body() -> None:
+    later = policy_id(GOOD, AT + timedelta(days=400))
+    assert id_names_body(policy_id(GOOD, AT), GOOD)
+    assert id_names_body(later, GOOD)
+    assert later != policy_id(GOOD, AT), "a re-publication never reuses an id"
+    assert not id_names_body(policy_id(GOOD, AT), GOOD.replace("enforce", "testing"))
+
+
+def test_ids_of_earlier_releases_still_name_their_body() -> None:
+    legacy = hashlib.sha256(GOOD.encode()).hexdigest()[:20]
+    assert id_names_body(legacy, GOOD)
+    assert not id_names_body(legacy, GOOD.replace("enforce", "testing"))
+    assert id_minted_at(legacy) is None
+
+
+@pytest.mark.parametrize("foreign", ["20240101", "handmade1", "A" * 26, "", "x" * 32])
+def test_foreign_ids_name_no_body(foreign: str) -> None:
+    assert not id_names_body(foreign, GOOD)
 
 
 @pytest.mark.parametrize(
@@ -127,14 +156,17 @@ def test_policy_id_stable_for_same_body() -> None:
     ],
 )
 def test_policy_id_changes_with_body(changed: Policy) -> None:
-    assert changed.id != GOOD_POLICY.id
+    assert policy_id(changed.render(), AT) != policy_id(GOOD, AT)
+    assert not id_names_body(policy_id(GOOD, AT), changed.render())
 
 
 @PROPERTY
 @given(policies(), policies())
 def test_policy_id_differs_for_different_policies(a: Policy, b: Policy) -> None:
-    assert re.fullmatch(r"[A-Za-z0-9]{1,32}", a.id)
-    assert (a.id == b.id) == (a.render() == b.render())
+    a_id, b_id = policy_id(a.render(), AT), policy_id(b.render(), AT)
+    assert re.fullmatch(r"[A-Za-z0-9]{1,32}", a_id)
+    assert (a_id == b_id) == (a.render() == b.render())
+    assert id_names_body(a_id, b.render()) == (a.render() == b.render())
 
 
 # --- _mta-sts record -------------------------------------------------------------------
@@ -143,7 +175,8 @@ def test_policy_id_differs_for_different_policies(a: Policy, b: Policy) -> None:
 def test_render_sts_record_exact() -> None:
     assert render_sts_record("abc123XYZ") == "v=STSv1; id=abc123XYZ"
     assert StsRecord("abc").render() == "v=STSv1; id=abc"
-    assert render_sts_record(GOOD_POLICY.id) == f"v=STSv1; id={GOOD_POLICY.id}"
+    pid = policy_id(GOOD, AT)
+    assert render_sts_record(pid) == f"v=STSv1; id={pid}"
 
 
 @pytest.mark.parametrize("bad", ["", "a+b", "a-b", "a.b", "a:b", "a/b", "a=", "x" * 33, "é"])
