@@ -103,7 +103,19 @@ def apply_plan(
     --verify` uses it to wait until each announced policy is served from its endpoint.
     """
     check_applicable(plan, providers)
-    sink = progress or NoProgress()
+    try:
+        return _apply_phases(plan, providers, progress or NoProgress(), before_phase)
+    finally:
+        for provider in providers.values():
+            provider.close()
+
+
+def _apply_phases(
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    sink: Progress,
+    before_phase: PhaseHook | None,
+) -> int:
     applied = 0
     ordered = sorted(plan.changes, key=Change.sort_key)
     for phase, phase_changes in groupby(ordered, key=lambda c: c.phase):

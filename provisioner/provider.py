@@ -75,6 +75,18 @@ class Provider(ABC):
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
         """Make one phase's changes live, in the order given."""
 
+    def notices(self) -> tuple[str, ...]:
+        """Warnings about what the provider found and left alone (after managed_domains/read).
+
+        Shown with the plan's warnings: e.g. a directory in the local tree that looks like a
+        policy host but holds no policy mtasts could have written.
+        """
+        return ()
+
+    def close(self) -> None:
+        """Release what the provider holds for a run (the local provider's apply lock)."""
+        return None
+
     def endpoint_for(self, domain: str) -> str | None:
         """The endpoint description this provider should hold; None where it hosts none."""
         return None

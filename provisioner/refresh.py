@@ -95,6 +95,7 @@ def compute_plan(
         warnings=[
             *spec.warnings_for(only),
             *moved,
+            *(notice for provider in providers.values() for notice in provider.notices()),
         ],
         managed_count=sum(len(domains) for domains in managed.values()),
     )
