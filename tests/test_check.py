@@ -29,6 +29,7 @@ from harness.https_server import EXPIRING_DAYS
 from harness.smtp_server import LocalSmtpServer
 
 from provisioner.render import render_spec
+from provisioner.rfc8461 import policy_id
 from provisioner.spec import load_spec
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
@@ -669,73 +670,124 @@ def test_no_mx_records_is_a_warning(world: MtaStsWorld) -> None:
 # --- consistency: the TXT id against the spec (-c) -----------------------------------------
 
 
-def _spec_for(tmp_path: Path, domain: str, mx: list[str]) -> tuple[Path, str, str]:
-    """A spec for domain; returns (path, the policy body it renders, that policy's id)."""
+MINTED = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+"""When the ids of these tests were published: ids name a body and a time (`policy_id`)."""
+
+
+def _spec_for(tmp_path: Path, domain: str, mx: list[str]) -> tuple[Path, str]:
+    """A spec for domain; returns (path, the policy body it renders).
+
+    The spec holds no id: apply mints `policy_id(body, now)`, so a test publishes the id
+    apply would have published at some time, `policy_id(body, MINTED)`.
+    """
     path = write_spec(
         tmp_path / "spec",
         {domain: {"mx": mx, "mode": "enforce", "max_age": 1_209_600}},
     )
     want = render_spec(load_spec(path))[domain]
-    return path, want.policy_text, want.policy.id
+    return path, want.policy_text
 
 
-def test_id_matching_the_spec_passes(world: MtaStsWorld, tmp_path: Path) -> None:
-    spec, body, spec_id = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
-    world.deploy("spec.example", body, spec_id, tlsrpt_rua="mailto:t@spec.example")
+def test_id_announcing_the_served_spec_policy_passes(world: MtaStsWorld, tmp_path: Path) -> None:
+    spec, body = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
+    world.deploy("spec.example", body, policy_id(body, MINTED), tlsrpt_rua="mailto:t@spec.example")
     world.publish_mx("spec.example", ["mx1.spec.example"])
     result = check(world, "spec.example", "-c", spec)
     assert result.exit_code == 0, result.stdout
-    assert "match the spec" in result.messages("spec.example", "sts_id", "pass")
+    assert "the served policy is the spec's, under its id" in result.messages(
+        "spec.example", "sts_id", "pass"
+    )
 
 
-def test_stale_id_after_a_policy_change(world: MtaStsWorld, tmp_path: Path) -> None:
-    """The new policy is served, but the TXT still carries the old id: senders that cached
-    the old policy keep it until max_age runs out."""
-    spec, body, spec_id = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
-    world.deploy("spec.example", body, "oldid2025", tlsrpt_rua="mailto:t@spec.example")
+def test_any_publication_time_of_the_same_body_passes(world: MtaStsWorld, tmp_path: Path) -> None:
+    """An id minted for this body a year ago (a spec reverted to it) still announces it."""
+    spec, body = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
+    earlier = policy_id(body, MINTED - timedelta(days=365))
+    world.deploy("spec.example", body, earlier, tlsrpt_rua="mailto:t@spec.example")
+    world.publish_mx("spec.example", ["mx1.spec.example"])
+    result = check(world, "spec.example", "-c", spec)
+    assert result.exit_code == 0, result.stdout
+    assert result.report("spec.example")["sts_id"] == earlier
+
+
+@pytest.mark.parametrize(
+    "stale_id",
+    ["oldid2025", policy_id(policy_text(["mx0.spec.example"]), MINTED)],
+    ids=["hand-written", "minted-for-another-body"],
+)
+def test_stale_id_after_a_policy_change(world: MtaStsWorld, tmp_path: Path, stale_id: str) -> None:
+    """The new policy is served, but the TXT still carries an id that announces another
+    policy (or none): senders that cached the old policy keep it until max_age runs out."""
+    spec, body = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
+    world.deploy("spec.example", body, stale_id, tlsrpt_rua="mailto:t@spec.example")
     world.publish_mx("spec.example", ["mx1.spec.example"])
     result = check(world, "spec.example", "-c", spec)
     assert result.exit_code == 1
     assert result.failing("spec.example") == {"sts_id"}
     message = result.messages("spec.example", "sts_id", "fail")
-    assert f"the TXT id is oldid2025, the spec's policy has id {spec_id}" in message
-    assert "(the served policy is the spec's)" in message
+    assert f"the served policy is the spec's, but the TXT id {stale_id} does not announce it" in (
+        message
+    )
+    assert "senders keep an old policy until the id changes" in message
 
 
 def test_stale_policy_after_an_mx_change(world: MtaStsWorld, tmp_path: Path) -> None:
-    """The spec gained an MX; the id was bumped but the old body is still served (a CDN
-    cache): senders fetch the old policy under the new id and keep it."""
-    spec, _, spec_id = _spec_for(tmp_path, "spec.example", ["mx1.spec.example", "mx2.spec.example"])
+    """The spec gained an MX; the id was moved to the new policy but the old body is still
+    served (a CDN cache): senders fetch the old policy under the new id and keep it."""
+    spec, body = _spec_for(tmp_path, "spec.example", ["mx1.spec.example", "mx2.spec.example"])
+    new_id = policy_id(body, MINTED)
     old_body = policy_text(["mx1.spec.example"])
-    world.deploy("spec.example", old_body, spec_id, tlsrpt_rua="mailto:t@spec.example")
+    world.deploy("spec.example", old_body, new_id, tlsrpt_rua="mailto:t@spec.example")
     world.publish_mx("spec.example", ["mx1.spec.example"])
     result = check(world, "spec.example", "-c", spec)
     assert result.exit_code == 1
     assert result.failing("spec.example") == {"sts_id"}
-    assert "the served policy is not the spec's" in result.messages(
-        "spec.example", "sts_id", "fail"
+    message = result.messages("spec.example", "sts_id", "fail")
+    assert f"the TXT id {new_id} announces the spec's policy, but another policy is served" in (
+        message
     )
+    assert "keep it for max_age" in message
 
 
 def test_old_id_and_old_policy_after_an_mx_change(world: MtaStsWorld, tmp_path: Path) -> None:
-    spec, _, spec_id = _spec_for(tmp_path, "spec.example", ["mx1.spec.example", "mx2.spec.example"])
+    """apply has not run since the spec changed: the live id announces the live (old)
+    policy, consistently, and the new MX is not covered yet."""
+    spec, _ = _spec_for(tmp_path, "spec.example", ["mx1.spec.example", "mx2.spec.example"])
+    old_body = policy_text(["mx1.spec.example"])
     world.deploy(
-        "spec.example", policy_text(["mx1.spec.example"]), "old1", tlsrpt_rua="mailto:t@x.example"
+        "spec.example", old_body, policy_id(old_body, MINTED), tlsrpt_rua="mailto:t@x.example"
     )
     world.publish_mx("spec.example", ["mx1.spec.example", "mx2.spec.example"])
     result = check(world, "spec.example", "-c", spec)
     assert result.exit_code == 1
     assert result.failing("spec.example") == {"sts_id", "mx_coverage"}
     message = result.messages("spec.example", "sts_id", "fail")
-    assert f"the TXT id is old1, the spec's policy has id {spec_id}" in message
-    assert "served policy is the spec's" not in message
+    assert message == (
+        "the served policy is not the spec's: apply has not run, or another tool changed it"
+    )
     assert "enforce would block mail to mx2.spec.example" in result.messages(
         "spec.example", "mx_coverage", "fail"
     )
 
 
+def test_foreign_policy_under_a_foreign_id(world: MtaStsWorld, tmp_path: Path) -> None:
+    spec, _ = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
+    world.deploy(
+        "spec.example",
+        policy_text(["mx1.spec.example"], max_age=604800),
+        "vendor1",
+        tlsrpt_rua="mailto:t@x.example",
+    )
+    world.publish_mx("spec.example", ["mx1.spec.example"])
+    result = check(world, "spec.example", "-c", spec)
+    assert result.failing("spec.example") == {"sts_id"}
+    assert result.messages("spec.example", "sts_id", "fail").endswith(
+        "; the id does not announce it"
+    )
+
+
 def test_domain_not_in_the_spec_gets_no_id_check(world: MtaStsWorld, tmp_path: Path) -> None:
-    spec, _, _ = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
+    spec, _ = _spec_for(tmp_path, "spec.example", ["mx1.spec.example"])
     deploy_good(world, "elsewhere.example")
     result = check(world, "elsewhere.example", "-c", spec)
     assert result.exit_code == 0, result.stdout
@@ -1052,9 +1104,19 @@ def test_harness_refuses_a_cname_beside_a_txt_unless_asked(world: MtaStsWorld) -
 @pytest.mark.parametrize(
     ("option", "value", "words"),
     [
-        ("--connect-to", "127.0.0.1", "--connect-to: '127.0.0.1' is not HOST:PORT"),
-        ("--connect-to", "127.0.0.1:http", "--connect-to: '127.0.0.1:http' is not HOST:PORT"),
-        ("--smtp-connect-to", "mx.example", "--smtp-connect-to: 'mx.example' is not HOST:PORT"),
+        ("--connect-to", "127.0.0.1", "--connect-to: '127.0.0.1' is not HOST:PORT or :PORT"),
+        (
+            "--connect-to",
+            "127.0.0.1:http",
+            "--connect-to: '127.0.0.1:http' is not HOST:PORT or :PORT",
+        ),
+        ("--connect-to", ":0", "--connect-to: ':0' is not HOST:PORT or :PORT"),
+        ("--connect-to", ":", "--connect-to: ':' is not HOST:PORT or :PORT"),
+        (
+            "--smtp-connect-to",
+            "mx.example",
+            "--smtp-connect-to: 'mx.example' is not HOST:PORT or :PORT",
+        ),
         (
             "--nameserver",
             "127.0.0.1:99999",

@@ -299,12 +299,17 @@ class LocalDnsServer:
             socket.inet_aton(address)  # fail early on a typo, not in a server thread
         self.data.set(name, "A", [Record("A", a) for a in addresses])
 
-    def set_mx(self, name: str, hosts: Iterable[str | tuple[int, str]]) -> None:
+    def set_mx(
+        self, name: str, hosts: Iterable[str | tuple[int, str]], *, keep_case: bool = False
+    ) -> None:
+        """MX rrset; ``(0, ".")`` is a null MX. ``keep_case`` sends the exchange names as
+        written (DNS names are case-insensitive, and some zones hold ``MX1.Example.COM``)."""
         _not_a_str(hosts)
         records = []
         for index, host in enumerate(hosts):
             preference, target = (10 * (index + 1), host) if isinstance(host, str) else host
-            records.append(Record("MX", (int(preference), normalize_name(target))))
+            exchange = target.rstrip(".") if keep_case else normalize_name(target)
+            records.append(Record("MX", (int(preference), exchange)))
         self.data.set(name, "MX", records)
 
     def set_cname(self, name: str, target: str, *, beside_other_records: bool = False) -> None:

@@ -129,9 +129,12 @@ class MtaStsWorld:
     def publish_a(self, name: str, addresses: Iterable[str] = ("127.0.0.1",)) -> None:
         self.dns.set_a(name, addresses)
 
-    def publish_mx(self, domain: str, hosts: Iterable[str | tuple[int, str]]) -> None:
-        """MX rrset; plain host names get preferences 10, 20, ... in order."""
-        self.dns.set_mx(domain, hosts)
+    def publish_mx(
+        self, domain: str, hosts: Iterable[str | tuple[int, str]], *, keep_case: bool = False
+    ) -> None:
+        """MX rrset; plain host names get preferences 10, 20, ... in order; ``(0, ".")`` is
+        a null MX (RFC 7505). ``keep_case`` sends the host names in the case given."""
+        self.dns.set_mx(domain, hosts, keep_case=keep_case)
 
     def publish_cname(self, name: str, target: str, *, beside_other_records: bool = False) -> None:
         """CNAME at name. ``beside_other_records=True`` publishes it even next to other
