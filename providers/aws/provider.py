@@ -200,7 +200,7 @@ class AwsProvider(Provider):
             live = inventory.rrset(name, "TXT")
             if change.rrset_after:
                 ttl = int(live["TTL"]) if live and "TTL" in live else TXT_TTL
-                entry[0].upsert(txt_rrset(name, change.rrset_after, ttl))
+                entry[0].upsert(txt_rrset(name, change.rrset_after, ttl, live))
             elif live is not None:
                 entry[0].delete(live)
         apply_changes(self.name, self.clients.route53, list(sets.values()), "mtasts TXT records")

@@ -2,11 +2,12 @@
 
 Reading. Hosted zones are listed once per provider (cached for the run). A domain's zone is
 `zone_ids[domain]` when set, else the public zone whose name is the longest suffix of the
-domain. Each zone is then read with ONE paginated ListResourceRecordSets that starts at the
-first domain's apex (`StartRecordName`) and stops past the last name mtasts cares about:
-Route53 sorts names with their labels reversed (`com.example.mta-sts`), so the apex (MX),
-`_mta-sts`, `_smtp._tls`, `mta-sts` (alias A/AAAA) and the ACM validation CNAME under it all
-come in one run of the listing; a zone of a few hundred records is one request.
+domain. Each zone is then read with ONE paginated ListResourceRecordSets over the run of
+names that holds every name mtasts owns for every spec domain in the zone (apex MX,
+`_mta-sts`, `_smtp._tls`, `mta-sts` alias A/AAAA and the ACM validation CNAME under it):
+`listing.ListingRange` chooses where to start and when to stop so that no owned name is
+missed whatever order the domains' names sort in (an apex and its subdomains in one zone, hyphens);
+a zone of a few hundred records is one request.
 
 TXT values. Route53 stores a TXT record as zone-file text: quoted character-strings of at
 most 255 bytes each, `\\"` and `\\\\` escaped, other bytes as `\\ddd`. Values are joined
@@ -28,6 +29,7 @@ from typing import Any
 
 from providers.aws.concurrency import each
 from providers.aws.errors import reported
+from providers.aws.listing import ListingRange
 from providers.aws.waiting import attempts
 from provisioner.errors import ProviderError
 from provisioner.txtstrings import MAX_STRING_BYTES, join_strings, split_strings, zone_quoted
@@ -52,11 +54,6 @@ def normalize(name: str) -> str:
 def _unescape_one(match: re.Match[str]) -> str:
     token = match.group(1)
     return chr(int(token, 8)) if len(token) == 3 and token.isdigit() else token
-
-
-def name_key(name: str) -> tuple[str, ...]:
-    """Route53's sort order: labels reversed."""
-    return tuple(reversed(normalize(name).split(".")))
 
 
 def txt_strings(value: str) -> list[str]:
@@ -136,32 +133,20 @@ class ZoneIndex:
         return best
 
 
-def owned_names(domain: str) -> list[str]:
-    """The names mtasts reads under a domain: apex, TXT names and the policy host."""
-    return [domain, f"_mta-sts.{domain}", f"_smtp._tls.{domain}", f"mta-sts.{domain}"]
-
-
-def _past(name: str, last: str) -> bool:
-    """True once the listing has moved beyond `last` and everything under it."""
-    key, end = name_key(name), name_key(last)
-    return key > end and key[: len(end)] != end
-
-
 def list_zone(provider: str, client: Any, zone: Zone, domains: Sequence[str]) -> list[RRSet]:
-    """The zone's record sets from the first domain's apex to past the last policy host."""
-    ordered = sorted(domains, key=name_key)
-    start, last = ordered[0], f"mta-sts.{ordered[-1]}"
+    """The zone's record sets over the run that holds every owned name (`ListingRange`)."""
+    span = ListingRange.for_domains(domains)
     found: list[RRSet] = []
     params: dict[str, Any] = {
         "HostedZoneId": zone.id,
-        "StartRecordName": start + ".",
+        "StartRecordName": span.start + ".",
         "MaxItems": str(LIST_PAGE),
     }
-    with reported(provider, ordered[0], f"listing records of hosted zone {zone.name}"):
+    with reported(provider, min(domains), f"listing records of hosted zone {zone.name}"):
         while True:
             page = client.list_resource_record_sets(**params)
             for rrset in page["ResourceRecordSets"]:
-                if _past(rrset["Name"], last):
+                if span.past(rrset["Name"], normalize(rrset["Name"])):
                     return found
                 found.append(rrset)
             if not page.get("IsTruncated"):
@@ -172,12 +157,19 @@ def list_zone(provider: str, client: Any, zone: Zone, domains: Sequence[str]) ->
                 params["StartRecordIdentifier"] = page["NextRecordIdentifier"]
 
 
-def txt_rrset(name: str, values: Iterable[str], ttl: int) -> RRSet:
+def txt_rrset(name: str, values: Iterable[str], ttl: int, live: RRSet | None = None) -> RRSet:
+    """The TXT record set holding `values`; a value already live keeps its stored text.
+
+    Values are compared joined (the plan speaks joined values), but a foreign value written
+    back must stay byte for byte what its owner stored: `"a" "b"` is not `"ab"` to a reader
+    of character-strings, so it is never re-split.
+    """
+    stored = {txt_value(r["Value"]): r["Value"] for r in (live or {}).get("ResourceRecords", ())}
     return {
         "Name": name + ".",
         "Type": "TXT",
         "TTL": ttl,
-        "ResourceRecords": [{"Value": txt_record(v)} for v in values],
+        "ResourceRecords": [{"Value": stored.get(v) or txt_record(v)} for v in values],
     }
 
 
