@@ -1,0 +1,101 @@
+"""Run-time knobs read from the environment, validated like the spec, in one place.
+
+Rates, timeouts and pool sizes are not part of a spec (they describe the machine and the
+account, not what is published), so they come from `MTASTS_*` variables. Each knob is
+declared once here with its unit, default and bounds; reading it validates the value, and a
+bad one is a one-line error naming the variable, never a silent default: a typo in
+`MTASTS_AWS_ROUTE53_RPS` must not quietly run at a rate nobody chose.
+
+Rates are written `N/SECONDS` (`1200/300`: 1,200 requests in any 300 seconds), as the APIs
+document them; a bare number means per second.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from provisioner.errors import MtastsError
+
+T = TypeVar("T", int, float)
+
+
+class KnobError(MtastsError):
+    """An `MTASTS_*` variable holds a value its knob refuses."""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`requests` in any window of `seconds`; the unit of every API quota mtasts paces to."""
+
+    requests: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.seconds:g}s"
+
+
+@dataclass(frozen=True)
+class NumberKnob(Generic[T]):
+    env: str
+    kind: type[T]
+    default: T
+    low: T
+    high: T
+    unit: str
+
+    def read(self) -> T:
+        raw = os.environ.get(self.env)
+        if raw is None or raw.strip() == "":
+            return self.default
+        try:
+            value = self.kind(raw.strip())
+        except ValueError:
+            raise KnobError(f"{self.env}: {raw!r} is not a number of {self.unit}") from None
+        if not self.low <= value <= self.high:
+            raise KnobError(
+                f"{self.env}: {raw.strip()} is outside {self.low:g}..{self.high:g} {self.unit}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class RateKnob:
+    env: str
+    default: Rate
+
+    def read(self) -> Rate:
+        raw = os.environ.get(self.env)
+        if raw is None or raw.strip() == "":
+            return self.default
+        text = raw.strip()
+        count, _, window = text.partition("/")
+        try:
+            requests = int(count)
+            seconds = float(window) if window else 1.0
+        except ValueError:
+            raise KnobError(
+                f"{self.env}: {raw!r} is not a rate (N or N/SECONDS, e.g. 1200/300)"
+            ) from None
+        if requests < 1 or not 0 < seconds <= 86_400:
+            raise KnobError(f"{self.env}: {text} needs at least 1 request in 0..86400 seconds")
+        return Rate(requests, seconds)
+
+
+def seconds(env: str, default: float, high: float = 86_400.0) -> NumberKnob[float]:
+    return NumberKnob(env, float, default, 0.001, high, "seconds")
+
+
+def count(env: str, default: int, high: int) -> NumberKnob[int]:
+    return NumberKnob(env, int, default, 1, high, "workers")
+
+
+CONNECT_TIMEOUT = seconds("MTASTS_CONNECT_TIMEOUT", 10.0, 600.0)
+"""Seconds to open a connection to any provider API."""
+READ_TIMEOUT = seconds("MTASTS_READ_TIMEOUT", 60.0, 3_600.0)
+"""Seconds to wait for any provider API to answer one request."""
+RUN_DEADLINE = seconds("MTASTS_DEADLINE", 3 * 3_600.0, 7 * 86_400.0)
+"""Seconds a whole plan or apply may take before it stops with an error naming the wait."""
+WORKERS = count("MTASTS_WORKERS", 16, 256)
+"""Concurrent requests per provider: bounded so pacing, not thread count, sets the rate."""

@@ -1,0 +1,65 @@
+"""Client-side pacing to each API's documented quota, one limiter per account and API.
+
+Why pace when the SDKs retry a 429 or a `Throttling`: a retry is learned from a failure, so
+a 1,000-domain run with many threads first burns retries (botocore's `standard` mode burns
+its whole retry quota). Pacing every attempt to the documented rate makes throttling the
+exception, and the SDKs' retries absorb what other tools on the same account spend.
+
+The counting is pyrate-limiter's (a maintained sliding-window log): a request may go while
+fewer than `rate.requests` went in the last `rate.seconds`, so a small run never waits and a
+large one runs at the quota. Limiters are shared within the process per (account, API),
+because the quota is the account's, not one client's. Each API's quota is a knob
+(`provisioner.knobs`), overridable for a raised quota or an emulator.
+
+Quotas (per account unless said): Route53 5 requests/s; Cloudflare 1,200 per 5 minutes per
+user (1,100 leaves room for the user's other tools); Cloud DNS, per project and minute
+(read defensively: 50 a minute); Certificate Manager 300 requests per minute.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pyrate_limiter import Limiter, Rate
+
+from provisioner.knobs import Rate as Quota
+from provisioner.knobs import RateKnob
+
+ROUTE53 = RateKnob("MTASTS_AWS_ROUTE53_RPS", Quota(5, 1.0))
+CLOUDFLARE = RateKnob("MTASTS_CLOUDFLARE_RATE_LIMIT", Quota(1_100, 300.0))
+CLOUD_DNS = RateKnob("MTASTS_GCP_DNS_RATE", Quota(50, 60.0))
+CERTIFICATE_MANAGER = RateKnob("MTASTS_GCP_CERTIFICATE_MANAGER_RATE", Quota(300, 60.0))
+
+
+class Pacer:
+    """Blocks the calling thread until one more request fits the quota; thread-safe."""
+
+    def __init__(self, quota: Quota) -> None:
+        self.quota = quota
+        self._limiter = Limiter(Rate(quota.requests, int(quota.seconds * 1000)))
+        self.sent = 0
+        self._count_lock = threading.Lock()
+
+    def acquire(self) -> None:
+        self._limiter.try_acquire("api", blocking=True)
+        with self._count_lock:
+            self.sent += 1
+
+    def before_send(self, **_: Any) -> None:
+        """A botocore `before-send` hook: returns None, or botocore takes it as the response."""
+        self.acquire()
+
+
+_shared: dict[tuple[str, str], Pacer] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pacer(account: str, api: str, quota: Quota) -> Pacer:
+    """The process-wide pacer for this account and API (a new quota replaces the old one)."""
+    key = (account, api)
+    with _shared_lock:
+        pacer = _shared.get(key)
+        if pacer is None or pacer.quota != quota:
+            pacer = _shared[key] = Pacer(quota)
+        return pacer
