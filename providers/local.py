@@ -19,8 +19,9 @@ what mtasts owns:
   written (it parses strictly and re-renders byte for byte). Anything else under the root
   (a name holding escapes or a newline, a policy another tool wrote, a link) is left alone
   and named in `tree_warnings`, so a plan never tears down what no spec ever had.
-- A zone fragment is never deleted (users `$INCLUDE` it); its last record removed, it is
-  left as comments only.
+- A zone fragment is never deleted (users `$INCLUDE` it): its last record removed, it stays
+  as a valid fragment holding no record. Only mtasts's own TXT lines in it are edited;
+  comments and foreign records stay exactly as written (`edit_zone_fragment`).
 - A CNAME at `_mta-sts.<d>` or `_smtp._tls.<d>` in a fragment is reported as
   `LiveDomain.blocking`: the plan refuses (`provisioner.conflicts`) instead of writing a TXT
   beside it, which no DNS server would load; `_write_zone` refuses too, for saved plans.
@@ -48,9 +49,8 @@ from provisioner.zonefile import (
     ZoneFileError,
     ZoneRecord,
     cname_target,
+    edit_zone_fragment,
     parse_zone_fragment,
-    render_zone_fragment,
-    replace_txt,
     txt_values,
 )
 
@@ -95,6 +95,10 @@ class LocalProvider(Provider):
 
     def plan_settings(self) -> dict[str, Any]:
         return {"path": str(self.root)}
+
+    def notices(self) -> tuple[str, ...]:
+        """What `managed_domains` found under the root and left alone (`tree_warnings`)."""
+        return tuple(self.tree_warnings)
 
     def close(self) -> None:
         """Release the apply lock (the process's end releases it too)."""
@@ -175,17 +179,21 @@ class LocalProvider(Provider):
         )
 
     def _zone_records(self, domain: str) -> list[ZoneRecord]:
+        return self._zone(domain)[1]
+
+    def _zone(self, domain: str) -> tuple[str | None, list[ZoneRecord]]:
+        """The fragment's text (None when there is none) and its records."""
         path = self.zone_file(domain)
         with self._storage_errors(f"{domain}: cannot read {path}"):
             content = self.tree.read(self.tree.zone_parts(domain))
         if content is None:
-            return []
+            return None, []
         try:
             text = content.data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProviderError(f"{self.name}: {domain}: cannot read {path}: {exc}") from None
         try:
-            return parse_zone_fragment(text, domain, filename=str(path))
+            return text, parse_zone_fragment(text, domain, filename=str(path))
         except ZoneFileError as exc:
             raise ProviderError(f"{self.name}: {domain}: {exc}") from None
 
@@ -242,18 +250,17 @@ class LocalProvider(Provider):
 
     def _write_zone(self, domain: str, changes: list[Change]) -> None:
         """One read and one write of the fragment for all of a domain's TXT changes."""
-        records = self._zone_records(domain)
-        for change in changes:
-            owner = record_name(change.resource, domain)
+        text, records = self._zone(domain)
+        rrsets = {record_name(c.resource, domain): c.rrset_after for c in changes}
+        for owner, values in rrsets.items():
             target = cname_target(records, owner)
-            if target is not None and change.rrset_after:
+            if target is not None and values:
                 raise ProviderError(
                     f"{self.name}: {domain}: {owner} is a CNAME to {target}: mtasts writes no "
                     f"TXT beside it (no DNS server would load {self.zone_file(domain)})"
                 )
-            records = replace_txt(records, owner, change.rrset_after)
-        text = render_zone_fragment(domain, records)
-        self.tree.write(self.tree.zone_parts(domain), text.encode("utf-8"))
+        edited = edit_zone_fragment(text, domain, rrsets)
+        self.tree.write(self.tree.zone_parts(domain), edited.encode("utf-8"))
 
 
 def _blocking(records: list[ZoneRecord], domain: str) -> tuple[BlockingRecord, ...]:

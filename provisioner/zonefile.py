@@ -4,11 +4,15 @@ A fragment holds absolute owner names so it can be `$INCLUDE`d or pasted into an
 It is parsed with dnspython (comments, `$TTL`, multi-string TXT all understood) and written
 from the `zone.j2` template, keeping every record mtasts does not own.
 
-Foreign data round-trips exactly: each record keeps the TTL and the rdata text dnspython
-gives for it (a TXT keeps its split into strings and its escapes: `\010` for a newline,
-`\195\169` for a UTF-8 byte), and a TXT value that is still wanted after a change keeps its
-record as it was. Only values mtasts writes are rendered anew, by dnspython too, so no value
-(non-ASCII, a quote, a control character) can break the file's syntax.
+Foreign data round-trips exactly. `edit_zone_fragment` changes a fragment line by line: a
+line holding one of mtasts's TXT records is replaced or dropped, every other line (comments,
+`$TTL`, foreign records with their TTLs, strings and escapes) is kept as the operator wrote
+it, and the result is parsed back and checked to hold exactly the records intended; when
+the text is too unusual for that (a record over several lines, `$ORIGIN`), the fragment is
+rendered from its records instead, each keeping the TTL and the rdata text dnspython gives
+(a TXT keeps its split into strings and escapes: `\010` for a newline, `\195\169` for a
+UTF-8 byte), losing only comments. Values mtasts writes are rendered by dnspython too, so
+no value (non-ASCII, a quote, a control character) can break the file's syntax.
 
 A fragment that no longer holds any record is written as comments only, never deleted: users
 `$INCLUDE` it, and a missing include breaks the whole parent zone at the next reload.
@@ -16,7 +20,8 @@ A fragment that no longer holds any record is written as comments only, never de
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -24,7 +29,9 @@ import dns.name
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
+import dns.rdtypes.txtbase
 import dns.zone
+import dns.zonefile
 
 from provisioner.templating import template_environment
 from provisioner.txtstrings import MAX_STRING_BYTES, join_strings
@@ -125,3 +132,90 @@ def render_zone_fragment(domain: str, records: Iterable[ZoneRecord]) -> str:
         )
     template = template_environment().get_template("zone.j2")
     return template.render(domain=domain, ttl=RECORD_TTL, records=listed)
+
+
+def edit_zone_fragment(text: str | None, domain: str, rrsets: Mapping[str, Sequence[str]]) -> str:
+    """The fragment with the TXT values at each owner of `rrsets` set to exactly those values,
+    everything else kept as written (see the module notes); `text` None: a new fragment."""
+    if text is None:
+        records: list[ZoneRecord] = []
+        for owner, values in rrsets.items():
+            records = replace_txt(records, owner, values)
+        return render_zone_fragment(domain, records)
+    before = parse_zone_fragment(text, domain)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    for owner, values in rrsets.items():
+        lines = _edit_owner_lines(lines, domain, owner, values)
+    edited = "".join(lines)
+    if _holds_exactly(edited, domain, before, rrsets):
+        return edited
+    for owner, values in rrsets.items():
+        before = replace_txt(before, owner, values)
+    return render_zone_fragment(domain, before)
+
+
+def _edit_owner_lines(
+    lines: list[str], domain: str, owner: str, values: Sequence[str]
+) -> list[str]:
+    """Keep the lines holding a wanted value at `owner`, drop the others, and put the values
+    not yet there where the last of the owner's lines was (or at the end)."""
+    wanted = Counter(values)
+    kept: list[str] = []
+    insert_at: int | None = None
+    for line in lines:
+        value = _owned_txt_value(line, domain, owner)
+        if value is None:
+            kept.append(line)
+            continue
+        insert_at = len(kept)
+        if wanted[value] > 0:
+            wanted[value] -= 1
+            kept.append(line)
+            insert_at += 1
+    added: list[str] = []
+    for value in values:
+        if wanted[value] > 0:
+            wanted[value] -= 1
+            added.append(f"{owner}. {RECORD_TTL} IN TXT {txt_record(owner, value).rdata}\n")
+    at = len(kept) if insert_at is None else insert_at
+    return kept[:at] + added + kept[at:]
+
+
+def _owned_txt_value(line: str, domain: str, owner: str) -> str | None:
+    """The value of the TXT record at `owner` that `line` holds alone, else None."""
+    if "TXT" not in line.upper():
+        return None
+    try:
+        rrsets = dns.zonefile.read_rrsets(
+            line, origin=domain + ".", relativize=False, rdclass=None, default_ttl=RECORD_TTL
+        )
+    except (dns.exception.DNSException, ValueError):
+        return None
+    if len(rrsets) != 1 or len(rrsets[0]) != 1 or rrsets[0].rdtype != dns.rdatatype.TXT:
+        return None
+    if rrsets[0].name.to_text(omit_final_dot=True).lower() != owner:
+        return None
+    rdata = next(iter(rrsets[0]))
+    assert isinstance(rdata, dns.rdtypes.txtbase.TXTBase)
+    return join_strings(rdata.strings)
+
+
+def _holds_exactly(
+    text: str, domain: str, before: list[ZoneRecord], rrsets: Mapping[str, Sequence[str]]
+) -> bool:
+    """Whether the edited text parses to `before` with only the owners' TXT values changed."""
+    try:
+        after = parse_zone_fragment(text, domain)
+    except ZoneFileError:
+        return False
+
+    def others(records: list[ZoneRecord]) -> Counter[ZoneRecord]:
+        return Counter(r for r in records if not (r.owner in rrsets and r.rdtype == "TXT"))
+
+    if others(after) != others(before):
+        return False
+    return all(
+        Counter(txt_values(after, owner)) == Counter(values) for owner, values in rrsets.items()
+    )

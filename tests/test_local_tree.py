@@ -243,14 +243,15 @@ def test_a_policy_another_tool_wrote_is_not_taken_over(tmp_path):
 
 def test_a_web_root_named_with_escapes_is_not_removed_or_written_into_a_zone(tmp_path):
     root = tmp_path / "out"
-    hostile = "mta-sts.x.example\n$GENERATE 1-9 evil$ A 192.0.2.1\n"
+    hostile = "mta-sts.x.example\n$GENERATE 1-9 evil$ A 192.0.2.1\n\x1b[2J"
     _web_root(root, hostile, own_policy("x.example"))
     spec = write_spec(tmp_path, simple_domains(["a.example"]))
 
     result = run("apply", "-c", spec, "--auto-approve")
 
     assert result.exit_code == 0, result.stderr
-    assert "\x1b" not in result.stdout and "$GENERATE" not in result.stdout
+    assert "\x1b" not in result.stdout + result.stderr
+    assert not any(line.startswith("$GENERATE") for line in result.stdout.splitlines())
     assert sorted(p.name for p in (root / "zones").iterdir()) == ["a.example.zone"]
     assert (root / hostile / ".well-known" / "mta-sts.txt").is_file()
 
