@@ -19,14 +19,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from clihelpers import run
 from harness import CheckdmarcResult, MtaStsWorld
 
+from provisioner.rfc8461 import policy_id
+
 POLICY_PATH = "/.well-known/mta-sts.txt"
 STS_ID = "20261128a"
+"""A hand-written id (valid: 1-32 letters and digits), as other tools publish them."""
+MINTED = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 Setup = Callable[[MtaStsWorld, str], None]
 
@@ -38,11 +43,16 @@ def _policy(domain: str, extra: str = "", mode: str = "enforce") -> str:
     )
 
 
+def _sts_id(domain: str) -> str:
+    """The id mtasts would have published for the good policy: its hash and a time."""
+    return policy_id(_policy(domain), MINTED)
+
+
 def _good(world: MtaStsWorld, domain: str) -> None:
     world.deploy(
         domain,
         _policy(domain),
-        STS_ID,
+        _sts_id(domain),
         tlsrpt_rua=f"mailto:tlsrpt@{domain}",
         mx=[f"mx1.{domain}", f"mx2.{domain}"],
     )
@@ -82,6 +92,14 @@ def _no_txt(world: MtaStsWorld, domain: str) -> None:
 def _uncovered_mx(world: MtaStsWorld, domain: str) -> None:
     _good(world, domain)
     world.publish_mx(domain, [f"mx1.{domain}", f"mx9.{domain}"])
+
+
+def _implicit_mx(world: MtaStsWorld, domain: str) -> None:
+    """No MX record and an address: senders deliver to the domain itself (RFC 5321 section
+    5.1), which the policy (mx1, mx2) does not cover."""
+    _good(world, domain)
+    world.unpublish(domain, "MX")
+    world.publish_a(domain, ["127.0.0.1"])
 
 
 def _cname_alone(world: MtaStsWorld, domain: str) -> None:
@@ -233,6 +251,17 @@ CASES = [
         "matched when mail is delivered, and then mail to mx9 is refused under enforce",
     ),
     Case(
+        "no-mx-implicit",
+        _implicit_mx,
+        "mx_coverage",
+        "VALID",
+        True,
+        postfix_differs="the resolver only fetches the policy (which is valid); at delivery "
+        "the sender connects to the domain itself, its implicit MX, and enforce refuses it",
+        checkdmarc_differs="the checkdmarc verdict here matches only the MX records against "
+        "the policy (mx_in_mta_sts_patterns): with none it sees nothing to cover",
+    ),
+    Case(
         "tlsrpt-http",
         _tlsrpt_http,
         "tlsrpt",
@@ -321,7 +350,7 @@ def test_all_three_read_the_same_policy_from_a_good_deployment(
     (report,) = json.loads(result.stdout)["domains"]
     postfix = world.resolve_with_postfix_client("same.example")
     checkdmarc = world.check_with_checkdmarc("same.example")
-    assert report["sts_id"] == postfix.policy_id == checkdmarc.policy_id == STS_ID
+    assert report["sts_id"] == postfix.policy_id == checkdmarc.policy_id == _sts_id("same.example")
     assert report["policy"]["mode"] == postfix.mode == checkdmarc.policy["mode"] == "enforce"
     assert report["policy"]["max_age"] == postfix.max_age == checkdmarc.policy["max_age"]
     assert tuple(report["policy"]["mx"]) == postfix.mx == tuple(checkdmarc.policy["mx"])
