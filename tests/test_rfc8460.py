@@ -7,6 +7,7 @@ from hypothesis import given
 from strategies import PROPERTY, encoded, rua_lists
 
 from provisioner.rfc8460 import (
+    TLSRPT_RECORD_MAX_BYTES,
     TlsRptRecord,
     is_tlsrpt_record,
     normalize_rua,
@@ -205,3 +206,110 @@ def test_normalize_rua_is_idempotent(rua: list[str]) -> None:
     for uri in rua:
         once = normalize_rua(uri)
         assert normalize_rua(once) == once
+
+
+# --- what a record can carry: one URI per item, a usable URI, a publishable length ------
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (
+            "mailto:a@example.com,mailto:b@example.net",
+            "report URI 'mailto:a@example.com,mailto:b@example.net' holds 2 URIs: write each "
+            'URI as its own list item: rua: ["mailto:a@example.com", "mailto:b@example.net"]',
+        ),
+        (
+            "https://a.example.net/x,HTTPS://b.example.net/",
+            "report URI 'https://a.example.net/x,HTTPS://b.example.net/' holds 2 URIs: write "
+            'each URI as its own list item: rua: ["https://a.example.net/x", '
+            '"HTTPS://b.example.net/"]',
+        ),
+        (
+            "mailto:a@example.com,b@example.net,c@example.org",
+            "report URI 'mailto:a@example.com,b@example.net,c@example.org' holds 3 addresses: "
+            'write each URI as its own list item: rua: ["mailto:a@example.com", '
+            '"mailto:b@example.net", "mailto:c@example.org"]',
+        ),
+        (
+            "mailto:a@b@example.net",
+            "report URI 'mailto:a@b@example.net' holds more than one '@': one address per URI, "
+            "as mailto:tlsrpt@example.net",
+        ),
+        (
+            "https://r.example.net:99999/",
+            "report URI 'https://r.example.net:99999/' has port '99999': a port is a number "
+            "from 1 to 65535",
+        ),
+        (
+            "https://r.example.net:0/",
+            "report URI 'https://r.example.net:0/' has port '0': a port is a number from 1 to "
+            "65535",
+        ),
+        (
+            "https://r.example.net:https/",
+            "report URI 'https://r.example.net:https/' has port 'https': a port is a number "
+            "from 1 to 65535",
+        ),
+        (
+            "https://user:pw@r.example.net/",
+            "report URI 'https://user:pw@r.example.net/' holds a user name or password before "
+            "'@': an https report URI carries none (it would be published in DNS); authorise "
+            "by the path instead",
+        ),
+        (
+            "https://token@r.example.net/",
+            "report URI 'https://token@r.example.net/' holds a user name or password before "
+            "'@': an https report URI carries none (it would be published in DNS); authorise "
+            "by the path instead",
+        ),
+    ],
+)
+def test_normalize_rua_refuses_what_no_reporter_can_use(uri: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_rua(uri)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("mailto:a,b@example.com", "mailto:a%2Cb@example.com"),
+        ("https://r.example.net/a,b@c", "https://r.example.net/a%2Cb@c"),
+        ("https://r.example.net:65535/", "https://r.example.net:65535/"),
+        ("https://r.example.net/?to=mailto:x", "https://r.example.net/?to=mailto:x"),
+    ],
+)
+def test_normalize_rua_keeps_commas_and_at_signs_that_belong_to_one_uri(
+    uri: str, expected: str
+) -> None:
+    assert normalize_rua(uri) == expected
+
+
+def test_render_refuses_a_record_over_the_publishable_size() -> None:
+    rua = [f"mailto:tlsrpt{i}@example.com" for i in range(20000)]
+    with pytest.raises(GrammarError) as info:
+        render_tlsrpt_record(rua)
+    assert str(info.value) == (
+        "the _smtp._tls record would be 608,905 bytes (20,000 report URIs), over the 2,048 "
+        "bytes mtasts publishes: list fewer report URIs (one mailbox or endpoint that "
+        "collects every report is the usual setup)"
+    )
+    fits = [f"mailto:t{i:04}@example.com" for i in range(81)]
+    fits[-1] = fits[-1].replace("@", "x" * 8 + "@")
+    assert len(render_tlsrpt_record(fits)) == TLSRPT_RECORD_MAX_BYTES == 2048
+
+
+def test_render_reports_a_bad_uri_as_a_grammar_error() -> None:
+    with pytest.raises(GrammarError, match=r"^report URI 'mailto:a@b@example.net' holds more"):
+        render_tlsrpt_record(["mailto:a@b@example.net"])
+
+
+def test_the_broken_record_a_pasted_list_made_is_refused_when_read() -> None:
+    """What mtasts published for a pasted list: `check` must not pass it."""
+    with pytest.raises(GrammarError) as info:
+        parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:a@example.com%2Cmailto:b@example.net")
+    assert str(info.value) == (
+        "report URI 'mailto:a@example.com%2Cmailto:b@example.net' holds 2 URIs: write each "
+        'URI as its own list item: rua: ["mailto:a@example.com", "mailto:b@example.net"]'
+    )
