@@ -77,16 +77,17 @@ _HEADER_NAMES = (
 )
 _NAMED_VALUE = re.compile(
     rf"(?i)(?<![\w-])((?:{_HEADER_NAMES})['\"]?\s*[:=]\s*)"
-    r"(?:'[^'\r\n]*'?|\"[^\"\r\n]*\"?|[^\r\n]*)"
+    r"(?:b?'[^'\r\n]*'?|b?\"[^\"\r\n]*\"?|[^&\r\n]*)"
 )
-"""A header or variable name, its `:` or `=`, then a quoted value or the rest of the line."""
+"""A header or variable name, its `:` or `=`, then a quoted value (a `bytes` repr too) or
+the rest of the line (up to a `&`, in a query string)."""
 _QUERY_VALUE = re.compile(
     r"(?i)((?:X-Amz-(?:Security-Token|Credential|Signature)|access_token|api_key)=)"
     r"[^&\s'\"]+"
 )
 _SCHEME_VALUE = re.compile(
     r"(?i)(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
-    r"|(\b(?:Credential|Signature)=)[^,\s'\"]+"
+    r"|(\b(?:Credential|Signature)=)[^,&\s'\"]+"
 )
 
 _file_cache: dict[tuple[str, int, int], tuple[str, ...]] = {}
