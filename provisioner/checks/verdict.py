@@ -4,7 +4,11 @@ Each finding has a stable `check` name (for JSON consumers and tests), a status 
 blocks the verdict, `warn` does not, `pass` is shown only in full output) and one sentence a
 person can act on. The breakages real deployments hit (../shared/RFC-NOTES.md) each have a
 finding of their own: a redirect says where it pointed, an uncovered MX says that enforce
-would block mail to it, a stale id says which id the spec expects.
+would block mail to it, a stale id says which policy it fails to announce.
+
+MX coverage is judged on the hosts senders really deliver to (`dnsprobe.MailRoute`): the MX
+names, the domain itself when it has no MX record, none behind a null MX. Every DNS question
+of a check, host addresses included, goes to one resolver (see connect.py).
 """
 
 from __future__ import annotations
@@ -299,17 +303,18 @@ def _judge_mx_coverage(report: DomainReport, route: MailRoute, policy: Policy) -
         report.add(check, Status.WARN, f"{domain} {why}")
         return
     uncovered = uncovered_mx_hosts(hosts, policy.mx)
-    implicit = (
-        f"{domain} publishes no MX records, so senders deliver to the domain itself "
-        "(its implicit MX, RFC 5321 section 5.1)"
+    no_mx = (
+        "publishes no MX records, so senders deliver to the domain itself (its implicit MX, "
+        "RFC 5321 section 5.1)"
     )
+    implicit = f"{domain} {no_mx}"
     if uncovered and policy.mode is Mode.ENFORCE:
+        reason = (
+            f"it {no_mx}, and no mx pattern covers it"
+            if route.implicit
+            else "no mx pattern covers it"
+        )
         for host in uncovered:
-            reason = (
-                f"{implicit}, and no mx pattern covers {host}"
-                if route.implicit
-                else ("no mx pattern covers it")
-            )
             report.add(check, Status.FAIL, f"enforce would block mail to {host}: {reason}")
     elif uncovered:
         lead = f"{implicit}; " if route.implicit else ""
