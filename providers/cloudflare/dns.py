@@ -1,19 +1,30 @@
 """Cloudflare DNS: the `_mta-sts` and `_smtp._tls` TXT records, read per zone and changed in
-one batch per zone per phase.
+one batch per zone per phase; and the records that stop mtasts from writing at all.
 
-Reading: one filtered, paginated list per zone (`type=TXT`, `name.startswith=_`) returns
-every underscore TXT name of the zone at once, whatever the number of domains in it, where
-a per-name query would cost two calls per domain. A second filtered list (`type=MX`) gives
-the live MX hosts, which the planner uses to warn before `enforce` blocks mail; it doubles
-the read calls, so `read_mx: false` turns it off for very large accounts.
+Reading, two filtered, paginated listings per zone, whatever the number of domains in it
+(a per-name query would cost three calls per domain):
+- `name.startswith=_`, every type: every underscore name of the zone at once, so the TXT
+  values at `_mta-sts.<d>` and `_smtp._tls.<d>` of every domain (nested ones too:
+  `example.com`, `mail.example.com`, `a.mail.example.com` in one zone) AND a CNAME there,
+  the usual delegation to a hosted MTA-STS service, come in the same pages;
+- `type=MX` OR `name.startswith=mta-sts.` (`match=any`): the live MX hosts, which the
+  planner uses to warn before `enforce` blocks mail, and whatever record already sits at
+  a policy host `mta-sts.<d>` (a CNAME to a vendor, an A/AAAA). With `read_mx: false` the
+  second listing asks for the hosts only. The filter that decides what mtasts may write
+  (the first) never depends on `match=any`; were the OR ever read as an AND, only the MX
+  warning and the host check would go quiet, and attaching the custom domain would still
+  be refused by Cloudflare (HTTP 409) rather than anything being overwritten.
+`blocking` turns what the listings found into `BlockingRecord`s: a CNAME (or NS) at an
+underscore name, an A/AAAA/CNAME/NS at a policy host that is not a Workers custom domain.
 
 Writing: Cloudflare stores records one by one, so the plan's whole wanted rrset
 (`rrset_after`) is turned into the fewest record operations: records whose value is wanted
 stay, a stale mtasts record is patched into a new value (keeping its id), surplus mtasts
 records are deleted and missing values are created. A value mtasts does not own (not
-`v=STSv1`/`v=TLSRPTv1`) is never deleted, even when it appeared after the plan was made.
-All of a zone's operations go in one `dns_records/batch` call, which Cloudflare runs in one
-transaction, so a failed call leaves the zone as it was and the next plan converges.
+`v=STSv1`/`v=TLSRPTv1`) is never deleted or patched, even when it appeared after the plan
+was made, so its TTL, comment and tags stay as they are. All of a zone's operations go in
+one `dns_records/batch` call, which Cloudflare runs in one transaction, so a failed call
+leaves the zone as it was and the next plan converges.
 """
 
 from __future__ import annotations
@@ -25,16 +36,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cloudflare
+from cloudflare.types.dns import record_list_params
 
 from provisioner.plan import Change
 from provisioner.rfc8460 import is_tlsrpt_record
 from provisioner.rfc8461 import is_sts_record
-from provisioner.state import Resource, record_name
+from provisioner.state import POLICY_HOST_PREFIX, BlockingRecord, Resource, record_name
 from provisioner.txtstrings import zone_quoted
 
 from .client import all_pages, api_errors
 
 RECORDS_PER_PAGE = 500
+DELEGATING_TYPES = frozenset({"CNAME", "NS"})
+"""At a TXT name: nothing can be written beside them (RFC 1034 section 3.6.2, RFC 1034
+section 4.2.1: below a zone cut the parent's records are not served)."""
+HOST_TYPES = frozenset({"A", "AAAA", "CNAME", "NS"})
+"""At a policy host: Cloudflare refuses a custom domain over these (HTTP 409)."""
 BATCH_MAX_OPERATIONS = 200
 """Cloudflare's batch limit on the smallest plans; larger plans are split."""
 AUTO_TTL = 1
@@ -60,10 +77,12 @@ class TxtRecord:
 
 @dataclass
 class ZoneRecords:
-    """What one zone holds at the names mtasts reads: TXT by owner name, MX hosts by name."""
+    """What one zone holds at the names mtasts reads: TXT by owner name, MX hosts by name,
+    and (type, content) of the other records at underscore names and policy hosts."""
 
     txt: dict[str, list[TxtRecord]] = field(default_factory=dict)
     mx: dict[str, list[str]] | None = None
+    other: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,41 +166,78 @@ class DnsRecords:
         self._lock = threading.Lock()
 
     def read_zone(self, zone_id: str, label: str) -> ZoneRecords:
-        """The zone's underscore TXT records (and MX), read once and cached."""
+        """The zone's records at underscore names and policy hosts (and MX), read once and
+        cached."""
         with self._lock:
             cached = self._zones.get(zone_id)
         if cached is not None:
             return cached
-        with api_errors(self._provider, f"{label}: listing TXT records"):
-            txt = all_pages(
+        with api_errors(self._provider, f"{label}: listing records at underscore names"):
+            underscore = all_pages(
                 lambda page: self._client.dns.records.list(
                     zone_id=zone_id,
-                    type="TXT",
                     name={"startswith": "_"},
                     page=page,
                     per_page=RECORDS_PER_PAGE,
                 )
             )
-        records = ZoneRecords()
-        for rec in txt:
-            if getattr(rec, "type", None) == "TXT":
-                records.txt.setdefault(_name(rec.name), []).append(
+
+        def hosts_page(page: int) -> Any:
+            host: record_list_params.Name = {"startswith": POLICY_HOST_PREFIX}
+            if self._read_mx:
+                return self._client.dns.records.list(
+                    zone_id=zone_id,
+                    type="MX",
+                    name=host,
+                    match="any",
+                    page=page,
+                    per_page=RECORDS_PER_PAGE,
+                )
+            return self._client.dns.records.list(
+                zone_id=zone_id, name=host, page=page, per_page=RECORDS_PER_PAGE
+            )
+
+        what = "MX records and policy hosts" if self._read_mx else "policy hosts"
+        with api_errors(self._provider, f"{label}: listing {what}"):
+            hosts = all_pages(hosts_page)
+        records = ZoneRecords(mx={} if self._read_mx else None)
+        for rec in underscore:
+            rtype = str(getattr(rec, "type", ""))
+            name = _name(rec.name)
+            if rtype == "TXT":
+                records.txt.setdefault(name, []).append(
                     TxtRecord(rec.id, txt_value(rec.content or ""))
                 )
-        if self._read_mx:
-            with api_errors(self._provider, f"{label}: listing MX records"):
-                mx = all_pages(
-                    lambda page: self._client.dns.records.list(
-                        zone_id=zone_id, type="MX", page=page, per_page=RECORDS_PER_PAGE
-                    )
-                )
-            records.mx = {}
-            for rec in mx:
-                if getattr(rec, "type", None) == "MX" and rec.content:
-                    records.mx.setdefault(_name(rec.name), []).append(_name(rec.content))
+            elif rtype in DELEGATING_TYPES:
+                records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
+        for rec in hosts:
+            rtype = str(getattr(rec, "type", ""))
+            name = _name(rec.name)
+            if rtype == "MX" and records.mx is not None and rec.content:
+                records.mx.setdefault(name, []).append(_name(rec.content))
+            if name.startswith(POLICY_HOST_PREFIX) and rtype in HOST_TYPES:
+                records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
         with self._lock:
             self._zones[zone_id] = records
         return records
+
+    def blocking(self, zone_id: str, domain: str, host_is_ours: bool) -> tuple[BlockingRecord, ...]:
+        """Records at `domain`'s names that mtasts must not write beside (see module doc).
+
+        `host_is_ours`: the policy host is a Workers custom domain, whose own DNS record is
+        Cloudflare's doing, not a conflict (which Worker it serves is the endpoint diff's
+        business)."""
+        other = self._zones[zone_id].other
+        found: list[BlockingRecord] = []
+        for resource in (Resource.STS_RECORD, Resource.TLSRPT_RECORD):
+            name = record_name(resource, domain)
+            for rtype, value in other.get(name, ()):
+                found.append(BlockingRecord(resource, name, rtype, value))
+        host = POLICY_HOST_PREFIX + domain
+        if not host_is_ours:
+            for rtype, value in other.get(host, ()):
+                found.append(BlockingRecord(Resource.ENDPOINT, host, rtype, value))
+        return tuple(found)
 
     def values(self, zone_id: str, name: str) -> tuple[str, ...]:
         return tuple(r.value for r in self._zones[zone_id].txt.get(name, ()))

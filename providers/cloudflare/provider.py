@@ -9,8 +9,9 @@ timeouts and the run a deadline (timeouts.py).
 
 How a run spends API calls (the account-wide rate limit is ~1,200 per 5 minutes):
 - read: the script content once (it is also `managed_domains`), the custom domains once,
-  the zones once (N/50 pages, skipped for domains pinned in `zone_ids`), and one filtered
-  TXT listing (plus one MX listing unless `read_mx: false`) per zone.
+  the zones once (N/50 pages, skipped for domains pinned in `zone_ids`), and two filtered
+  listings per zone: every record at an underscore name, and the MX records (unless
+  `read_mx: false`) with whatever sits at the policy hosts (dns.py).
 - apply, per phase: endpoints one call each (the API has no batch for them); every policy
   change of the phase in ONE upload (plus a read before it, to carry over what others
   wrote, and one after, to confirm it is live); TXT changes in one batch call per zone.
@@ -147,6 +148,7 @@ class CloudflareProvider(Provider):
         for domain in domains:
             zone = zone_of[domain]
             entry = policies.get(policy_host(domain))
+            host = policy_host(domain)
             live[domain] = LiveDomain(
                 domain=domain,
                 policy_text=entry.body if entry else None,
@@ -155,6 +157,7 @@ class CloudflareProvider(Provider):
                 tlsrpt_txt=api.dns.values(zone, record_name(Resource.TLSRPT_RECORD, domain)),
                 endpoint=api.domains.endpoint(policy_host(domain)),
                 mx_hosts=api.dns.mx_hosts(zone, domain),
+                blocking=api.dns.blocking(zone, domain, host in api.domains.by_host()),
             )
             progress.advance()
         return live

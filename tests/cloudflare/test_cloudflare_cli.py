@@ -330,17 +330,3 @@ def test_the_example_spec_plans_and_applies(cf_api, tmp_path):
         "mta-sts.shop.example.org",
     ]
     assert_idempotent(spec)
-
-
-def test_a_policy_host_with_its_own_record_stops_apply_naming_the_domain(cf_api, tmp_path):
-    zone = add_zones(cf_api, "example.com", "example.net")["example.com"]
-    cf_api.state.add_record(zone, "CNAME", "mta-sts.example.com", "old-host.example.net")
-    spec = cf_spec(tmp_path, domains_spec(["example.com", "example.net"]))
-    result = run("apply", "-c", spec, "--auto-approve")
-    assert result.exit_code == 1
-    (line,) = result.stderr.strip().splitlines()
-    assert "cf: example.com: attaching custom domain mta-sts.example.com" in line
-    assert "externally managed DNS records" in line
-    assert cf_api.count("PUT", r"/workers/domains$") == 2, "409 is not retried"
-    assert bound_hosts(cf_api) == {"mta-sts.example.net": "mtasts"}, "the other domain went on"
-    assert cf_api.state.txt_values("_mta-sts.example.com") == [], "no id before the endpoint"
