@@ -1,0 +1,315 @@
+"""The HTTP half shared by the Compute and Certificate Manager fakes: a threaded server on
+127.0.0.1 (random port), Google's JSON error envelope, a request log, injected faults and an
+optional server-side rate limit.
+
+A fake subclasses `FakeGoogleApi`, sets `style` ("compute" for Compute's envelope with an
+`errors` list of `{domain, reason, message}`; "aip" for the newer APIs' `status` plus
+`details` with a `google.rpc.ErrorInfo`) and implements `route()` and `clear()`.
+Everything is on loopback; nothing here knows any Google resource.
+
+Faults:
+- `inject("POST", r"/urlMaps", 503, times=2)`: the next two matching requests answer 503 in
+  Google's envelope (429 names the quota, as Google's RESOURCE_EXHAUSTED errors do);
+- `hang("GET", r"/operations/", times=1)`: accept the request and never answer (the
+  connection is held until the client gives up, `stop()` or `reset()`);
+- `rate_limit(300, 60.0)`: more than 300 requests in a sliding minute answer 429.
+`calls` logs every request (method, path, query, JSON body); `count()` counts them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+# HTTP status -> (google.rpc code name, Compute's `reason`, default message)
+_STATUS: dict[int, tuple[str, str, str]] = {
+    400: ("INVALID_ARGUMENT", "invalid", "Invalid value."),
+    403: ("PERMISSION_DENIED", "forbidden", "The caller does not have permission"),
+    404: ("NOT_FOUND", "notFound", "The resource was not found"),
+    409: ("ALREADY_EXISTS", "alreadyExists", "The resource already exists"),
+    412: ("FAILED_PRECONDITION", "conditionNotMet", "Precondition not met."),
+    429: ("RESOURCE_EXHAUSTED", "rateLimitExceeded", "Quota exceeded."),
+    500: ("INTERNAL", "backendError", "Internal error. Please try again."),
+    503: ("UNAVAILABLE", "backendError", "The service is currently unavailable."),
+}
+
+
+class ApiError(Exception):
+    """An error answer. `reason` is Compute's (`notFound`, `resourceInUseByAnotherResource`,
+    ...); `rpc_status` the AIP one (`NOT_FOUND`, `FAILED_PRECONDITION`, ...)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        reason: str | None = None,
+        rpc_status: str | None = None,
+        quota: str | None = None,
+    ) -> None:
+        default = _STATUS.get(status, ("UNKNOWN", "unknown", "Error"))
+        super().__init__(message or default[2])
+        self.status = status
+        self.message = message or default[2]
+        self.reason = reason or default[1]
+        self.rpc_status = rpc_status or default[0]
+        self.quota = quota
+
+    def envelope(self, style: str, service: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.status, "message": self.message}
+        if style == "compute":
+            error["errors"] = [{"message": self.message, "domain": "global", "reason": self.reason}]
+            return {"error": error}
+        error["status"] = self.rpc_status
+        metadata = {"service": service}
+        if self.quota:
+            metadata["quota_limit"] = self.quota
+        reason = "RATE_LIMIT_EXCEEDED" if self.status == 429 else self.rpc_status
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "googleapis.com",
+                "metadata": metadata,
+            }
+        ]
+        return {"error": error}
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any = None
+
+
+@dataclass
+class Fault:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    times: int
+    message: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class _RateLimit:
+    limit: int
+    window: float
+    sent: deque[float] = field(default_factory=deque)
+
+
+class FakeGoogleApi:
+    """Start with `start()`; hand `endpoint` to the client library as `api_endpoint`."""
+
+    style: ClassVar[str] = "aip"
+    service: ClassVar[str] = "example.googleapis.com"
+    quota_name: ClassVar[str] = "Requests per minute"
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.faults: list[Fault] = []
+        self.hangs: list[Fault] = []
+        self.throttled = 0
+        self._rate: _RateLimit | None = None
+        self.lock = threading.RLock()
+        self._release = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+
+    # Lifecycle
+
+    def start(self) -> FakeGoogleApi:
+        fake = self
+
+        class Handler(_Handler):
+            api = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def endpoint(self) -> str:
+        """`http://127.0.0.1:PORT`: the form `client_options={"api_endpoint": ...}` needs (the
+        scheme is kept; without one the libraries assume https)."""
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        """Empty state, log, faults and limits; hung requests are let go."""
+        with self.lock:
+            self._release.set()
+            self._release = threading.Event()
+            self.calls.clear()
+            self.faults.clear()
+            self.hangs.clear()
+            self._rate = None
+            self.throttled = 0
+            self.clear()
+
+    # For subclasses
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        raise NotImplementedError
+
+    # Faults and counting
+
+    def inject(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """The next `times` requests whose method matches (or "*") and whose path matches
+        the regex `path` (searched) answer `status` in Google's envelope."""
+        with self.lock:
+            self.faults.append(
+                Fault(method.upper(), re.compile(path), status, times, message, retry_after)
+            )
+
+    def hang(self, method: str, path: str, *, times: int = 1) -> None:
+        """Accept the next `times` matching requests and never answer them."""
+        with self.lock:
+            self.hangs.append(Fault(method.upper(), re.compile(path), 0, times))
+
+    def rate_limit(self, limit: int, window: float = 60.0) -> None:
+        with self.lock:
+            self._rate = _RateLimit(limit, window)
+
+    def count(self, method: str | None = None, path: str = "") -> int:
+        pattern = re.compile(path)
+        with self.lock:
+            calls = list(self.calls)
+        return sum(
+            1 for c in calls if (method is None or c.method == method) and pattern.search(c.path)
+        )
+
+    def _take(self, faults: list[Fault], method: str, path: str) -> Fault | None:
+        for fault in faults:
+            if fault.times > 0 and fault.method in (method, "*") and fault.path.search(path):
+                fault.times -= 1
+                return fault
+        return None
+
+    def _before(self, method: str, path: str) -> tuple[str, Fault | ApiError | None]:
+        """("hang", _) / ("fault", error) / ("ok", None) for one request."""
+        with self.lock:
+            if self._take(self.hangs, method, path):
+                return "hang", None
+            if self._rate is not None:
+                now, sent = time.monotonic(), self._rate.sent
+                while sent and sent[0] <= now - self._rate.window:
+                    sent.popleft()
+                if len(sent) >= self._rate.limit:
+                    self.throttled += 1
+                    return "fault", self.quota_error()
+                sent.append(now)
+            return "fault", self._take(self.faults, method, path)
+
+    def quota_error(self, message: str | None = None) -> ApiError:
+        text = message or (
+            f"Quota exceeded for quota metric 'Requests' and limit '{self.quota_name}' "
+            f"of service '{self.service}'."
+        )
+        return ApiError(429, text, quota=self.quota_name)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: FakeGoogleApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(raw)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _handle(self, method: str) -> None:
+        api = self.api
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            body = None
+        with api.lock:
+            api.calls.append(Call(method, url.path, query, body))
+            release = api._release
+        kind, fault = api._before(method, url.path)
+        if kind == "hang":
+            release.wait(120)
+            self.close_connection = True
+            return
+        if isinstance(fault, Fault):
+            error = ApiError(fault.status, fault.message)
+            if fault.status == 429:
+                error = api.quota_error(fault.message)
+            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+            self._json(fault.status, error.envelope(api.style, api.service), headers)
+            return
+        if isinstance(fault, ApiError):
+            self._json(fault.status, fault.envelope(api.style, api.service))
+            return
+        try:
+            if raw.strip() and body is None:
+                raise ApiError(400, "Invalid JSON payload received.")
+            answer = api.route(method, url.path, query, body)
+        except ApiError as exc:
+            self._json(exc.status, exc.envelope(api.style, api.service))
+            return
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            error = ApiError(400, f"Invalid request: {exc}")
+            self._json(400, error.envelope(api.style, api.service))
+            return
+        self._json(200, answer)
+
+
+__all__ = ["ApiError", "Call", "FakeGoogleApi"]
