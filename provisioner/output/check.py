@@ -15,7 +15,8 @@ from rich.console import Console
 
 from provisioner.checks.verdict import DomainReport, Status
 from provisioner.output.markdown import markdown_environment
-from provisioner.output.text import message, styled
+from provisioner.output.text import styled
+from provisioner.redact import redact
 
 FORMAT_VERSION = 1
 _MARKS = {
@@ -33,7 +34,7 @@ def print_reports(reports: list[DomainReport], console: Console) -> None:
             word, colour = _MARKS[finding.status]
             console.print(
                 styled(
-                    "  ", (f"{word:<4}", colour), f" {finding.check:<18} ", message(finding.message)
+                    "  ", (f"{word:<4}", colour), f" {finding.check:<18} ", redact(finding.message)
                 )
             )
     failed = sum(1 for r in reports if not r.ok)

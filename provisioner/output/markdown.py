@@ -24,8 +24,9 @@ from itertools import groupby
 
 import jinja2
 
-from provisioner.output.text import describe, message, unsafe_message
+from provisioner.output.text import describe, unsafe_message
 from provisioner.plan import Change, Plan
+from provisioner.redact import redact
 from provisioner.sanitize import printable
 from provisioner.templating import template_environment
 
@@ -75,12 +76,12 @@ def _render(plan: Plan, per_provider: dict[str, list[str]], per_table: int) -> s
     return env.get_template("plan.md.j2").render(
         plan=plan,
         tables=tables,
-        unsafe=message(unsafe_message(plan)) if plan.unsafe else "",
+        unsafe=redact(unsafe_message(plan)) if plan.unsafe else "",
         hidden_changes=len(hidden),
         hidden_domains=len({(c.provider, c.domain) for c in hidden}),
-        notes=[message(note) for note in plan.notes[:MAX_LISTED]],
+        notes=[redact(note) for note in plan.notes[:MAX_LISTED]],
         more_notes=max(0, len(plan.notes) - MAX_LISTED),
-        warnings=[message(warning) for warning in plan.warnings[:MAX_LISTED]],
+        warnings=[redact(warning) for warning in plan.warnings[:MAX_LISTED]],
         more_warnings=max(0, len(plan.warnings) - MAX_LISTED),
     )
 

@@ -40,11 +40,6 @@ def styled(*pieces: str | tuple[str, str]) -> Text:
     return text
 
 
-def message(value: str) -> str:
-    """A warning, note or error as it may be shown: credentials scrubbed (see redact.py)."""
-    return redact(value)
-
-
 def print_plan(plan: Plan, console: Console) -> None:
     if not plan.has_changes:
         console.print(styled("No changes. The live state matches the spec."))
@@ -64,9 +59,9 @@ def print_plan(plan: Plan, console: Console) -> None:
                 )
             )
     for note in plan.notes:
-        console.print(styled(("note:", "cyan"), " ", message(note)))
+        console.print(styled(("note:", "cyan"), " ", redact(note)))
     for warning in plan.warnings:
-        console.print(styled(("warning:", "yellow"), " ", message(warning)))
+        console.print(styled(("warning:", "yellow"), " ", redact(warning)))
     if plan.unsafe:
         console.print(styled(("unsafe:", "bold red"), " ", unsafe_message(plan)))
     if plan.has_changes:
