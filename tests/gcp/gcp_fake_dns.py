@@ -17,11 +17,13 @@ gcp_fake_dns_state.py): `GET` the project (its `quota`), `GET|POST /managedZones
 which google-api-core turns into its exceptions (409 Conflict, 412 PreconditionFailed, ...).
 
 For tests: `fake.state` seeds and reads zones (`add_zone`, `add_rrset`, `rrsets`, `rrset`,
-`changes`); `fake.calls` logs every request (method, path after /dns/v1, query, JSON body,
-headers, the API method name as `kind`, the status answered); `fake.count(...)` and
-`fake.counts()` count them; `fake.inject(...)` answers the next N matching requests with
-429 / 5xx / 403 (or any status) in the same envelope; `fake.hang(...)` accepts the next N
-matching requests and never answers them (until `reset()`, `stop()` or `hold` seconds).
+`changes`, `pending_gets`, `quota`); `fake.calls` logs every request (method, path after
+/dns/v1, query, JSON body, headers, the API method name as `kind`, the status answered);
+`fake.count(method, path, kind=...)` and `fake.counts()` count them; `fake.inject(...)`
+answers the next N matching requests with 429 / 5xx / 403 (or any status) in the same
+envelope; `fake.hang(...)` accepts the next N matching requests and never answers them
+(until `reset()`, `stop()` or `hold` seconds); `fake.rate_limit(N, 60.0)` answers 429 to
+requests beyond N a minute.
 
 Not emulated: authentication (anonymous credentials send no token; every request is
 allowed unless a 403 is injected), `fields=` partial answers, `resourceRecordSets`
@@ -35,7 +37,8 @@ import base64
 import json
 import re
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -185,6 +188,9 @@ class FakeCloudDns:
         self.max_page_size = max_page_size
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.throttled = 0
+        self._rate: tuple[int, float] | None = None
+        self._sent: deque[float] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -224,6 +230,8 @@ class FakeCloudDns:
             self.calls.clear()
             self.faults.clear()
             self.page_size, self.max_page_size = 100, 1000
+            self.throttled, self._rate = 0, None
+            self._sent.clear()
 
     # Faults and counting
 
@@ -253,16 +261,26 @@ class FakeCloudDns:
         with self._lock:
             self.faults.append(Fault(method.upper(), re.compile(path), times, None, hold=hold))
 
-    def count(self, kind: str | None = None, *, method: str | None = None, path: str = "") -> int:
-        """Requests received (faulted ones included) by API method name and/or method/path."""
+    def count(self, method: str | None = None, path: str = "", *, kind: str | None = None) -> int:
+        """Requests received (faulted ones included) by method, path regex and/or API method
+        name (`kind`, e.g. "changes.create")."""
         pattern = re.compile(path)
+        with self._lock:
+            calls = list(self.calls)
         return sum(
             1
-            for c in list(self.calls)
+            for c in calls
             if (kind is None or c.kind == kind)
             and (method is None or c.method == method)
             and pattern.search(c.path)
         )
+
+    def rate_limit(self, limit: int, window: float = 60.0) -> None:
+        """More than `limit` requests in a sliding `window` (seconds) answer 429
+        RESOURCE_EXHAUSTED, as the per-minute API quotas do; `throttled` counts them."""
+        with self._lock:
+            self._rate = (limit, window)
+            self._sent.clear()
 
     def counts(self) -> Counter[str]:
         """Requests received by API method name: {"resourceRecordSets.list": 3, ...}."""
@@ -274,6 +292,15 @@ class FakeCloudDns:
                 if fault.times > 0 and fault.method in (method, "*") and fault.path.search(path):
                     fault.times -= 1
                     return fault, self._release
+            if self._rate is not None:
+                limit, window = self._rate
+                now = time.monotonic()
+                while self._sent and self._sent[0] <= now - window:
+                    self._sent.popleft()
+                if len(self._sent) >= limit:
+                    self.throttled += 1
+                    return Fault(method, re.compile(""), 0, 429), self._release
+                self._sent.append(now)
         return None
 
 
