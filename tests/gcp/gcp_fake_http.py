@@ -3,8 +3,9 @@
 optional server-side rate limit.
 
 A fake subclasses `FakeGoogleApi`, sets `style` ("compute" for Compute's envelope with an
-`errors` list of `{domain, reason, message}`; "aip" for the newer APIs' `status` plus
-`details` with a `google.rpc.ErrorInfo`) and implements `route()` and `clear()`.
+`errors` list of `{domain, reason, message}`; "aip" for the newer APIs' `status`, plus for
+a quota error `details` with a `google.rpc.ErrorInfo` naming the quota) and implements
+`route()` and `clear()`.
 Everything is on loopback; nothing here knows any Google resource.
 
 Faults:
@@ -68,18 +69,15 @@ class ApiError(Exception):
             error["errors"] = [{"message": self.message, "domain": "global", "reason": self.reason}]
             return {"error": error}
         error["status"] = self.rpc_status
-        metadata = {"service": service}
         if self.quota:
-            metadata["quota_limit"] = self.quota
-        reason = "RATE_LIMIT_EXCEEDED" if self.status == 429 else self.rpc_status
-        error["details"] = [
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": reason,
-                "domain": "googleapis.com",
-                "metadata": metadata,
-            }
-        ]
+            error["details"] = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "RATE_LIMIT_EXCEEDED",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": service, "quota_limit": self.quota},
+                }
+            ]
         return {"error": error}
 
 
