@@ -1,0 +1,378 @@
+"""The Cloud DNS fake, checked through the real client library (google-cloud-dns) and, for
+what the library cannot send (filters, raw error envelopes), through plain HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+import requests
+from gcp_fake_dns import FakeCloudDns
+from gcp_fake_dns_state import DEFAULT_PROJECT
+from google.api_core import exceptions as gexc
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import dns
+
+ZONE = "example-com"
+STS = "_mta-sts.example.com."
+
+
+def client(fake: FakeCloudDns, project: str = DEFAULT_PROJECT) -> dns.Client:
+    return dns.Client(
+        project=project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": fake.endpoint},
+    )
+
+
+def raw(fake: FakeCloudDns, path: str, method: str = "GET", body: Any = None):
+    """(status, JSON answer) of one plain HTTP request under /dns/v1."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{fake.endpoint}/dns/v1{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            text = answer.read()
+            return answer.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def seeded(gcp_dns_fake: FakeCloudDns) -> FakeCloudDns:
+    state = gcp_dns_fake.state
+    state.add_zone("example.com.")
+    state.add_rrset(ZONE, STS, "TXT", ['"v=STSv1; id=20240101"'], ttl=300)
+    state.add_rrset(ZONE, "example.com.", "TXT", ['"v=spf1 -all"', '"a" "b"'], ttl=3600)
+    state.add_rrset(ZONE, "www.example.com.", "CNAME", ["example.com."], ttl=60)
+    gcp_dns_fake.calls.clear()
+    return gcp_dns_fake
+
+
+def the_zone(fake: FakeCloudDns) -> dns.ManagedZone:
+    return client(fake).zone(ZONE, "example.com.")
+
+
+def rrset(zone: dns.ManagedZone, name: str, rtype: str) -> dns.ResourceRecordSet:
+    return next(
+        r for r in zone.list_resource_record_sets() if (r.name, r.record_type) == (name, rtype)
+    )
+
+
+# Zones
+
+
+def test_list_zones_pages_with_page_tokens(gcp_dns_fake: FakeCloudDns):
+    for i in range(5):
+        gcp_dns_fake.state.add_zone(f"d{i}.example.")
+    gcp_dns_fake.state.add_zone("internal.example.", visibility="private")
+    gcp_dns_fake.state.add_zone("other.example.", project="another-project")
+    gcp_dns_fake.page_size = 2
+    pages = [list(page) for page in client(gcp_dns_fake).list_zones().pages]
+    assert [len(p) for p in pages] == [2, 2, 2]
+    zones = {z.name: z for page in pages for z in page}
+    assert sorted(zones) == [f"d{i}-example" for i in range(5)] + ["internal-example"]
+    assert zones["d0-example"].dns_name == "d0.example."
+    assert zones["internal-example"]._properties["visibility"] == "private"
+    assert zones["d0-example"]._properties["visibility"] == "public"
+    assert zones["d0-example"].zone_id.isdigit()
+    assert zones["d0-example"].created is not None
+    queries = [c.query for c in gcp_dns_fake.calls]
+    assert gcp_dns_fake.count(kind="managedZones.list") == 3
+    assert "pageToken" not in queries[0] and all("pageToken" in q for q in queries[1:])
+    status, last = raw(gcp_dns_fake, f"/projects/{DEFAULT_PROJECT}/managedZones?maxResults=6")
+    assert status == 200 and len(last["managedZones"]) == 6 and "nextPageToken" not in last
+    assert last["kind"] == "dns#managedZonesListResponse"
+    assert {z["kind"] for z in last["managedZones"]} == {"dns#managedZone"}
+
+
+def test_list_zones_filters_by_dns_name_and_rejects_a_bad_page_token(gcp_dns_fake):
+    gcp_dns_fake.state.add_zone("example.com.")
+    gcp_dns_fake.state.add_zone("example.org.")
+    base = f"/projects/{DEFAULT_PROJECT}/managedZones"
+    _, found = raw(gcp_dns_fake, base + "?dnsName=example.org.")
+    assert [z["name"] for z in found["managedZones"]] == ["example-org"]
+    status, error = raw(gcp_dns_fake, base + "?pageToken=garbage")
+    assert status == 400 and error["error"]["errors"][0]["reason"] == "invalid"
+
+
+def test_zone_create_get_delete_through_the_library(gcp_dns_fake: FakeCloudDns):
+    c = client(gcp_dns_fake)
+    zone = c.zone("new-zone", "new.example.", description="made by a test")
+    assert not zone.exists()
+    zone.create()
+    assert zone.exists() and zone.zone_id and zone.name_servers
+    by_id = c.zone(zone.zone_id, "new.example.")
+    by_id.reload()
+    assert by_id._properties["name"] == "new-zone"
+    with pytest.raises(gexc.Conflict):
+        c.zone("new-zone", "new.example.").create()
+    with pytest.raises(gexc.BadRequest):
+        c.zone("Bad_Name", "bad.example.").create()
+    apex = {(r.name, r.record_type) for r in zone.list_resource_record_sets()}
+    assert apex == {("new.example.", "SOA"), ("new.example.", "NS")}
+    changes = list(zone.list_changes())
+    assert [(ch.name, ch.status) for ch in changes] == [("0", "done")]
+    zone.delete()
+    assert not zone.exists()
+
+
+def test_a_zone_with_records_cannot_be_deleted(seeded: FakeCloudDns):
+    with pytest.raises(gexc.BadRequest, match="not empty"):
+        the_zone(seeded).delete()
+
+
+def test_unknown_zone_is_404_in_googles_envelope(gcp_dns_fake: FakeCloudDns):
+    with pytest.raises(gexc.NotFound):
+        list(client(gcp_dns_fake).zone("nope", "nope.example.").list_resource_record_sets())
+    status, body = raw(gcp_dns_fake, f"/projects/{DEFAULT_PROJECT}/managedZones/nope/rrsets")
+    assert status == 404
+    error = body["error"]
+    assert error["code"] == 404 and error["status"] == "NOT_FOUND"
+    assert error["errors"][0]["reason"] == "notFound" and "nope" in error["message"]
+
+
+# Record sets
+
+
+def test_rrsets_are_listed_as_given_with_paging(seeded: FakeCloudDns):
+    seeded.page_size = 2
+    zone = the_zone(seeded)
+    pages = [list(p) for p in zone.list_resource_record_sets().pages]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert seeded.count("GET", r"/rrsets$", kind="resourceRecordSets.list") == 3
+    found = {(r.name, r.record_type): (r.ttl, r.rrdatas) for p in pages for r in p}
+    assert found[("example.com.", "TXT")] == (3600, ['"v=spf1 -all"', '"a" "b"'])
+    assert found[(STS, "TXT")] == (300, ['"v=STSv1; id=20240101"'])
+    assert found[("www.example.com.", "CNAME")] == (60, ["example.com."])
+    assert {("example.com.", "SOA"), ("example.com.", "NS")} <= set(found)
+    _, body = raw(seeded, f"/projects/{DEFAULT_PROJECT}/managedZones/{ZONE}/rrsets")
+    assert {r["kind"] for r in body["rrsets"]} == {"dns#resourceRecordSet"}
+    assert all(isinstance(r["ttl"], int) for r in body["rrsets"])
+
+
+def test_rrsets_filter_by_name_and_type(seeded: FakeCloudDns):
+    base = f"/projects/{DEFAULT_PROJECT}/managedZones/{ZONE}/rrsets"
+    _, by_name = raw(seeded, base + "?name=example.com.")
+    assert sorted(r["type"] for r in by_name["rrsets"]) == ["NS", "SOA", "TXT"]
+    _, by_both = raw(seeded, base + "?name=example.com.&type=TXT")
+    assert [r["rrdatas"] for r in by_both["rrsets"]] == [['"v=spf1 -all"', '"a" "b"']]
+    _, none = raw(seeded, base + "?name=missing.example.com.")
+    assert none["rrsets"] == []
+    status, _ = raw(seeded, base + "?type=TXT")
+    assert status == 400
+
+
+# Changes
+
+
+def test_a_change_replaces_an_rrset_and_reads_done_after_one_pending_get(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+    old = rrset(zone, STS, "TXT")
+    change = zone.changes()
+    change.delete_record_set(old)
+    change.add_record_set(zone.resource_record_set(STS, "TXT", 600, ['"v=STSv1; id=2"']))
+    change.add_record_set(zone.resource_record_set("mta-sts.example.com.", "A", 300, ["192.0.2.1"]))
+    change.create()
+    assert change.status == "pending" and change.name and change.started is not None
+    assert [(a.name, a.ttl) for a in change.additions] == [
+        (STS, 600),
+        ("mta-sts.example.com.", 300),
+    ]
+    assert [d.rrdatas for d in change.deletions] == [['"v=STSv1; id=20240101"']]
+    statuses = []
+    while change.status != "done":
+        change.reload()
+        statuses.append(change.status)
+    assert statuses == ["pending", "done"]
+    assert seeded.state.rrset(ZONE, STS, "TXT")["rrdatas"] == ['"v=STSv1; id=2"']
+    assert seeded.state.rrset(ZONE, STS, "TXT")["ttl"] == 600
+    sent = next(c for c in seeded.calls if c.kind == "changes.create")
+    assert sent.body["additions"][0]["ttl"] == "600"  # the library sends ttl as a string
+    assert seeded.counts()["changes.get"] == 2
+
+
+@pytest.mark.parametrize("pending_gets, expected", [(0, []), (3, ["pending"] * 3 + ["done"])])
+def test_pending_gets_are_configurable(seeded: FakeCloudDns, pending_gets, expected):
+    seeded.state.pending_gets = pending_gets
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.add_record_set(zone.resource_record_set("x.example.com.", "TXT", 300, ['"x"']))
+    change.create()
+    statuses = []
+    while change.status != "done":
+        change.reload()
+        statuses.append(change.status)
+    assert statuses == expected
+
+
+def test_adding_an_existing_rrset_is_409_and_nothing_is_applied(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.delete_record_set(rrset(zone, "www.example.com.", "CNAME"))
+    change.add_record_set(zone.resource_record_set(STS, "TXT", 300, ['"v=STSv1; id=3"']))
+    with pytest.raises(gexc.Conflict, match="already exists"):
+        change.create()
+    assert seeded.state.rrset(ZONE, "www.example.com.", "CNAME") is not None
+    assert len(seeded.state.changes(ZONE)) == 4  # zone creation + 3 seeded
+
+
+@pytest.mark.parametrize(
+    "ttl, rrdatas",
+    [
+        (301, ['"v=STSv1; id=20240101"']),
+        (300, ['"v=STSv1; id=other"']),
+        (300, ['"v=STSv1;" "id=20240101"']),
+    ],
+)
+def test_deleting_a_stale_rrset_is_412(seeded: FakeCloudDns, ttl, rrdatas):
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.delete_record_set(zone.resource_record_set(STS, "TXT", ttl, rrdatas))
+    change.add_record_set(zone.resource_record_set(STS, "TXT", 300, ['"v=STSv1; id=4"']))
+    with pytest.raises(gexc.PreconditionFailed) as caught:
+        change.create()
+    assert caught.value.errors[0]["reason"] == "conditionNotMet"
+    assert seeded.state.rrset(ZONE, STS, "TXT")["rrdatas"] == ['"v=STSv1; id=20240101"']
+
+
+def test_deleting_in_another_rrdata_order_matches(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.delete_record_set(
+        zone.resource_record_set("example.com.", "TXT", 3600, ['"a" "b"', '"v=spf1 -all"'])
+    )
+    change.create()
+    assert seeded.state.rrset(ZONE, "example.com.", "TXT") is None
+
+
+def test_deleting_a_missing_rrset_is_404(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.delete_record_set(zone.resource_record_set("gone.example.com.", "TXT", 300, ['"x"']))
+    with pytest.raises(gexc.NotFound, match="does not exist"):
+        change.create()
+
+
+@pytest.mark.parametrize(
+    "name, rtype, rrdatas, reason",
+    [
+        ("www.example.com.", "A", ["192.0.2.1"], "cnameResourceRecordSetConflict"),
+        ("x.example.org.", "TXT", ['"x"'], "invalid"),
+        ("x.example.com", "TXT", ['"x"'], "invalid"),
+        ("x.example.com.", "BOGUS", ["x"], "invalid"),
+    ],
+)
+def test_invalid_additions_are_400(seeded: FakeCloudDns, name, rtype, rrdatas, reason):
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.add_record_set(zone.resource_record_set(name, rtype, 300, rrdatas))
+    with pytest.raises(gexc.BadRequest) as caught:
+        change.create()
+    assert caught.value.errors[0]["reason"] == reason
+
+
+def test_the_apex_soa_cannot_be_removed_and_unknown_changes_are_404(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.delete_record_set(rrset(zone, "example.com.", "SOA"))
+    with pytest.raises(gexc.BadRequest):
+        change.create()
+    missing = zone.changes()
+    missing.name = "99"
+    assert not missing.exists()
+
+
+def test_quotas_are_served_and_enforced(seeded: FakeCloudDns):
+    assert client(seeded).quotas()["rrsetAdditionsPerChange"] == 1000
+    seeded.state.quota["rrsetAdditionsPerChange"] = 2
+    zone = the_zone(seeded)
+    change = zone.changes()
+    for i in range(3):
+        change.add_record_set(
+            zone.resource_record_set(f"q{i}.example.com.", "A", 300, ["192.0.2.1"])
+        )
+    with pytest.raises(gexc.Forbidden) as caught:
+        change.create()
+    assert caught.value.errors[0]["reason"] == "quotaExceeded"
+
+
+# Faults, hangs, the log
+
+
+@pytest.mark.parametrize(
+    "status, exc, google_status, reason",
+    [
+        (429, gexc.TooManyRequests, "RESOURCE_EXHAUSTED", "rateLimitExceeded"),
+        (500, gexc.InternalServerError, "INTERNAL", "backendError"),
+        (503, gexc.ServiceUnavailable, "UNAVAILABLE", "backendError"),
+        (403, gexc.Forbidden, "PERMISSION_DENIED", "forbidden"),
+    ],
+)
+def test_injected_faults_hit_the_next_n_matching_requests(
+    seeded: FakeCloudDns, status, exc, google_status, reason
+):
+    seeded.inject("POST", r"/changes$", status, times=2)
+    zone = the_zone(seeded)
+    list(zone.list_resource_record_sets())  # another path: untouched
+    for _ in range(2):
+        change = zone.changes()
+        change.add_record_set(zone.resource_record_set("f.example.com.", "A", 300, ["192.0.2.1"]))
+        with pytest.raises(exc) as caught:
+            change.create()
+        assert caught.value.errors[0]["reason"] == reason
+    change.create()  # the third goes through
+    assert seeded.count("POST", r"/changes$") == 3
+    assert [c.status for c in seeded.calls if c.kind == "changes.create"] == [status, status, 200]
+    seeded.inject("*", r"", status)
+    code, body = raw(seeded, f"/projects/{DEFAULT_PROJECT}/managedZones")
+    assert code == status and body["error"]["status"] == google_status
+    if status == 429:
+        assert "Quota exceeded for quota metric" in body["error"]["message"]
+        assert body["error"]["details"][0]["metadata"]["quota_limit"] == "Read requests per minute"
+    if status == 403:
+        assert "dns.managedZones.list" in body["error"]["message"]
+
+
+def test_a_hanging_request_times_out_and_reset_lets_it_go(gcp_dns_fake: FakeCloudDns):
+    gcp_dns_fake.state.add_zone("example.com.")
+    gcp_dns_fake.hang("GET", r"/rrsets$")
+    connection = client(gcp_dns_fake)._connection
+    path = f"/projects/{DEFAULT_PROJECT}/managedZones/{ZONE}/rrsets"
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        connection.api_request(method="GET", path=path, timeout=0.5)
+    assert connection.api_request(method="GET", path=path, timeout=5)["rrsets"]
+    assert [c.status for c in gcp_dns_fake.calls] == [None, 200]
+
+
+def test_rate_limit_answers_429_beyond_the_limit(gcp_dns_fake: FakeCloudDns):
+    gcp_dns_fake.state.add_zone("example.com.")
+    gcp_dns_fake.rate_limit(3, 60.0)
+    c = client(gcp_dns_fake)
+    for _ in range(3):
+        list(c.list_zones())
+    with pytest.raises(gexc.TooManyRequests):
+        list(c.list_zones())
+    assert gcp_dns_fake.throttled == 1
+    assert gcp_dns_fake.counts() == {"managedZones.list": 4}
+
+
+def test_the_log_keeps_method_path_query_body_and_headers(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+    list(zone.list_resource_record_sets(max_results=7))
+    call = seeded.calls[-1]
+    assert (call.method, call.path, call.kind) == (
+        "GET",
+        f"/projects/{DEFAULT_PROJECT}/managedZones/{ZONE}/rrsets",
+        "resourceRecordSets.list",
+    )
+    assert call.query["maxResults"] == "7" and call.body is None
+    assert "authorization" not in call.headers  # anonymous credentials send no token
+    assert "google-cloud-dns" in call.headers["user-agent"] or call.headers["x-goog-api-client"]
