@@ -22,7 +22,7 @@ what mtasts owns:
 - A zone fragment is never deleted (users `$INCLUDE` it): its last record removed, it stays
   as a valid fragment holding no record. Only mtasts's own TXT lines in it are edited;
   comments and foreign records stay exactly as written (`edit_zone_fragment`).
-- A CNAME at `_mta-sts.<d>` or `_smtp._tls.<d>` in a fragment is reported as
+- A CNAME (or NS) at `_mta-sts.<d>` or `_smtp._tls.<d>` in a fragment is reported as
   `LiveDomain.blocking`: the plan refuses (`provisioner.conflicts`) instead of writing a TXT
   beside it, which no DNS server would load; `_write_zone` refuses too, for saved plans.
 - `apply` holds an exclusive lock on the tree from its first call (the first phase) until
@@ -48,7 +48,7 @@ from provisioner.state import BlockingRecord, LiveDomain, Resource, policy_host,
 from provisioner.zonefile import (
     ZoneFileError,
     ZoneRecord,
-    cname_target,
+    delegation,
     edit_zone_fragment,
     parse_zone_fragment,
     txt_values,
@@ -253,22 +253,28 @@ class LocalProvider(Provider):
         text, records = self._zone(domain)
         rrsets = {record_name(c.resource, domain): c.rrset_after for c in changes}
         for owner, values in rrsets.items():
-            target = cname_target(records, owner)
-            if target is not None and values:
+            there = delegation(records, owner)
+            if there is not None and values:
                 raise ProviderError(
-                    f"{self.name}: {domain}: {owner} is a CNAME to {target}: mtasts writes no "
-                    f"TXT beside it (no DNS server would load {self.zone_file(domain)})"
+                    f"{self.name}: {domain}: {owner} is a {there.rdtype} to "
+                    f"{_target(there)}: mtasts writes no TXT beside it (no DNS server would "
+                    f"serve it from {self.zone_file(domain)})"
                 )
         edited = edit_zone_fragment(text, domain, rrsets)
         self.tree.write(self.tree.zone_parts(domain), edited.encode("utf-8"))
 
 
 def _blocking(records: list[ZoneRecord], domain: str) -> tuple[BlockingRecord, ...]:
-    """CNAMEs at the names mtasts writes TXT at: delegations it must not write beside."""
+    """A CNAME or NS at a name mtasts writes TXT at: a delegation it must not write beside."""
     found: list[BlockingRecord] = []
     for resource in TXT_RESOURCES:
         owner = record_name(resource, domain)
-        target = cname_target(records, owner)
-        if target is not None:
-            found.append(BlockingRecord(resource, owner, "CNAME", target))
+        there = delegation(records, owner)
+        if there is not None:
+            found.append(BlockingRecord(resource, owner, there.rdtype, _target(there)))
     return tuple(found)
+
+
+def _target(record: ZoneRecord) -> str:
+    """The delegation's target as a host name: no trailing dot, lower case."""
+    return record.rdata.rstrip(".").lower()

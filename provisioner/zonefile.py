@@ -91,12 +91,14 @@ def txt_values(records: Iterable[ZoneRecord], owner: str) -> tuple[str, ...]:
     )
 
 
-def cname_target(records: Iterable[ZoneRecord], owner: str) -> str | None:
-    """The CNAME target at `owner` (no trailing dot), if the fragment delegates that name."""
-    for r in records:
-        if r.owner == owner and r.rdtype == "CNAME":
-            return r.rdata.rstrip(".").lower()
-    return None
+DELEGATING_TYPES = ("CNAME", "NS")
+"""Records that hand a name to someone else: no TXT of mtasts's may stand beside them."""
+
+
+def delegation(records: Iterable[ZoneRecord], owner: str) -> ZoneRecord | None:
+    """The CNAME or NS at `owner`, if the fragment delegates that name (RFC 1034 3.6.2:
+    nothing may stand beside a CNAME; beside an NS, a TXT is occluded by the zone cut)."""
+    return next((r for r in records if r.owner == owner and r.rdtype in DELEGATING_TYPES), None)
 
 
 def replace_txt(records: list[ZoneRecord], owner: str, values: Iterable[str]) -> list[ZoneRecord]:

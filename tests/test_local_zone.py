@@ -83,6 +83,16 @@ def test_a_cname_at_the_sts_or_tlsrpt_name_is_read_as_blocking(provider, tmp_pat
     assert state.sts_txt == ()
 
 
+def test_an_ns_delegation_of_the_sts_name_is_blocking_too(provider, tmp_path):
+    append_zone(tmp_path / "out", "a.example", "_mta-sts.a.example. 300 IN NS ns1.vendor.example.")
+
+    state = provider.read(["a.example"], NoProgress())["a.example"]
+
+    assert state.blocking == (
+        BlockingRecord(Resource.STS_RECORD, "_mta-sts.a.example", "NS", "ns1.vendor.example"),
+    )
+
+
 def test_apply_never_writes_a_txt_beside_a_cname(provider, tmp_path):
     root = tmp_path / "out"
     append_zone(root, "a.example", "_mta-sts.a.example. 300 IN CNAME sts.vendor.example.")
