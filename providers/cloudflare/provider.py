@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
+from provisioner.rfc8461 import GrammarError, id_names_body, parse_sts_record
 from provisioner.state import POLICY_HOST_PREFIX, LiveDomain, Resource, policy_host, record_name
 
 from .client import make_client
@@ -221,6 +222,7 @@ class CloudflareProvider(Provider):
         self._policies = wanted
 
     def _records(self, changes: list[Change], progress: Progress) -> None:
+        self._check_served([c for c in changes if c.resource is Resource.STS_RECORD])
         api = self.api
         zone_of = api.zones.zones_for(sorted({c.domain for c in changes}))
         by_zone: dict[str, list[Change]] = {}
@@ -235,6 +237,45 @@ class CloudflareProvider(Provider):
             progress.advance(len(zone_changes))
 
         _parallel(one, sorted(by_zone.items()))
+
+    def _check_served(self, changes: list[Change]) -> None:
+        """Refuse to move any id unless the Worker serves, right now, the policy it names.
+
+        Two applies at once (nothing on Cloudflare locks an account) can interleave: run A
+        uploads its policy, run B uploads another one for the same host, then A's TXT phase
+        would publish an id naming A's policy while B's is served, and senders would cache
+        B's policy under it. One read of the script before the batch (one call per TXT
+        phase) catches that; nothing is written and the next plan sees what is live.
+        """
+        moving = [c for c in changes if c.after is not None]
+        if not moving:
+            return
+        served = self.api.script.fetch() or {}
+        self._policies = served
+        wrong: list[str] = []
+        for change in moving:
+            entry = served.get(policy_host(change.domain))
+            try:
+                record_id = parse_sts_record(change.after or "").id
+            except GrammarError:
+                record_id = ""
+            if entry is None or not id_names_body(record_id, entry.body):
+                wrong.append(change.domain)
+        if wrong:
+            shown = ", ".join(wrong[:5]) + (f" (+{len(wrong) - 5})" if len(wrong) > 5 else "")
+            raise ProviderError(
+                f"{self.name}: {shown}: the Worker no longer serves the policy the new id "
+                "names (another apply since this plan?); no id was moved: run 'mtasts plan' "
+                "again"
+            )
+
+    def close(self) -> None:
+        """Close the SDK client's connections (apply_plan calls this at the end of a run)."""
+        with self._lock:
+            if self._api_instance is not None:
+                self._api_instance.client.close()
+                self._api_instance = None
+                self._policies = None
 
 
 def _parallel(work: Callable[[T], Any], items: Iterable[T]) -> None:

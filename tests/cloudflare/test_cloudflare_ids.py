@@ -1,4 +1,5 @@
-"""The `_mta-sts` id never announces the wrong policy, even after a failed apply (issue 14.3).
+"""The `_mta-sts` id never announces the wrong policy: after a failed apply (issue 14.3), or
+when two applies interleave (issue 14.2).
 
 Reproduced on Cloudflare: a mode change whose TXT phase gets HTTP 500 (on every retry)
 leaves the NEW policy served under the OLD id. Ids are `policy_id(body, published_at)`, so
@@ -10,16 +11,25 @@ content hash would plan the old id, already live, and change nothing).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from cf_fake_state import ACCOUNT_ID
 from cf_helpers import add_zones, cf_spec, domains_spec, live_map
 from clihelpers import run
 
 from providers.cloudflare.client import MAX_RETRIES
-from provisioner.rfc8461 import id_names_body
+from provisioner.errors import ProviderError
+from provisioner.plan import Action, Change
+from provisioner.provider import NoProgress
+from provisioner.registry import build_provider
+from provisioner.rfc8461 import id_names_body, policy_id
+from provisioner.state import Resource
 
 BATCH = r"/dns_records/batch$"
 HOST = "mta-sts.example.com"
+STS = "_mta-sts.example.com"
 
 
 def live_id(api) -> str:
@@ -92,3 +102,34 @@ def test_a_failed_txt_phase_moves_the_id_next_time_and_a_revert_gets_a_new_one(c
     assert back not in seen, "a revert never reuses an id a sender may hold another body under"
     final = run("plan", "-c", testing, "--detailed-exitcode", env=at(5))
     assert final.exit_code == 0, final.stdout
+
+
+def test_a_concurrent_apply_is_caught_before_any_id_moves(cf_api, tmp_path):
+    """Run A uploads its policy, run B uploads another for the same host, then A's TXT
+    phase would announce A's policy while B's is served: A stops, nothing written."""
+    add_zones(cf_api, "example.com", mx=False)
+    body_a = "version: STSv1\r\nmode: testing\r\nmx: mx.example.com\r\nmax_age: 86400\r\n"
+    body_b = body_a.replace("testing", "enforce")
+    run_a = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    run_b = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    run_a.read(["example.com"], NoProgress())
+    run_b.read(["example.com"], NoProgress())
+    policy = Change("example.com", "cf", Resource.POLICY, Action.CREATE, None, body_a, "")
+    run_a.apply([policy], NoProgress())
+    run_b.apply([replace(policy, after=body_b)], NoProgress())
+
+    when = datetime.now(UTC)
+    sts = f"v=STSv1; id={policy_id(body_a, when)}"
+    record = Change(
+        "example.com", "cf", Resource.STS_RECORD, Action.CREATE, None, sts, "", (), (sts,)
+    )
+    cf_api.calls.clear()
+    with pytest.raises(ProviderError) as caught:
+        run_a.apply([record], NoProgress())
+    message = str(caught.value)
+    assert message.startswith("cf: example.com: the Worker no longer serves the policy")
+    assert cf_api.count("POST", BATCH) == 0 and cf_api.state.txt_values(STS) == []
+
+    sts_b = f"v=STSv1; id={policy_id(body_b, when)}"
+    run_b.apply([replace(record, after=sts_b, rrset_after=(sts_b,))], NoProgress())
+    assert cf_api.state.txt_values(STS) == [sts_b]
