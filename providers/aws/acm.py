@@ -16,19 +16,17 @@ validation record, so the next apply resumes where this one stopped.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from providers.aws.concurrency import each
 from providers.aws.errors import reported
+from providers.aws.tuning import CERT_TIMEOUT
 from providers.aws.waiting import attempts
 from provisioner.errors import ProviderError
 
 TAG_KEY = "mtasts:managed"
-CERT_TIMEOUT_ENV = "MTASTS_AWS_CERT_TIMEOUT"
-DEFAULT_CERT_TIMEOUT = 1800.0
 USABLE = ("ISSUED", "PENDING_VALIDATION")
 
 
@@ -46,10 +44,8 @@ class ValidationRecord:
 
 
 def cert_timeout() -> float:
-    try:
-        return float(os.environ.get(CERT_TIMEOUT_ENV) or DEFAULT_CERT_TIMEOUT)
-    except ValueError:
-        return DEFAULT_CERT_TIMEOUT
+    """`MTASTS_AWS_CERT_TIMEOUT`, validated (already checked when the session was built)."""
+    return CERT_TIMEOUT.read()
 
 
 class Certificates:

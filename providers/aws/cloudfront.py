@@ -20,7 +20,6 @@ Deletion is disable, wait until Deployed, delete (CloudFront refuses anything el
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from providers.aws.concurrency import each
 from providers.aws.errors import reported
+from providers.aws.tuning import DEPLOY_TIMEOUT
 from providers.aws.waiting import attempts
 from provisioner.errors import ProviderError
 from provisioner.rfc8461 import POLICY_PATH
@@ -40,8 +40,6 @@ VIEWER_POLICY = "https-only"
 DEFAULT_TTL = 300
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 """The hosted zone id of every CloudFront alias target."""
-DEPLOY_TIMEOUT_ENV = "MTASTS_AWS_DEPLOY_TIMEOUT"
-DEFAULT_DEPLOY_TIMEOUT = 1800.0
 
 
 @dataclass(frozen=True)
@@ -63,10 +61,8 @@ class Distribution:
 
 
 def deploy_timeout() -> float:
-    try:
-        return float(os.environ.get(DEPLOY_TIMEOUT_ENV) or DEFAULT_DEPLOY_TIMEOUT)
-    except ValueError:
-        return DEFAULT_DEPLOY_TIMEOUT
+    """`MTASTS_AWS_DEPLOY_TIMEOUT`, validated (already checked when the session was built)."""
+    return DEPLOY_TIMEOUT.read()
 
 
 def _summary(item: dict[str, Any]) -> Distribution | None:

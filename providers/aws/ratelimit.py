@@ -16,15 +16,14 @@ quota is the account's, not one client's.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
 from typing import Any
 
 ROUTE53_RPS_ENV = "MTASTS_AWS_ROUTE53_RPS"
-"""Override Route53's requests per second (tests against an emulator; a raised quota)."""
-ROUTE53_DEFAULT_RPS = 5.0
+"""Route53's quota, overridable (a raised quota, an emulator): `provisioner.pacing.ROUTE53`,
+read and validated with the other knobs in `tuning.py`."""
 
 
 class RateLimiter:
@@ -62,17 +61,6 @@ class RateLimiter:
 
 _shared: dict[tuple[str, str], RateLimiter] = {}
 _shared_lock = threading.Lock()
-
-
-def route53_rate() -> float:
-    raw = os.environ.get(ROUTE53_RPS_ENV)
-    if not raw:
-        return ROUTE53_DEFAULT_RPS
-    try:
-        rate = float(raw)
-    except ValueError:
-        return ROUTE53_DEFAULT_RPS
-    return rate if rate > 0 else ROUTE53_DEFAULT_RPS
 
 
 def shared_limiter(account_key: str, service: str, rate: float) -> RateLimiter:

@@ -9,7 +9,13 @@ how tests aim it at moto's server; the provider has no endpoint setting of its o
 Retries: botocore's `adaptive` mode (client-side token bucket that backs off on throttling)
 with a generous `total_max_attempts`. `standard` mode was seen to exhaust its per-client
 retry quota within one concurrent 100-zone plan; adaptive plus Route53 pacing
-(`ratelimit.py`) does not. 5xx answers are retried by the same machinery.
+(`ratelimit.py`) does not. 5xx answers are retried by the same machinery; silence (a
+timeout, a refused connection) is not retried past `calls.SILENT_ATTEMPTS`, and every call
+is held to the run's deadline (`calls.CallGuard`). Timeouts and rates are validated knobs
+(`tuning.py`), read before the first request.
+
+Credentials are checked for characters no header can carry (`check_credentials`) before
+anything is signed, so a CRLF `.env` file is named, never echoed.
 
 Regions: Route53, CloudFront and the certificates CloudFront uses (ACM) live in us-east-1
 whatever `region` says; only the bucket is regional.
@@ -28,10 +34,14 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError
 
+from providers.aws.calls import CallGuard
 from providers.aws.concurrency import MAX_WORKERS
-from providers.aws.errors import NO_CREDENTIALS
-from providers.aws.ratelimit import route53_rate, shared_limiter
+from providers.aws.errors import NO_CREDENTIALS, describe
+from providers.aws.ratelimit import shared_limiter
+from providers.aws.tuning import Tuning
 from provisioner.errors import ProviderError
 
 GLOBAL_REGION = "us-east-1"
@@ -96,8 +106,43 @@ configurable rate), and ACM's documented quotas (10/s for reads, 5/s for Request
 so a 1,000-domain apply requests and polls certificates without being throttled."""
 
 
+_CREDENTIAL_PARTS = (
+    ("access_key", "AWS_ACCESS_KEY_ID", "access key id"),
+    ("secret_key", "AWS_SECRET_ACCESS_KEY", "secret access key"),
+    ("token", "AWS_SESSION_TOKEN", "session token"),
+)
+
+
+def check_credentials(provider: str, credentials: Credentials) -> None:
+    """Refuse, naming the part and never showing it, a credential no HTTP header can carry.
+
+    A `.env` file saved with CRLF line ends leaves a `\\r` at the end of each value; botocore
+    would put it in a header and the HTTP client's refusal quotes the whole header, i.e. the
+    session token, into the error. Checked once, before anything is signed.
+    """
+    frozen = credentials.get_frozen_credentials()
+    from_env = credentials.method == "env"
+    for attribute, variable, words in _CREDENTIAL_PARTS:
+        value = getattr(frozen, attribute) or ""
+        problem = _header_problem(value)
+        if problem:
+            name = variable if from_env else f"the {words} (from {credentials.method})"
+            hint = " (a CRLF .env file?)" if "\r" in value or "\n" in value else ""
+            raise ProviderError(f"{provider}: {name} holds {problem}{hint}; fix it and run again")
+
+
+def _header_problem(value: str) -> str:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "a control character"
+    if " " in value:
+        return "a space"
+    if not value.isascii():
+        return "a non-ASCII character"
+    return ""
+
+
 class AwsClients:
-    """Lazily built clients sharing one session, its credentials and its hooks."""
+    """Lazily built clients sharing one session, its credentials, its hooks and its limits."""
 
     def __init__(self, provider: str, region: str) -> None:
         self.provider = provider
@@ -105,16 +150,27 @@ class AwsClients:
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[str, Any] = {}
+        self.tuning: Tuning | None = None
+        self.guard: CallGuard | None = None
 
     def _ready_session(self) -> boto3.session.Session:
         if self._session is None:
+            tuning = Tuning.read(self.provider)
             session = boto3.session.Session()
-            credentials = session.get_credentials()
+            try:
+                credentials = session.get_credentials()
+                if credentials is not None:
+                    check_credentials(self.provider, credentials)
+            except BotoCoreError as exc:
+                raise ProviderError(f"{self.provider}: {describe(exc)}") from None
             if credentials is None:
                 raise ProviderError(f"{self.provider}: {NO_CREDENTIALS}")
+            guard = CallGuard(self.provider, tuning)
             session.events.register("before-call", API_CALLS.on_call)
+            session.events.register("before-call", guard.before_call)
             session.events.register("before-send", API_CALLS.on_send)
-            self._session = session
+            session.events.register_first("needs-retry", guard.needs_retry)
+            self.tuning, self.guard, self._session = tuning, guard, session
         return self._session
 
     def _client(self, service: str, region: str) -> Any:
@@ -123,16 +179,23 @@ class AwsClients:
             if client is not None:
                 return client
             session = self._ready_session()
+            assert self.tuning is not None
             config = Config(
                 retries={"mode": "adaptive", "total_max_attempts": TOTAL_MAX_ATTEMPTS},
                 max_pool_connections=MAX_WORKERS * 2,
-                connect_timeout=10,
-                read_timeout=60,
+                connect_timeout=self.tuning.connect_timeout,
+                read_timeout=self.tuning.read_timeout,
             )
-            client = session.client(service, region_name=region, config=config)
+            try:
+                client = session.client(service, region_name=region, config=config)
+            except ValueError as exc:  # botocore: "Invalid endpoint: ..."
+                raise ProviderError(
+                    f"{self.provider}: the endpoint for {service} is not a valid URL "
+                    f"(AWS_ENDPOINT_URL?): {exc}"
+                ) from None
             access_key = session.get_credentials().access_key or "anonymous"
             for event, key, rate in _PACING.get(service, ()):
-                limiter = shared_limiter(access_key, key, rate or route53_rate())
+                limiter = shared_limiter(access_key, key, rate or self.tuning.route53_rps)
                 client.meta.events.register(event, limiter.before_send)
             self._clients[service] = client
             return client
