@@ -44,8 +44,11 @@ differs):
   `version` stays 1 even when 3 is requested. Real GCS answers 412 to a stale etag;
 - object ACL calls (`make_public`) are accepted under uniform bucket-level access; real
   GCS refuses them (400);
-- the public read path (`GET /{bucket}/{object}`) serves the bytes and `Content-Type`
-  but no `Cache-Control` header;
+- downloads (media and the public read path `GET /{bucket}/{object}`) answer the bytes,
+  `Content-Type` and `X-Goog-Hash`, but no `Cache-Control` and no `X-Goog-Generation`;
+  google-cloud-storage copies download headers into the blob, so after
+  `blob.download_as_bytes()` its `cache_control` and `generation` read None here (read
+  metadata from `get_blob` or a listing). Real GCS sends both headers;
 - the server is single-threaded HTTP/1.0: concurrent requests are served one by one.
 """
 
