@@ -24,6 +24,7 @@ from providers.aws.cloudfront import Distribution, Distributions
 from providers.aws.concurrency import each
 from providers.aws.route53 import RRSet, Zone, ZoneIndex, list_zone, normalize, txt_value
 from providers.aws.s3 import PolicyBucket, StoredPolicy
+from provisioner.state import BlockingRecord, Resource, policy_host, record_name
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Inventory:
     """domain -> its hosted zone."""
     records: dict[tuple[str, str], RRSet] = field(default_factory=dict)
     """(name, type) -> the live record set, for every zone read."""
+    by_name: dict[str, list[RRSet]] = field(default_factory=dict)
+    """name -> every record set read at it, routing-policy sets (SetIdentifier) included."""
     policies: dict[str, StoredPolicy] = field(default_factory=dict)
     bodies: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     distributions: dict[str, Distribution] = field(default_factory=dict)
@@ -61,12 +64,62 @@ class Inventory:
                 hosts.append(normalize(parts[-1]))
         return tuple(hosts)
 
+    def blocking(self, domain: str) -> tuple[BlockingRecord, ...]:
+        """Records at names mtasts would write that are someone else's and cannot stay beside.
+
+        At `_mta-sts.d` and `_smtp._tls.d`: a CNAME (the usual delegation to a hosted
+        MTA-STS service), an NS (the name is delegated to another zone) or a TXT with a
+        routing policy (an UPSERT of a plain TXT there fails). At `mta-sts.d`: a CNAME or NS,
+        and any A/AAAA that is not a plain alias to mtasts's own distribution for that host
+        (a vendor's web host, another CloudFront distribution, a fixed address).
+        """
+        found: list[BlockingRecord] = []
+        for resource, name in (
+            (Resource.STS_RECORD, record_name(Resource.STS_RECORD, domain)),
+            (Resource.TLSRPT_RECORD, record_name(Resource.TLSRPT_RECORD, domain)),
+        ):
+            for rrset in self.by_name.get(name, ()):
+                if rrset["Type"] in _DELEGATION or (
+                    rrset["Type"] == "TXT" and "SetIdentifier" in rrset
+                ):
+                    found.append(BlockingRecord(resource, name, rrset["Type"], _shown(rrset)))
+        host = policy_host(domain)
+        ours = self.distributions.get(host)
+        for rrset in self.by_name.get(host, ()):
+            rtype = rrset["Type"]
+            if rtype in _DELEGATION or (
+                rtype in ("A", "AAAA") and not _alias_to(rrset, ours.domain_name if ours else None)
+            ):
+                found.append(BlockingRecord(Resource.ENDPOINT, host, rtype, _shown(rrset)))
+        return tuple(found)
+
     def certificate_status(self, arn: str, host: str) -> str:
         """Status of the certificate a distribution for `host` uses (MISSING: not found)."""
         for cert in self.certificates.get(host, ()):
             if cert.arn == arn:
                 return cert.status
         return "MISSING" if arn else "NONE"
+
+
+_DELEGATION = ("CNAME", "NS")
+
+
+def _alias_to(rrset: RRSet, target: str | None) -> bool:
+    """Whether `rrset` is a plain alias (no routing policy) to the distribution `target`."""
+    alias = normalize(rrset.get("AliasTarget", {}).get("DNSName", ""))
+    return bool(target) and "SetIdentifier" not in rrset and alias == (target or "").rstrip(".")
+
+
+def _shown(rrset: RRSet) -> str:
+    """A record set's data as a plan line shows it: the alias target or the values."""
+    alias = rrset.get("AliasTarget")
+    if alias:
+        text = f"alias to {normalize(alias.get('DNSName', ''))}"
+    else:
+        values = [r["Value"] for r in rrset.get("ResourceRecords", ())]
+        text = ", ".join(normalize(v) if rrset["Type"] in _DELEGATION else v for v in values)
+    routing = rrset.get("SetIdentifier")
+    return f"{text}, routing policy {routing}" if routing else text
 
 
 def read_inventory(
@@ -91,7 +144,9 @@ def read_inventory(
         )
         for listing in listings:
             for rrset in listing:
-                inventory.records[(normalize(rrset["Name"]), rrset["Type"])] = rrset
+                name = normalize(rrset["Name"])
+                inventory.records[(name, rrset["Type"])] = rrset
+                inventory.by_name.setdefault(name, []).append(rrset)
 
     def policies() -> None:
         listing = bucket.listing()

@@ -128,6 +128,7 @@ class AwsProvider(Provider):
                 tlsrpt_txt=inventory.txt_values(record_name(Resource.TLSRPT_RECORD, domain)),
                 endpoint=describe(inventory, domain, self.bucket.origin_domain),
                 mx_hosts=inventory.mx_hosts(domain),
+                blocking=inventory.blocking(domain),
             )
             progress.advance()
         return live
