@@ -75,12 +75,13 @@ def test_a_resumable_upload_keeps_the_charset_from_the_metadata(bucket: storage.
 def test_a_metadata_patch_keeps_the_charset_and_bumps_metageneration(bucket: storage.Bucket):
     bucket.blob(KEY).upload_from_string(POLICY, content_type="text/plain")
     blob = bucket.get_blob(KEY)
+    before = int(blob.metageneration)
     blob.content_type = TEXT
     blob.cache_control = "no-cache"
     blob.patch()
     patched = bucket.get_blob(KEY)
     assert (patched.content_type, patched.cache_control) == (TEXT, "no-cache")
-    assert int(patched.metageneration) > int(blob.metageneration)
+    assert int(patched.metageneration) > before
 
 
 def test_one_listing_with_prefix_carries_md5_etag_updated_per_object(
