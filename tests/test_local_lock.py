@@ -7,14 +7,25 @@ first phase to its end, so these tests use a second real process to hold it.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clihelpers import REPO, policy_file, run, run_console_script, simple_domains, write_spec
+from clihelpers import (
+    REPO,
+    mtasts_executable,
+    policy_file,
+    run,
+    run_console_script,
+    simple_domains,
+    sts_values,
+    write_spec,
+)
 
 from provisioner.errors import ProviderError
 from provisioner.provider import NoProgress
@@ -119,3 +130,50 @@ def test_in_process_the_apply_sees_the_lock_error_as_a_provider_error(tmp_path, 
     message = str(caught.value)
     assert "\n" not in message
     assert f"(pid {holder.pid})" in message
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_two_mtasts_applies_at_once_the_second_is_refused(tmp_path):
+    """The first apply is held between its policy phase and its TXT phase (by --verify,
+    waiting for an endpoint that never answers): the second must not run at all."""
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+    root = tmp_path / "out"
+    first = subprocess.Popen(
+        [
+            mtasts_executable(),
+            *("apply", "-c", str(spec), "--auto-approve", "--verify"),
+            *("--verify-timeout", "120", "--connect-to", f"127.0.0.1:{_closed_port()}"),
+        ],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not policy_file(root, "a.example").exists():
+            assert first.poll() is None, "the first apply ended before its policy phase"
+            assert time.monotonic() < deadline, "the first apply never wrote its policy"
+            time.sleep(0.1)
+        write_spec(tmp_path, simple_domains(["a.example"], mode="enforce"))
+
+        second = run_console_script("apply", "-c", spec, "--auto-approve", cwd=tmp_path)
+
+        assert first.poll() is None, "the first apply was still running"
+        assert second.returncode == 1
+        [line] = second.stderr.splitlines()
+        assert f"another apply holds the lock on {root} (pid {first.pid})" in line
+        assert b"mode: testing" in policy_file(root, "a.example").read_bytes()
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+
+    assert sts_values(root, "a.example") == [], "the first never reached its TXT phase"
+    third = run_console_script("apply", "-c", spec, "--auto-approve", cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    assert b"mode: enforce" in policy_file(root, "a.example").read_bytes()
