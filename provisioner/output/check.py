@@ -16,7 +16,6 @@ from rich.console import Console
 from provisioner.checks.verdict import DomainReport, Status
 from provisioner.output.markdown import markdown_environment
 from provisioner.output.text import styled
-from provisioner.redact import redact
 
 FORMAT_VERSION = 1
 _MARKS = {
@@ -33,9 +32,7 @@ def print_reports(reports: list[DomainReport], console: Console) -> None:
         for finding in report.ordered():
             word, colour = _MARKS[finding.status]
             console.print(
-                styled(
-                    "  ", (f"{word:<4}", colour), f" {finding.check:<18} ", redact(finding.message)
-                )
+                styled("  ", (f"{word:<4}", colour), f" {finding.check:<18} ", finding.message)
             )
     failed = sum(1 for r in reports if not r.ok)
     console.print()

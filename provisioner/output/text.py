@@ -33,7 +33,7 @@ SYMBOLS = {
 def styled(*pieces: str | tuple[str, str]) -> Text:
     """One line of terminal output: each piece shown literally and printably, optionally
     with a rich style (`("FAIL", "bold red")`). The only way renderers build lines."""
-    text = Text(end="\n")
+    text = Text()
     for piece in pieces:
         value, style = (piece, "") if isinstance(piece, str) else piece
         text.append(printable(value), style=style)
