@@ -97,6 +97,7 @@ class Fault:
     times: int
     message: str | None = None
     retry_after: float | None = None
+    hold: float = 120.0
 
 
 @dataclass
@@ -189,10 +190,11 @@ class FakeGoogleApi:
                 Fault(method.upper(), re.compile(path), status, times, message, retry_after)
             )
 
-    def hang(self, method: str, path: str, *, times: int = 1) -> None:
-        """Accept the next `times` matching requests and never answer them."""
+    def hang(self, method: str, path: str, *, times: int = 1, hold: float = 120.0) -> None:
+        """Accept the next `times` matching requests and never answer them: the connection
+        is closed unanswered after `hold` seconds (or at `reset()` / `stop()`)."""
         with self.lock:
-            self.hangs.append(Fault(method.upper(), re.compile(path), 0, times))
+            self.hangs.append(Fault(method.upper(), re.compile(path), 0, times, hold=hold))
 
     def rate_limit(self, limit: int, window: float = 60.0) -> None:
         with self.lock:
@@ -214,10 +216,11 @@ class FakeGoogleApi:
         return None
 
     def _before(self, method: str, path: str) -> tuple[str, Fault | ApiError | None]:
-        """("hang", _) / ("fault", error) / ("ok", None) for one request."""
+        """("hang", fault) / ("fault", error or None) for one request."""
         with self.lock:
-            if self._take(self.hangs, method, path):
-                return "hang", None
+            hang = self._take(self.hangs, method, path)
+            if hang:
+                return "hang", hang
             if self._rate is not None:
                 now, sent = time.monotonic(), self._rate.sent
                 while sent and sent[0] <= now - self._rate.window:
@@ -283,7 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
             release = api._release
         kind, fault = api._before(method, url.path)
         if kind == "hang":
-            release.wait(120)
+            assert isinstance(fault, Fault)
+            release.wait(fault.hold)
             self.close_connection = True
             return
         if isinstance(fault, Fault):
