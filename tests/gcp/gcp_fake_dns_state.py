@@ -15,7 +15,8 @@ full, then applied, or refused with nothing applied):
   400 `invalid`; the apex SOA and NS may be replaced, not removed;
 - ttl may come as a string (google-cloud-dns sends `"300"`) and is answered as an integer;
 - TXT rrdatas are stored exactly as given (zone-file text, quoted strings kept);
-- names are stored in lower case;
+- names are stored in lower case; rrdatas are checked as gcp_fake_dns_rdata.py says (A/AAAA
+  addresses, one CNAME target, TXT character-strings of at most 255 bytes);
 - limits from the Cloud DNS quotas page, answered 403 `quotaExceeded`: 1,000 additions
   and 1,000 deletions per change, 100,000 bytes of rrdata per change, 10,000 rrsets per
   zone, 100 rrdatas per rrset (`state.quota`, also served by `GET /projects/{p}`).
@@ -37,6 +38,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from gcp_fake_dns_rdata import rrdata_problem
 
 DEFAULT_PROJECT = "mtasts-test"
 NAME_SERVERS = [f"ns-cloud-a{i}.googledomains.com." for i in range(1, 5)]
@@ -322,6 +325,10 @@ class FakeCloudDnsState:
             raise DnsApiError(
                 403, "quotaExceeded", "The change would exceed quota for resourceRecordsPerRrset."
             )
+        problem = rrdata_problem(rtype, rrdatas)
+        if problem is not None:
+            index, why = problem
+            raise DnsApiError(400, "invalid", f"Invalid value for '{where}.rrdata[{index}]': {why}")
         return rrset_resource(name, rtype, ttl, rrdatas)
 
     def create_change(

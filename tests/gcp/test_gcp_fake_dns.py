@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 from gcp_fake_dns import FakeCloudDns
-from gcp_fake_dns_state import DEFAULT_PROJECT
+from gcp_fake_dns_state import DEFAULT_PROJECT, DnsApiError
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
@@ -268,6 +269,11 @@ def test_deleting_a_missing_rrset_is_404(seeded: FakeCloudDns):
         ("x.example.org.", "TXT", ['"x"'], "invalid"),
         ("x.example.com", "TXT", ['"x"'], "invalid"),
         ("x.example.com.", "BOGUS", ["x"], "invalid"),
+        ("mta-sts.example.com.", "A", ["2001:db8::1"], "invalid"),
+        ("mta-sts.example.com.", "AAAA", ["192.0.2.1"], "invalid"),
+        ("c.example.com.", "CNAME", ["a.example.", "b.example."], "invalid"),
+        ("t.example.com.", "TXT", ['"' + "x" * 256 + '"'], "invalid"),
+        ("t.example.com.", "TXT", ['"v=STSv1; id=1'], "invalid"),
     ],
 )
 def test_invalid_additions_are_400(seeded: FakeCloudDns, name, rtype, rrdatas, reason):
@@ -277,6 +283,48 @@ def test_invalid_additions_are_400(seeded: FakeCloudDns, name, rtype, rrdatas, r
     with pytest.raises(gexc.BadRequest) as caught:
         change.create()
     assert caught.value.errors[0]["reason"] == reason
+
+
+def test_txt_is_kept_as_given_up_to_255_bytes_a_string(seeded: FakeCloudDns):
+    long_txt = '"' + "a" * 255 + '" "' + "b" * 255 + '"'
+    escaped = r'"v=TLSRPTv1; rua=mailto:\"q\"@example.com"'
+    zone = the_zone(seeded)
+    change = zone.changes()
+    for name, rrdatas in [("long", [long_txt]), ("bare", ["v=spf1"]), ("esc", [escaped])]:
+        change.add_record_set(zone.resource_record_set(f"{name}.example.com.", "TXT", 300, rrdatas))
+    change.create()
+    assert seeded.state.rrset(ZONE, "long.example.com.", "TXT")["rrdatas"] == [long_txt]
+    assert seeded.state.rrset(ZONE, "bare.example.com.", "TXT")["rrdatas"] == ["v=spf1"]
+    assert seeded.state.rrset(ZONE, "esc.example.com.", "TXT")["rrdatas"] == [escaped]
+
+
+def test_concurrent_changes_are_each_applied_once(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+
+    def add(i: int) -> str:
+        change = zone.changes()
+        change.add_record_set(
+            zone.resource_record_set(f"c{i}.example.com.", "A", 300, ["192.0.2.1"])
+        )
+        change.create()
+        return change.name
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(add, range(16)))
+    assert len(set(ids)) == 16
+    assert all(seeded.state.rrset(ZONE, f"c{i}.example.com.", "A") for i in range(16))
+
+
+def test_seeding_follows_the_change_rules(gcp_dns_fake: FakeCloudDns):
+    state = gcp_dns_fake.state
+    state.add_zone("Example.COM", name="main")
+    state.add_rrset("main", "Mta-Sts.Example.com", "A", ["192.0.2.1"])
+    assert state.rrset("main", "mta-sts.example.com.", "A")["ttl"] == 300
+    with pytest.raises(DnsApiError) as caught:
+        state.add_rrset("main", "mta-sts.example.com.", "A", ["192.0.2.2"])
+    assert caught.value.status == 409
+    assert [c["id"] for c in state.changes("main")] == ["0", "1"]
+    assert gcp_dns_fake.calls == []  # seeding is not an API call
 
 
 def test_the_apex_soa_cannot_be_removed_and_unknown_changes_are_404(seeded: FakeCloudDns):
