@@ -126,7 +126,8 @@ class LocalProvider(Provider):
                 elif kind != "dir":
                     continue
                 elif not is_host_name(domain):
-                    self._left_alone(where, "is not named after a normalised host name")
+                    if self.tree.holds_policy_file(entry):
+                        self._left_alone(where, "is not named after a normalised host name")
                 elif self._holds_own_policy(domain):
                     managed.add(domain)
         return managed
@@ -145,11 +146,15 @@ class LocalProvider(Provider):
                 return True
         except ValueError:
             pass
-        self._left_alone(self.policy_file(domain), "holds a policy mtasts did not write")
+        self._left_alone(
+            self.policy_file(domain),
+            "holds a policy mtasts did not write",
+            "mtasts never removes it (only a spec naming the domain replaces it)",
+        )
         return False
 
-    def _left_alone(self, path: Path, why: str) -> None:
-        self.tree_warnings.append(f"{self.name}: {str(path)!a} {why}; mtasts leaves it alone")
+    def _left_alone(self, path: Path, why: str, so: str = "mtasts leaves it alone") -> None:
+        self.tree_warnings.append(f"{self.name}: {str(path)!a} {why}; {so}")
 
     # --- read -----------------------------------------------------------------------------
 

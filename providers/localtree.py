@@ -148,6 +148,20 @@ class LocalTree:
                 )
                 yield name, kind
 
+    def holds_policy_file(self, entry: str) -> bool:
+        """Whether the root's directory `entry` (a name listed by `host_entries`, valid host
+        name or not) has an entry at the policy path; nothing is followed or read."""
+        if "/" in entry or entry in ("", ".", ".."):
+            return False
+        try:
+            with self._directory(WELL_KNOWN[:-1], create=False, below=(entry,)) as fd:
+                if fd is None:
+                    return False
+                os.stat(WELL_KNOWN[-1], dir_fd=fd, follow_symlinks=False)
+                return True
+        except (OSError, UnsafePath):
+            return False
+
     # --- writing ------------------------------------------------------------------------
 
     def write(self, parts: Sequence[str], data: bytes) -> None:
