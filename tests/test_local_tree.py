@@ -236,7 +236,10 @@ def test_a_policy_another_tool_wrote_is_not_taken_over(tmp_path):
     applied = run("apply", "-c", spec, "--auto-approve")
 
     assert shown.exit_code == 0, shown.stderr
-    assert {c["domain"] for c in json.loads(shown.stdout)["changes"]} == {"a.example"}
+    plan = json.loads(shown.stdout)
+    assert {c["domain"] for c in plan["changes"]} == {"a.example"}
+    [warning] = [w for w in plan["warnings"] if "mta-sts.other.example" in w]
+    assert "holds a policy mtasts did not write" in warning
     assert applied.exit_code == 0, applied.stderr
     assert policy_file(root, "other.example").read_text(encoding="utf-8") == foreign
     assert not zone_file(root, "other.example").exists(), "no _mta-sts record for it"
