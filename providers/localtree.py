@@ -154,7 +154,7 @@ class LocalTree:
         if "/" in entry or entry in ("", ".", ".."):
             return False
         try:
-            with self._directory(WELL_KNOWN[:-1], create=False, below=(entry,)) as fd:
+            with self._directory((entry, *WELL_KNOWN[:-1]), create=False) as fd:
                 if fd is None:
                     return False
                 os.stat(WELL_KNOWN[-1], dir_fd=fd, follow_symlinks=False)
@@ -208,14 +208,16 @@ class LocalTree:
     def sweep_temporary_files(self) -> None:
         """Remove the `.<name>.<8 chars>.tmp` files a killed apply left in the web roots and
         in `zones/`. Only under the lock: then no other mtasts is writing one."""
-        for name, kind in self.host_entries():
-            if kind == "dir" and is_host_name(name[len(policy_host("")) :]):
-                with self._directory(WELL_KNOWN[:-1], create=False, below=(name,)) as fd:
-                    if fd is not None:
-                        _remove_temporary_files(fd)
-        with self._directory((ZONES,), create=False) as fd:
-            if fd is not None:
-                _remove_temporary_files(fd)
+        places = [
+            (name, WELL_KNOWN[0])
+            for name, kind in self.host_entries()
+            if kind == "dir" and is_host_name(name[len(policy_host("")) :])
+        ]
+        for place in [*places, (ZONES,)]:
+            # A link here is refused when (if ever) this apply writes there, not by the sweep.
+            with suppress(UnsafePath), self._directory(place, create=False) as fd:
+                if fd is not None:
+                    _remove_temporary_files(fd)
 
     # --- the lock -----------------------------------------------------------------------
 
@@ -234,16 +236,13 @@ class LocalTree:
     # --- descriptors --------------------------------------------------------------------
 
     @contextmanager
-    def _directory(
-        self, parts: Sequence[str], create: bool, below: Sequence[str] = ()
-    ) -> Iterator[int | None]:
-        """A descriptor of root/below/parts, each component opened without following links;
-        None when one is missing and `create` is false."""
-        full = (*below, *parts)
+    def _directory(self, parts: Sequence[str], create: bool) -> Iterator[int | None]:
+        """A descriptor of root/parts, each component opened without following links; None
+        when one is missing and `create` is false."""
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
-        with self._directories(full, create=create) as fds:
-            yield fds[-1] if len(fds) == len(full) + 1 else None
+        with self._directories(parts, create=create) as fds:
+            yield fds[-1] if len(fds) == len(parts) + 1 else None
 
     @contextmanager
     def _directories(self, parts: Sequence[str], create: bool = False) -> Iterator[list[int]]:

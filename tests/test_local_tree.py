@@ -329,3 +329,20 @@ def test_a_stale_temporary_file_does_not_keep_a_removed_web_root(tmp_path):
 
     assert result.exit_code == 0, result.stderr
     assert not (root / "mta-sts.b.example").exists()
+
+
+def test_the_sweep_follows_no_link_and_an_unrelated_link_does_not_stop_the_apply(tmp_path):
+    root = tmp_path / "out"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    looks_stale = elsewhere / ".mta-sts.txt.abcd1234.tmp"
+    looks_stale.write_text("someone else's file", encoding="utf-8")
+    (root / "mta-sts.other.example").mkdir(parents=True)
+    (root / "mta-sts.other.example" / ".well-known").symlink_to(elsewhere)
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+
+    result = run("apply", "-c", spec, "--auto-approve")
+
+    assert result.exit_code == 0, result.stderr
+    assert looks_stale.exists(), "nothing is deleted through a link"
+    assert policy_file(root, "a.example").is_file()
