@@ -45,6 +45,7 @@ from typing import Any
 from gcp_fake_http import ApiError, FakeGoogleApi
 
 TYPE = "type.googleapis.com/google.cloud.certificatemanager.v1."
+PARENT = "projects/p/locations/global"
 KINDS = {
     "dnsAuthorizations": ("dnsAuthorizationId", "DnsAuthorization"),
     "certificates": ("certificateId", "Certificate"),
@@ -94,6 +95,33 @@ class FakeCertificateManager(FakeGoogleApi):
     def names(self, kind: str) -> list[str]:
         with self.lock:
             return sorted(n for n in self.resources if n.split("/")[-2] == kind)
+
+    def seed(
+        self, kind: str, rid: str, body: dict[str, Any], parent: str = PARENT
+    ) -> dict[str, Any]:
+        """Store a resource as if created (the operation is left done and unpolled)."""
+        with self.lock:
+            op = self._create(parent, kind, {KINDS[kind][0]: rid}, body)
+            return self._advance(op["name"], 10**9)["response"]
+
+    def map_exists(self, reference: str) -> bool:
+        """For `FakeCompute.certificate_map_exists`: `//certificatemanager.googleapis.com/
+        projects/p/locations/global/certificateMaps/m` names a map here."""
+        with self.lock:
+            return reference.removeprefix("//certificatemanager.googleapis.com/") in self.resources
+
+    def serving_certificate(self, certificate_map: str, hostname: str) -> dict[str, Any] | None:
+        """The certificate a proxy with this map presents for `hostname` (SNI): the entry for
+        the host, else the PRIMARY entry; None when there is none or it is not ACTIVE."""
+        name = certificate_map.removeprefix("//certificatemanager.googleapis.com/")
+        with self.lock:
+            entries = [e for n, e in self.resources.items() if n.startswith(name + "/")]
+            entry = next((e for e in entries if e.get("hostname") == hostname.lower()), None)
+            entry = entry or next((e for e in entries if e.get("matcher") == "PRIMARY"), None)
+            if entry is None:
+                return None
+            cert = self._show(self.resources[entry["certificates"][0]], count=False)
+            return cert if cert["managed"]["state"] == "ACTIVE" else None
 
     def fail(self, domain: str, reason: str = "AUTHORIZATION_ISSUE") -> None:
         """Certificates for `domain` go FAILED (reason AUTHORIZATION_ISSUE or RATE_LIMITED)."""
@@ -304,6 +332,8 @@ class FakeCertificateManager(FakeGoogleApi):
     def _build_entry(self, parent: str, res: dict[str, Any]) -> None:
         if bool(res.get("hostname")) == bool(res.get("matcher")):
             raise ApiError(400, "Exactly one of hostname or matcher must be set.")
+        if res.get("hostname"):
+            res["hostname"] = res["hostname"].lower().rstrip(".")
         project_parent = parent.split("/certificateMaps")[0]
         res["certificates"] = self._certificates(res.get("certificates"), project_parent)
         for other in self.resources.values():

@@ -135,6 +135,15 @@ class FakeCompute(FakeGoogleApi):
                 if k.startswith(project + "/")
             )
 
+    def seed(self, collection: str, body: dict[str, Any], project: str = "p") -> dict[str, Any]:
+        """Store a resource as if inserted and DONE (references are checked the same way)."""
+        with self.lock:
+            if f"{project}/{body['name']}" in self.resources[collection]:
+                raise ApiError(409, f"{collection}/{body['name']} already exists")
+            built = self._build(project, collection, body, None)
+            self.resources[collection][f"{project}/{body['name']}"] = built
+            return self._show(collection, built)
+
     def finish_operations(self) -> None:
         with self.lock:
             for name in list(self._remaining):
@@ -380,7 +389,11 @@ class FakeCompute(FakeGoogleApi):
         self, project: str, collection: str, body: dict[str, Any], old: dict[str, Any] | None
     ) -> dict[str, Any]:
         name = body["name"]
-        res = {k: v for k, v in copy.deepcopy(body).items() if k not in ("kind", "selfLink")}
+        res = {
+            k: v
+            for k, v in copy.deepcopy(body).items()
+            if k not in ("kind", "selfLink") and v is not None
+        }
         res.update(
             kind=f"compute#{KINDS[collection]}",
             id=old["id"] if old else str(int.from_bytes(os.urandom(7), "big")),

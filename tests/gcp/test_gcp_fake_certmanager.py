@@ -258,3 +258,28 @@ def test_quota_errors_retries_and_hangs(fake, api):
     with pytest.raises(requests.exceptions.ConnectionError):
         op.result(timeout=0.3)
     assert time.monotonic() - started >= 1.4
+
+
+def test_seed_and_what_a_proxy_would_serve(fake, api):
+    auth = fake.seed("dnsAuthorizations", "auth", {"domain": HOST})
+    cert = fake.seed(
+        "certificates", "cert", {"managed": {"domains": [HOST], "dnsAuthorizations": ["auth"]}}
+    )
+    assert cert["managed"]["dnsAuthorizations"] == [auth["name"]]
+    fake.seed("certificateMaps", "map", {})
+    fake.seed(
+        "certificateMapEntries",
+        "e",
+        {"hostname": "MTA-STS.example.com", "certificates": [cert["name"]]},
+        parent=f"{PARENT}/certificateMaps/map",
+    )
+    ref = f"//certificatemanager.googleapis.com/{PARENT}/certificateMaps/map"
+    assert fake.map_exists(ref) and not fake.map_exists(ref + "x")
+    assert fake.serving_certificate(ref, HOST) is None  # still PROVISIONING
+    fake.finish_provisioning()
+    api.get_certificate(name=cert["name"])
+    assert fake.serving_certificate(ref, HOST)["name"] == cert["name"]
+    assert fake.serving_certificate(ref, "mta-sts.other.example") is None
+    assert [
+        e.hostname for e in api.list_certificate_map_entries(parent=f"{PARENT}/certificateMaps/map")
+    ] == [HOST]

@@ -510,3 +510,20 @@ def test_faults_retries_and_a_request_that_never_answers(fake):
         list(addresses.list(project="p", timeout=0.5))
     assert time.monotonic() - started < 5
     assert list(addresses.list(project="p")) == []
+
+
+def test_seed_and_the_certificate_map_hook(fake):
+    fake.seed("backendBuckets", {"name": "bb", "bucketName": "mtasts-p"})
+    fake.seed("urlMaps", {"name": "um", "defaultService": BB})
+    assert fake.get("urlMaps", "um")["defaultService"].endswith("/global/backendBuckets/bb")
+    known = {"//certificatemanager.googleapis.com/projects/p/locations/global/certificateMaps/m"}
+    fake.certificate_map_exists = known.__contains__
+    proxy = {"name": "px", "urlMap": "global/urlMaps/um", "certificateMap": next(iter(known))}
+    fake.seed("targetHttpsProxies", proxy)
+    with pytest.raises(Exception, match="certificateMap"):
+        fake.seed("targetHttpsProxies", {**proxy, "name": "px2", "certificateMap": "//x"})
+    fake.certificate_map_exists = None
+    got = client(fake, compute_v1.TargetHttpsProxiesClient).get(
+        project="p", target_https_proxy="px"
+    )
+    assert got.certificate_map == next(iter(known)) and got.fingerprint
