@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import typer
+from botocore.exceptions import HTTPClientError
 from clihelpers import run, simple_domains, write_spec
 
+from provisioner import cli
+from provisioner.errors import ProviderError
 from provisioner.redact import (
     CREDENTIAL_FILE_VARIABLES,
     CREDENTIAL_VARIABLES,
@@ -205,18 +210,34 @@ def test_no_command_prints_or_writes_a_credential(
     assert not _leaks(sentinels, caplog.text)
 
 
-def test_the_crlf_session_token_error_names_no_token(sentinels: list[str], tmp_path: Path):
-    """botocore refuses `AWS_SESSION_TOKEN` with its `\\r` and quotes the header value."""
-    spec = write_spec(
-        tmp_path,
-        simple_domains(["a.example"]),
-        defaults={"provider": "aws", "mode": "testing", "max_age": 86400},
-        providers={"aws": {"type": "aws", "region": "eu-west-1", "bucket": "mtasts-sentinel"}},
+def test_an_sdk_error_quoting_the_crlf_token_is_scrubbed(
+    sentinels: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """botocore refuses a session token ending in `\\r` with an exception quoting the header
+    value, and mtasts printed that exception on its one-line error."""
+    token = os.environ["AWS_SESSION_TOKEN"]
+    refused = ValueError(f"Invalid header value {token.encode()!r}")
+
+    with pytest.raises(typer.Exit), cli._errors_as_exit():
+        raise HTTPClientError(error=refused)
+
+    assert capsys.readouterr().err == (
+        "error: internal error: HTTPClientError: An HTTP Client raised an unhandled exception: "
+        "Invalid header value b'***' (set MTASTS_DEBUG=1 for a traceback, and please report it)\n"
     )
 
-    result = run("plan", "-c", spec)
 
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert "Invalid header value b'***'" in result.stderr, result.stderr
-    assert not _leaks(sentinels, result.stderr)
+def test_a_provider_error_quoting_credentials_is_scrubbed(
+    sentinels: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = os.environ["CLOUDFLARE_API_KEY"]
+    message = (
+        f"cf: HTTP 400 for {{'X-Auth-Key': '{key}', 'Authorization': 'Bearer abcdefghijklmnop'}}"
+    )
+
+    with pytest.raises(typer.Exit), cli._errors_as_exit():
+        raise ProviderError(message)
+
+    assert capsys.readouterr().err == (
+        "error: cf: HTTP 400 for {'X-Auth-Key': ***, 'Authorization': ***}\n"
+    )
