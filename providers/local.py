@@ -39,11 +39,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from providers.localtree import WELL_KNOWN, LocalTree, is_host_name
+from providers.localtree import WELL_KNOWN, ZONE_MAX_BYTES, LocalTree, is_host_name
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import Capability, Progress, Provider
-from provisioner.rfc8461 import parse_policy
+from provisioner.rfc8461 import POLICY_MAX_BYTES, parse_policy
 from provisioner.state import BlockingRecord, LiveDomain, Resource, policy_host, record_name
 from provisioner.zonefile import (
     ZoneFileError,
@@ -134,7 +134,7 @@ class LocalProvider(Provider):
 
     def _holds_own_policy(self, domain: str) -> bool:
         try:
-            content = self.tree.read(self.tree.policy_parts(domain))
+            content = self.tree.read(self.tree.policy_parts(domain), POLICY_MAX_BYTES)
         except ProviderError as exc:
             self.tree_warnings.append(f"{exc}; left alone")
             return False
@@ -169,7 +169,7 @@ class LocalProvider(Provider):
         policy_text: str | None = None
         published: datetime | None = None
         with self._storage_errors(f"{domain}: cannot read {self.policy_file(domain)}"):
-            content = self.tree.read(self.tree.policy_parts(domain))
+            content = self.tree.read(self.tree.policy_parts(domain), POLICY_MAX_BYTES)
         if content is not None:
             published = datetime.fromtimestamp(content.mtime, UTC)
             policy_text = content.data.decode("utf-8", errors="replace")
@@ -190,7 +190,7 @@ class LocalProvider(Provider):
         """The fragment's text (None when there is none) and its records."""
         path = self.zone_file(domain)
         with self._storage_errors(f"{domain}: cannot read {path}"):
-            content = self.tree.read(self.tree.zone_parts(domain))
+            content = self.tree.read(self.tree.zone_parts(domain), ZONE_MAX_BYTES)
         if content is None:
             return None, []
         try:

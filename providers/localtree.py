@@ -50,6 +50,8 @@ from provisioner.state import policy_host
 WELL_KNOWN = tuple(POLICY_PATH.strip("/").split("/"))
 """`.well-known`, `mta-sts.txt`: the policy's path below a host's web root."""
 ZONES = "zones"
+ZONE_MAX_BYTES = 16 * 1024 * 1024
+"""A fragment holds one domain's records; an operator may paste more, never this much."""
 PID_FILE = ".mtasts.lock"
 
 _TEMP_RE = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
@@ -109,8 +111,10 @@ class LocalTree:
 
     # --- reading ------------------------------------------------------------------------
 
-    def read(self, parts: Sequence[str]) -> FileContent | None:
-        """The file's bytes and mtime; None when it (or a directory above it) is missing."""
+    def read(self, parts: Sequence[str], limit: int) -> FileContent | None:
+        """The file's bytes and mtime; None when it (or a directory above it) is missing.
+        Over `limit` bytes it is refused: nothing mtasts writes is that big, and a plan
+        must not load (or print) whatever was planted there."""
         with self._directory(parts[:-1], create=False) as dir_fd:
             if dir_fd is None:
                 return None
@@ -127,7 +131,10 @@ class LocalTree:
                     raise self._unsafe(parts, "is not a regular file")
                 if info.st_nlink > 1:
                     raise self._unsafe(parts, "has other hard links")
-                return FileContent(handle.read(), info.st_mtime)
+                data = handle.read(limit + 1)
+                if len(data) > limit:
+                    raise self._unsafe(parts, f"is over {limit} bytes")
+                return FileContent(data, info.st_mtime)
 
     def host_entries(self) -> Iterator[tuple[str, str]]:
         """`(entry name, kind)` for each `mta-sts.*` entry of the root, kind being `dir`,

@@ -346,3 +346,16 @@ def test_the_sweep_follows_no_link_and_an_unrelated_link_does_not_stop_the_apply
     assert result.exit_code == 0, result.stderr
     assert looks_stale.exists(), "nothing is deleted through a link"
     assert policy_file(root, "a.example").is_file()
+
+
+def test_a_huge_file_at_the_policy_path_is_refused_without_being_loaded(tmp_path):
+    path = policy_file(tmp_path / "out", "a.example")
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as handle:
+        handle.truncate(2**30)  # sparse: a gigabyte a plan must not load or print
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+
+    result = run("plan", "-c", spec, "--format", "json")
+
+    line = _one_line_refusal(result, str(path), "is over 65536 bytes")
+    assert len(line) < 1000
