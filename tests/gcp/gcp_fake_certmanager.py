@@ -84,6 +84,7 @@ class FakeCertificateManager(FakeGoogleApi):
         self._reads: dict[str, int] = {}
         self._born: dict[str, float] = {}
         self.failures: dict[str, str] = {}
+        self._saved: dict[str, dict[str, Any]] = {}
 
     # Seeding and looking, for tests
 
@@ -144,6 +145,8 @@ class FakeCertificateManager(FakeGoogleApi):
             raise ApiError(400, f"Location {location} is not supported by the fake.")
         parts = rest.split("/")
         with self.lock:
+            if self.operation_failure():
+                self._saved = copy.deepcopy(self.resources)
             if parts[0] == "operations" and len(parts) == 2 and method == "GET":
                 return self._poll(f"{parent}/{rest}")
             kind = parts[-1] if len(parts) % 2 else parts[-2]
@@ -216,6 +219,10 @@ class FakeCertificateManager(FakeGoogleApi):
             "done": False,
             "_response": response,
         }
+        failure = self.operation_failure()
+        if failure is not None:
+            self.resources = self._saved
+            op["_response"] = {"error": {"code": failure.code, "message": failure.message}}
         self.operations[name] = op
         self._remaining[name] = self.operation_polls
         return self._advance(name, 0)
@@ -227,7 +234,8 @@ class FakeCertificateManager(FakeGoogleApi):
             if self._remaining[name] <= 0:
                 op["done"] = True
                 op["metadata"]["endTime"] = now()
-                op["response"] = op.pop("_response")
+                result = op.pop("_response")
+                op.update(result if "error" in result else {"response": result})
         return {k: copy.deepcopy(v) for k, v in op.items() if not k.startswith("_")}
 
     def _poll(self, name: str) -> dict[str, Any]:

@@ -254,8 +254,14 @@ class FakeCompute(FakeGoogleApi):
             return
         del self._remaining[name]
         op.update(status="DONE", progress=100, endTime=now())
+        self._fail(op)
         for key in [k for k, v in self._busy.items() if v == name]:
             del self._busy[key]
+
+    @staticmethod
+    def _fail(op: dict[str, Any]) -> None:
+        if "_error" in op:
+            op.update(error=op.pop("_error"), httpErrorStatusCode=403, httpErrorMessage="FORBIDDEN")
 
     def _poll(self, name: str, wait: bool) -> dict[str, Any]:
         if name not in self.operations:
@@ -264,7 +270,7 @@ class FakeCompute(FakeGoogleApi):
             self._advance(name, 10**9)
         else:
             self._advance(name, self.wait_advance if wait and self.wait_advance else 1)
-        return copy.deepcopy(self.operations[name])
+        return {k: copy.deepcopy(v) for k, v in self.operations[name].items() if k[0] != "_"}
 
     # Mutations
 
@@ -276,6 +282,7 @@ class FakeCompute(FakeGoogleApi):
             return copy.deepcopy(self.operations[self._request_ids[request_id]])
         key = f"{project}/{name}"
         target_id = self.resources[collection].get(key, {}).get("id", "0")
+        saved = copy.deepcopy(self.resources) if self.operation_failure() else self.resources
         if op != "insert":
             self._find(project, collection, name)
             self._ready(collection, project, name)
@@ -311,11 +318,18 @@ class FakeCompute(FakeGoogleApi):
         self_link = link(project, collection, name)
         target_id = (store.get(key) or {}).get("id", target_id)
         operation = self._operation(project, op, self_link, target_id)
+        failure = self.operation_failure()
+        if failure is not None:
+            self.resources = saved
+            operation["_error"] = {"errors": [{"code": failure.code, "message": failure.message}]}
+            self._advance(operation["name"], 0)
+            if operation["status"] == "DONE":
+                self._fail(operation)
         if op != "delete" and operation["status"] != "DONE":
             self._busy[f"{collection}/{key}"] = operation["name"]
         if request_id:
             self._request_ids[request_id] = operation["name"]
-        return copy.deepcopy(operation)
+        return {k: copy.deepcopy(v) for k, v in operation.items() if k[0] != "_"}
 
     @staticmethod
     def _set(verb: str, body: dict[str, Any]) -> dict[str, Any]:

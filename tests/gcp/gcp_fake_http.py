@@ -98,6 +98,7 @@ class Fault:
     message: str | None = None
     retry_after: float | None = None
     hold: float = 120.0
+    code: str | int = ""
 
 
 @dataclass
@@ -118,6 +119,8 @@ class FakeGoogleApi:
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.hangs: list[Fault] = []
+        self.failing_operations: list[Fault] = []
+        self._local = threading.local()
         self.throttled = 0
         self._rate: _RateLimit | None = None
         self.lock = threading.RLock()
@@ -159,6 +162,7 @@ class FakeGoogleApi:
             self.calls.clear()
             self.faults.clear()
             self.hangs.clear()
+            self.failing_operations.clear()
             self._rate = None
             self.throttled = 0
             self.clear()
@@ -196,6 +200,22 @@ class FakeGoogleApi:
         with self.lock:
             self.hangs.append(Fault(method.upper(), re.compile(path), 0, times, hold=hold))
 
+    def fail_operations(
+        self, method: str, path: str, message: str, *, code: str | int, times: int = 1
+    ) -> None:
+        """The next `times` matching mutations are accepted (an operation is answered) but
+        change nothing, and their operation ends in error `code` with `message` (Compute:
+        `QUOTA_EXCEEDED`-style codes; AIP: a google.rpc code number, 8 = exhausted)."""
+        with self.lock:
+            self.failing_operations.append(
+                Fault(method.upper(), re.compile(path), 0, times, message, code=code)
+            )
+
+    def operation_failure(self) -> Fault | None:
+        """The failure the request being routed (this thread) must end its operation with."""
+        failure: Fault | None = getattr(self._local, "failure", None)
+        return failure
+
     def rate_limit(self, limit: int, window: float = 60.0) -> None:
         with self.lock:
             self._rate = _RateLimit(limit, window)
@@ -221,6 +241,9 @@ class FakeGoogleApi:
             hang = self._take(self.hangs, method, path)
             if hang:
                 return "hang", hang
+            self._local.failure = None
+            if method != "GET":
+                self._local.failure = self._take(self.failing_operations, method, path)
             if self._rate is not None:
                 now, sent = time.monotonic(), self._rate.sent
                 while sent and sent[0] <= now - self._rate.window:

@@ -283,3 +283,13 @@ def test_seed_and_what_a_proxy_would_serve(fake, api):
     assert [
         e.hostname for e in api.list_certificate_map_entries(parent=f"{PARENT}/certificateMaps/map")
     ] == [HOST]
+
+
+def test_an_accepted_mutation_whose_operation_fails(fake, api):
+    fake.fail_operations("POST", "/certificateMaps$", "Quota exceeded: certificate maps", code=8)
+    op = api.create_certificate_map(
+        parent=PARENT, certificate_map_id="map", certificate_map=cm.CertificateMap()
+    )
+    with pytest.raises(exceptions.ResourceExhausted, match="certificate maps"):
+        op.result(timeout=10)
+    assert fake.names("certificateMaps") == []

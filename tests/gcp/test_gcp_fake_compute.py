@@ -527,3 +527,22 @@ def test_seed_and_the_certificate_map_hook(fake):
         project="p", target_https_proxy="px"
     )
     assert got.certificate_map == next(iter(known)) and got.fingerprint
+
+
+def test_an_accepted_mutation_whose_operation_fails(fake):
+    build_lb(fake, [])
+    fake.fail_operations(
+        "POST",
+        r"/urlMaps$",
+        "Quota 'URL_MAPS' exceeded.  Limit: 10.0 globally.",
+        code="QUOTA_EXCEEDED",
+    )
+    umap = policy_map(["mta-sts.a.example"])
+    umap.name = "um2"
+    op = client(fake, compute_v1.UrlMapsClient).insert_unary(project="p", url_map_resource=umap)
+    assert not op.error.errors
+    done = client(fake, compute_v1.GlobalOperationsClient).wait(project="p", operation=op.name)
+    assert done.status == DONE and done.http_error_status_code == 403
+    assert done.error.errors[0].code == "QUOTA_EXCEEDED"
+    assert "URL_MAPS" in done.error.errors[0].message
+    assert fake.names("urlMaps") == ["um"]
