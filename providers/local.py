@@ -6,9 +6,9 @@ Layout under `path` (relative to the spec file):
 
 It is the reference for every other provider: bulk read, one phase applied at a time,
 atomic writes (temporary file + rename, so a web server never serves half a policy; no
-fsync: after a crash the next apply converges), and nothing
-touched that mtasts did not write: other files stay, other records in a zone fragment stay,
-and a web root is removed only when mtasts's policy was the last file in it.
+fsync: after a crash the next apply converges), and nothing touched that mtasts did not
+write: other files stay, other records in a zone fragment stay, and a web root is removed
+only when mtasts's policy was the last file in it.
 
 Every file access goes through `providers.localtree.LocalTree`, which follows no link below
 the root and builds paths only from validated host names. On top of it, this module decides
@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from providers.localtree import WELL_KNOWN, ZONE_MAX_BYTES, LocalTree, is_host_name
+from providers.localtree import ZONE_MAX_BYTES, LocalTree, is_host_name
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import Capability, Progress, Provider
@@ -53,8 +53,6 @@ from provisioner.zonefile import (
     parse_zone_fragment,
     txt_values,
 )
-
-__all__ = ["WELL_KNOWN", "LocalProvider", "LocalSettings"]
 
 TXT_RESOURCES = (Resource.STS_RECORD, Resource.TLSRPT_RECORD)
 
