@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from gcp_fake_dns import FakeCloudDns
 from gcp_storage import GcsEmulator
+from gcp_storage_front import GcsFront
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,20 @@ def gcp_storage(gcp_storage_server: GcsEmulator) -> GcsEmulator:
     """The GCS emulator with no buckets; `gcp_storage.client()` is a storage.Client on it."""
     gcp_storage_server.wipe()
     return gcp_storage_server
+
+
+@pytest.fixture(scope="session")
+def gcp_storage_front_server(gcp_storage_server: GcsEmulator) -> Iterator[GcsFront]:
+    front = GcsFront(gcp_storage_server).start()
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+@pytest.fixture
+def gcp_storage_front(gcp_storage_front_server: GcsFront) -> GcsFront:
+    """The emulator behind a front that logs requests, injects faults, and applies GCS's
+    generation preconditions and listing pages; `gcp_storage_front.client()`."""
+    gcp_storage_front_server.reset()
+    return gcp_storage_front_server

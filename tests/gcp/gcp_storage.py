@@ -6,7 +6,9 @@
     emulator.stop()
 
 or the `gcp_storage` fixture (tests/gcp/conftest.py). To exercise the provider's own client
-set-up, `monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)` instead.
+set-up, `monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)` instead. For a
+request log, injected faults, generation preconditions and listing pages, put
+gcp_storage_front.GcsFront before it (the `gcp_storage_front` fixture).
 
 What gcp-storage-emulator 2026.7 keeps and drops, as google-cloud-storage 3.17 uses it
 (each line is checked by tests/gcp/test_gcp_storage.py; "real GCS" is what the provider
@@ -16,9 +18,9 @@ Kept, so the provider can rely on it here:
 - object bytes, `cacheControl`, `md5Hash` (base64 MD5 of the bytes), `updated`, `size`,
   `generation` (new on every upload, even of the same bytes), `metageneration` (bumped by
   a metadata patch);
-- `contentType` WITH `; charset=utf-8` when it is in the object's metadata, i.e. when
-  `blob.content_type` is set before the upload (multipart and resumable alike), and on a
-  metadata patch;
+- `contentType` WITH `; charset=utf-8` when it is in the object's metadata (set
+  `blob.content_type` before the upload), on any resumable upload (the type travels in
+  `X-Upload-Content-Type`), and on a metadata patch;
 - one bulk listing with `prefix` carrying `md5Hash`, `etag`, `updated`, `generation`,
   `contentType` and `cacheControl` per object;
 - bucket create (409 when it exists), get (404 when missing), delete (409 while not empty);
@@ -28,10 +30,12 @@ Kept, so the provider can rely on it here:
 
 Dropped or not enforced (the provider must not read these from the emulator; real GCS
 differs):
-- the `; charset=utf-8` parameter when the type is given only as
+- the `; charset=utf-8` parameter of a multipart upload whose type is given only as
   `upload_from_string(..., content_type=...)`: the emulator takes the media part's type
   without parameters (`text/plain`). Real GCS keeps the whole header. Set
-  `blob.content_type` before uploading to send it in the metadata too;
+  `blob.content_type` before uploading to send it in the metadata too (small uploads of
+  known size are multipart: google-cloud-storage goes resumable above 8 MiB or for a
+  stream of unknown size);
 - `iamConfiguration.uniformBucketLevelAccess` on bucket insert (the bucket comes back with
   it off; patch it afterwards to see it on). Real GCS honours it at creation;
 - generation preconditions: `if_generation_match` (including 0, "only if absent") is

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import urllib.request
 
 import pytest
@@ -65,10 +66,9 @@ def test_upload_keeps_bytes_charset_cache_control_md5_and_generation(bucket: sto
     assert bucket.blob(KEY).download_as_bytes() == POLICY
 
 
-def test_a_resumable_upload_keeps_the_charset_from_the_metadata(bucket: storage.Bucket):
-    blob = bucket.blob(KEY, chunk_size=256 * 1024)
-    blob.content_type = TEXT
-    blob.upload_from_string(b"x" * (300 * 1024))
+def test_a_resumable_upload_keeps_the_charset_even_as_an_argument(bucket: storage.Bucket):
+    blob = bucket.blob(KEY, chunk_size=256 * 1024)  # a stream of unknown size: resumable
+    blob.upload_from_file(io.BytesIO(b"x" * (300 * 1024)), content_type=TEXT)
     assert bucket.get_blob(KEY).content_type == TEXT
 
 
@@ -136,7 +136,7 @@ def test_iam_policy_bindings_are_stored(bucket: storage.Bucket):
 # Dropped or not enforced (real GCS differs)
 
 
-def test_charset_given_only_as_upload_argument_is_dropped(bucket: storage.Bucket):
+def test_charset_given_only_as_a_multipart_upload_argument_is_dropped(bucket: storage.Bucket):
     bucket.blob(KEY).upload_from_string(POLICY, content_type=TEXT)
     assert bucket.get_blob(KEY).content_type == "text/plain"  # real GCS: TEXT
 
