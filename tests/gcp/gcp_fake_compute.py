@@ -3,10 +3,11 @@ Load Balancer, over real HTTP, checked against google-cloud-compute's REST trans
 
 Paths under `/compute/v1/projects/{project}/`: `global/addresses`, `global/backendBuckets`,
 `global/urlMaps`, `global/targetHttpsProxies`, `global/sslPolicies`,
-`global/forwardingRules` (insert/get/list/delete; PATCH for backend buckets, URL maps and
-proxies; PUT for URL maps), `targetHttpsProxies/{p}/setUrlMap` (no `/global/`, as in the
-real API), `global/targetHttpsProxies/{p}/setCertificateMap|setSslPolicy`,
-`global/forwardingRules/{f}/setTarget`, `global/operations/{op}` (GET) and `.../wait` (POST).
+`global/forwardingRules` (insert/get/list/delete; PATCH, a JSON merge patch, for backend
+buckets, URL maps and proxies; PUT for URL maps), `targetHttpsProxies/{p}/setUrlMap` (no
+`/global/`, as in the real API), `global/targetHttpsProxies/{p}/setCertificateMap` and
+`setSslPolicy`, `global/forwardingRules/{f}/setTarget`, `global/operations/{op}` (GET) and
+`global/operations/{op}/wait` (POST).
 
 Modelled as the real API does it:
 - every mutation answers a global Operation (PENDING/RUNNING, DONE after
@@ -308,7 +309,7 @@ class FakeCompute(FakeGoogleApi):
                 raise ApiError(404, f"{op} is not supported on {collection}")
             old = store[key]
             self._check_fingerprint(collection, old, body)
-            merged = {**old, **body} if op == "patch" else {**body}
+            merged = _merge_patch(old, body) if op == "patch" else {**body}
             merged["name"] = name
             store[key] = self._build(project, collection, merged, old)
         else:
@@ -556,6 +557,19 @@ class FakeCompute(FakeGoogleApi):
             bucket = self._by_link("backendBuckets", route.backend_bucket)
         key = unquote(route.path.split("?", 1)[0]).removeprefix("/")
         return Route(bucket["name"], bucket["bucketName"], key or None, route.host, route.path)
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396, as Compute's PATCH documents: objects merge, null deletes, the rest replace."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
 
 
 def _is_ip(value: str) -> bool:

@@ -256,6 +256,18 @@ def test_backend_bucket_patch_and_in_use_delete(fake):
     wait(fake, op)
     got = buckets.get(project="p", backend_bucket="bb")
     assert got.enable_cdn and got.bucket_name == "mtasts-p"
+    for policy in (
+        compute_v1.BackendBucketCdnPolicy(default_ttl=60),
+        compute_v1.BackendBucketCdnPolicy(max_ttl=300),
+    ):
+        buckets.patch_unary(
+            project="p",
+            backend_bucket="bb",
+            backend_bucket_resource=compute_v1.BackendBucket(cdn_policy=policy),
+        )
+        fake.finish_operations()
+    got = buckets.get(project="p", backend_bucket="bb")
+    assert (got.cdn_policy.default_ttl, got.cdn_policy.max_ttl) == (60, 300)  # merge patch
     with pytest.raises(exceptions.BadRequest) as info:
         buckets.delete_unary(project="p", backend_bucket="bb")
     assert info.value.errors[0]["reason"] == "resourceInUseByAnotherResource"
