@@ -31,7 +31,11 @@ THROTTLE_XML = (
 
 @dataclass
 class Rule:
-    """Fail every `every`-th request of `service`, at most `limit` times."""
+    """Fail every `every`-th request of `service`, at most `limit` times.
+
+    `method` and `path` (a substring of the request path) narrow it to one operation, e.g.
+    `POST` and `/rrset` for Route53's ChangeResourceRecordSets.
+    """
 
     service: str
     status: int
@@ -41,6 +45,16 @@ class Rule:
     limit: int
     seen: int = 0
     fired: int = 0
+    method: str | None = None
+    path: str | None = None
+
+    def matches(self, service: str, method: str, path: str) -> bool:
+        return (
+            self.service == service
+            and self.fired < self.limit
+            and (self.method is None or self.method == method)
+            and (self.path is None or self.path in path)
+        )
 
 
 @dataclass
@@ -56,13 +70,21 @@ class FaultProxy:
         self.rules.append(rule)
         return rule
 
-    def server_error(self, service: str, every: int = 3, limit: int = 3, status: int = 503) -> Rule:
+    def server_error(
+        self,
+        service: str,
+        every: int = 3,
+        limit: int = 3,
+        status: int = 503,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> Rule:
         body = (
             b"<Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error>"
             if status == 503
             else b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
         )
-        rule = Rule(service, status, body, "text/xml", every, limit)
+        rule = Rule(service, status, body, "text/xml", every, limit, method=method, path=path)
         self.rules.append(rule)
         return rule
 
@@ -76,11 +98,11 @@ class FaultProxy:
             best = max(best, end - start + 1)
         return best
 
-    def _fault(self, service: str) -> Rule | None:
+    def _fault(self, service: str, method: str = "", path: str = "") -> Rule | None:
         with self._lock:
             self.arrivals.setdefault(service, []).append(time.monotonic())
             for rule in self.rules:
-                if rule.service != service or rule.fired >= rule.limit:
+                if not rule.matches(service, method, path):
                     continue
                 rule.seen += 1
                 if rule.seen % rule.every == 0:
@@ -108,7 +130,7 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 match = _SCOPE.search(self.headers.get("Authorization", ""))
-                rule = proxy._fault(match.group(1) if match else "?")
+                rule = proxy._fault(match.group(1) if match else "?", self.command, self.path)
                 if rule is not None:
                     self.send_response(rule.status)
                     self.send_header("Content-Type", rule.content_type)
