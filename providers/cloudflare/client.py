@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import cloudflare
 import httpx
@@ -52,8 +52,6 @@ MASK = "***"
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 """What a token can hold: visible ASCII. A `\\r` from a CRLF .env file is stripped first."""
 
-T = TypeVar("T")
-
 
 class _Client(cloudflare.Cloudflare):
     """The SDK client with exactly one credential, a deadline, and no retries of 409.
@@ -64,7 +62,6 @@ class _Client(cloudflare.Cloudflare):
     """
 
     deadline: Deadline | None = None
-    request_timeout: float = 0.0
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -142,7 +139,6 @@ def make_client(
     )
     client = _Client(api_token=token, timeout=timeout, max_retries=MAX_RETRIES, http_client=http)
     client.deadline = deadline
-    client.request_timeout = timeouts.request
     return client
 
 

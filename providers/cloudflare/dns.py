@@ -10,7 +10,9 @@ Reading, two filtered, paginated listings per zone, whatever the number of domai
 - `type=MX` OR `name.startswith=mta-sts.` (`match=any`): the live MX hosts, which the
   planner uses to warn before `enforce` blocks mail, and whatever record already sits at
   a policy host `mta-sts.<d>` (a CNAME to a vendor, an A/AAAA). With `read_mx: false` the
-  second listing asks for the hosts only. The filter that decides what mtasts may write
+  second listing asks for the hosts only, and only in a zone where some policy host is
+  not a Workers custom domain yet (so a plan of deployed domains costs one listing per
+  zone, as it did before). The filter that decides what mtasts may write
   (the first) never depends on `match=any`; were the OR ever read as an AND, only the MX
   warning and the host check would go quiet, and attaching the custom domain would still
   be refused by Cloudflare (HTTP 409) rather than anything being overwritten.
@@ -83,6 +85,8 @@ class ZoneRecords:
     txt: dict[str, list[TxtRecord]] = field(default_factory=dict)
     mx: dict[str, list[str]] | None = None
     other: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    hosts_read: bool = False
+    """Whether the records at the policy hosts were listed (see `DnsRecords.read_zone`)."""
 
 
 @dataclass(frozen=True)
@@ -165,13 +169,26 @@ class DnsRecords:
         self._zones: dict[str, ZoneRecords] = {}
         self._lock = threading.Lock()
 
-    def read_zone(self, zone_id: str, label: str) -> ZoneRecords:
-        """The zone's records at underscore names and policy hosts (and MX), read once and
-        cached."""
+    def read_zone(self, zone_id: str, label: str, *, hosts: bool = False) -> ZoneRecords:
+        """The zone's records at underscore names (and MX, and at the policy hosts when
+        `hosts` or `read_mx`), read once and cached.
+
+        With `read_mx` the hosts come in the MX listing at no extra call. Without it, the
+        host listing is a call of its own, made only for a zone where some policy host is
+        not yet a Workers custom domain (`hosts`): a bound host cannot hold a record of its
+        own, so a plan of domains already deployed costs what it did before the check.
+        """
         with self._lock:
-            cached = self._zones.get(zone_id)
-        if cached is not None:
-            return cached
+            records = self._zones.get(zone_id)
+        if records is None:
+            records = self._list_underscore(zone_id, label)
+        if not records.hosts_read and (hosts or self._read_mx):
+            self._list_hosts(zone_id, label, records)
+        with self._lock:
+            self._zones[zone_id] = records
+        return records
+
+    def _list_underscore(self, zone_id: str, label: str) -> ZoneRecords:
         with api_errors(self._provider, f"{label}: listing records at underscore names"):
             underscore = all_pages(
                 lambda page: self._client.dns.records.list(
@@ -181,8 +198,22 @@ class DnsRecords:
                     per_page=RECORDS_PER_PAGE,
                 )
             )
+        records = ZoneRecords()
+        for rec in underscore:
+            rtype = str(getattr(rec, "type", ""))
+            name = _name(rec.name)
+            if rtype == "TXT":
+                records.txt.setdefault(name, []).append(
+                    TxtRecord(rec.id, txt_value(rec.content or ""))
+                )
+            elif rtype in DELEGATING_TYPES:
+                records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
+        return records
 
-        def hosts_page(page: int) -> Any:
+    def _list_hosts(self, zone_id: str, label: str, records: ZoneRecords) -> None:
+        """The policy hosts' records (and the MX records, with `read_mx`) into `records`."""
+
+        def page_of(page: int) -> Any:
             host: record_list_params.Name = {"startswith": POLICY_HOST_PREFIX}
             if self._read_mx:
                 return self._client.dns.records.list(
@@ -199,27 +230,20 @@ class DnsRecords:
 
         what = "MX records and policy hosts" if self._read_mx else "policy hosts"
         with api_errors(self._provider, f"{label}: listing {what}"):
-            hosts = all_pages(hosts_page)
-        records = ZoneRecords(mx={} if self._read_mx else None)
-        for rec in underscore:
+            listed = all_pages(page_of)
+        mx: dict[str, list[str]] | None = {} if self._read_mx else None
+        other: dict[str, list[tuple[str, str]]] = {}
+        for rec in listed:
             rtype = str(getattr(rec, "type", ""))
             name = _name(rec.name)
-            if rtype == "TXT":
-                records.txt.setdefault(name, []).append(
-                    TxtRecord(rec.id, txt_value(rec.content or ""))
-                )
-            elif rtype in DELEGATING_TYPES:
-                records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
-        for rec in hosts:
-            rtype = str(getattr(rec, "type", ""))
-            name = _name(rec.name)
-            if rtype == "MX" and records.mx is not None and rec.content:
-                records.mx.setdefault(name, []).append(_name(rec.content))
+            if rtype == "MX" and mx is not None and rec.content:
+                mx.setdefault(name, []).append(_name(rec.content))
             if name.startswith(POLICY_HOST_PREFIX) and rtype in HOST_TYPES:
-                records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
+                other.setdefault(name, []).append((rtype, _name(rec.content or "")))
         with self._lock:
-            self._zones[zone_id] = records
-        return records
+            records.mx = mx
+            records.other.update(other)
+            records.hosts_read = True
 
     def blocking(self, zone_id: str, domain: str, host_is_ours: bool) -> tuple[BlockingRecord, ...]:
         """Records at `domain`'s names that mtasts must not write beside (see module doc).

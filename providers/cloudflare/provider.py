@@ -11,10 +11,13 @@ How a run spends API calls (the account-wide rate limit is ~1,200 per 5 minutes)
 - read: the script content once (it is also `managed_domains`), the custom domains once,
   the zones once (N/50 pages, skipped for domains pinned in `zone_ids`), and two filtered
   listings per zone: every record at an underscore name, and the MX records (unless
-  `read_mx: false`) with whatever sits at the policy hosts (dns.py).
+  `read_mx: false`) with whatever sits at the policy hosts (dns.py; without MX, only for
+  zones where a policy host is not a custom domain yet).
 - apply, per phase: endpoints one call each (the API has no batch for them); every policy
   change of the phase in ONE upload (plus a read before it, to carry over what others
-  wrote, and one after, to confirm it is live); TXT changes in one batch call per zone.
+  wrote, and one after, to confirm it is live); TXT changes in one batch call per zone,
+  after the core's id guard has read again (one more fetch of the script; zones, records
+  and custom domains come from what this run already read and wrote).
 Requests run on a few threads, all behind one client-side limiter (ratelimit.py).
 
 Phase 0 also makes sure the script exists before a custom domain is bound to it (Cloudflare
@@ -36,7 +39,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
-from provisioner.rfc8461 import GrammarError, id_names_body, parse_sts_record
 from provisioner.state import POLICY_HOST_PREFIX, LiveDomain, Resource, policy_host, record_name
 
 from .client import make_client
@@ -91,6 +93,8 @@ class CloudflareProvider(Provider):
         self._api_instance: _Api | None = None
         self._policies: PolicyMap | None = None
         self._script_exists = False
+        self._read_since_fetch = False
+        self._applying = False
         self._lock = threading.Lock()
 
     @property
@@ -118,12 +122,13 @@ class CloudflareProvider(Provider):
                 )
             return self._api_instance
 
-    def _live_policies(self) -> PolicyMap:
-        """The Worker's map, fetched once per run (managed_domains and read share it)."""
-        if self._policies is None:
+    def _live_policies(self, fresh: bool = False) -> PolicyMap:
+        """The Worker's map: fetched when not yet known, or when `fresh` is asked for."""
+        if self._policies is None or fresh:
             fetched = self.api.script.fetch()
             self._script_exists = fetched is not None
             self._policies = fetched or {}
+            self._read_since_fetch = False
         return self._policies
 
     # Reading
@@ -140,11 +145,19 @@ class CloudflareProvider(Provider):
 
     def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
         api = self.api
-        policies = self._live_policies()
+        # A plan's managed_domains and read share one fetch of the script. A later read is
+        # the core's id guard before the TXT phase (apply.guard_ids): it must see what is
+        # served now, since another run may have uploaded since, so it fetches again.
+        policies = self._live_policies(fresh=self._read_since_fetch)
+        self._read_since_fetch = True
         zone_of = api.zones.zones_for(list(domains))
         first_domain = {zone: domain for domain, zone in reversed(zone_of.items())}
-        _parallel(lambda z: api.dns.read_zone(z, first_domain[z]), sorted(first_domain))
-        api.domains.by_host()
+        bound = api.domains.by_host()
+        unbound = {zone for domain, zone in zone_of.items() if policy_host(domain) not in bound}
+        _parallel(
+            lambda z: api.dns.read_zone(z, first_domain[z], hosts=z in unbound),
+            sorted(first_domain),
+        )
         live: dict[str, LiveDomain] = {}
         for domain in domains:
             zone = zone_of[domain]
@@ -166,9 +179,11 @@ class CloudflareProvider(Provider):
     # Applying
 
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
-        # A fresh deadline: the read's time (and a wait at the approval prompt) is not
-        # charged to the writes.
-        self.api.deadline.restart()
+        # A fresh deadline when the writes begin: the read's time (and a wait at the
+        # approval prompt) is not charged to them. Once: apply runs phase by phase.
+        if not self._applying:
+            self.api.deadline.restart()
+            self._applying = True
         endpoints = [c for c in changes if c.resource is Resource.ENDPOINT]
         policies = [c for c in changes if c.resource is Resource.POLICY]
         records = [
@@ -222,7 +237,6 @@ class CloudflareProvider(Provider):
         self._policies = wanted
 
     def _records(self, changes: list[Change], progress: Progress) -> None:
-        self._check_served([c for c in changes if c.resource is Resource.STS_RECORD])
         api = self.api
         zone_of = api.zones.zones_for(sorted({c.domain for c in changes}))
         by_zone: dict[str, list[Change]] = {}
@@ -238,37 +252,6 @@ class CloudflareProvider(Provider):
 
         _parallel(one, sorted(by_zone.items()))
 
-    def _check_served(self, changes: list[Change]) -> None:
-        """Refuse to move any id unless the Worker serves, right now, the policy it names.
-
-        Two applies at once (nothing on Cloudflare locks an account) can interleave: run A
-        uploads its policy, run B uploads another one for the same host, then A's TXT phase
-        would publish an id naming A's policy while B's is served, and senders would cache
-        B's policy under it. One read of the script before the batch (one call per TXT
-        phase) catches that; nothing is written and the next plan sees what is live.
-        """
-        moving = [c for c in changes if c.after is not None]
-        if not moving:
-            return
-        served = self.api.script.fetch() or {}
-        self._policies = served
-        wrong: list[str] = []
-        for change in moving:
-            entry = served.get(policy_host(change.domain))
-            try:
-                record_id = parse_sts_record(change.after or "").id
-            except GrammarError:
-                record_id = ""
-            if entry is None or not id_names_body(record_id, entry.body):
-                wrong.append(change.domain)
-        if wrong:
-            shown = ", ".join(wrong[:5]) + (f" (+{len(wrong) - 5})" if len(wrong) > 5 else "")
-            raise ProviderError(
-                f"{self.name}: {shown}: the Worker no longer serves the policy the new id "
-                "names (another apply since this plan?); no id was moved: run 'mtasts plan' "
-                "again"
-            )
-
     def close(self) -> None:
         """Close the SDK client's connections (apply_plan calls this at the end of a run)."""
         with self._lock:
@@ -276,6 +259,7 @@ class CloudflareProvider(Provider):
                 self._api_instance.client.close()
                 self._api_instance = None
                 self._policies = None
+                self._applying = False
 
 
 def _parallel(work: Callable[[T], Any], items: Iterable[T]) -> None:

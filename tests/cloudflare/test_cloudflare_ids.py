@@ -20,6 +20,7 @@ from cf_helpers import add_zones, cf_spec, domains_spec, live_map
 from clihelpers import run
 
 from providers.cloudflare.client import MAX_RETRIES
+from provisioner.apply import guard_ids
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import NoProgress
@@ -106,12 +107,15 @@ def test_a_failed_txt_phase_moves_the_id_next_time_and_a_revert_gets_a_new_one(c
 
 def test_a_concurrent_apply_is_caught_before_any_id_moves(cf_api, tmp_path):
     """Run A uploads its policy, run B uploads another for the same host, then A's TXT
-    phase would announce A's policy while B's is served: A stops, nothing written."""
+    phase would announce A's policy while B's is served. The core's id guard re-reads the
+    provider before the TXT phase; on Cloudflare that read fetches the script again (one
+    call), so A stops with nothing written."""
     add_zones(cf_api, "example.com", mx=False)
     body_a = "version: STSv1\r\nmode: testing\r\nmx: mx.example.com\r\nmax_age: 86400\r\n"
     body_b = body_a.replace("testing", "enforce")
     run_a = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
     run_b = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    assert run_a.managed_domains() == set() and run_b.managed_domains() == set()
     run_a.read(["example.com"], NoProgress())
     run_b.read(["example.com"], NoProgress())
     policy = Change("example.com", "cf", Resource.POLICY, Action.CREATE, None, body_a, "")
@@ -125,11 +129,11 @@ def test_a_concurrent_apply_is_caught_before_any_id_moves(cf_api, tmp_path):
     )
     cf_api.calls.clear()
     with pytest.raises(ProviderError) as caught:
-        run_a.apply([record], NoProgress())
-    message = str(caught.value)
-    assert message.startswith("cf: example.com: the Worker no longer serves the policy")
-    assert cf_api.count("POST", BATCH) == 0 and cf_api.state.txt_values(STS) == []
+        guard_ids([record], {"cf": run_a})
+    assert "example.com is not the one its new id announces" in str(caught.value)
+    assert len(cf_api.calls) == 1, "the guard's read costs one fetch of the script"
+    assert cf_api.count("GET", r"/workers/scripts/mtasts/content/v2$") == 1
+    assert cf_api.state.txt_values(STS) == []
 
     sts_b = f"v=STSv1; id={policy_id(body_b, when)}"
-    run_b.apply([replace(record, after=sts_b, rrset_after=(sts_b,))], NoProgress())
-    assert cf_api.state.txt_values(STS) == [sts_b]
+    guard_ids([replace(record, after=sts_b, rrset_after=(sts_b,))], {"cf": run_b})

@@ -160,6 +160,28 @@ def test_read_mx_false_still_finds_the_vendor_host(cf_api, tmp_path):
     live = provider.read(["example.com"], NoProgress())
     assert [b.rdtype for b in live["example.com"].blocking] == ["CNAME"]
     assert live["example.com"].mx_hosts is None
+    assert cf_api.count("GET", LISTINGS) == 2
+
+
+def test_read_mx_false_lists_hosts_only_where_a_host_is_not_deployed(cf_api, tmp_path):
+    """Without MX, the host listing is a call of its own: made for zones with a host that
+    is not a Workers custom domain yet, so plans of deployed domains cost what they did."""
+    names = ["a.example", "b.example", "c.example"]
+    add_zones(cf_api, *names)
+    spec = cf_spec(tmp_path, domains_spec(names[:2]), read_mx=False)
+    cf_api.calls.clear()
+    assert run("plan", "-c", spec).exit_code == 0
+    assert cf_api.count("GET", LISTINGS) == 2 * 2, "new domains: underscore names and hosts"
+    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+
+    cf_api.calls.clear()
+    assert run("plan", "-c", spec, "--detailed-exitcode").exit_code == 0
+    assert cf_api.count("GET", LISTINGS) == 2, "deployed: one listing per zone"
+
+    spec = cf_spec(tmp_path, domains_spec(names), read_mx=False)
+    cf_api.calls.clear()
+    assert run("plan", "-c", spec, "--detailed-exitcode").exit_code == 2
+    assert cf_api.count("GET", LISTINGS) == 2 + 2, "only the new domain's zone lists hosts"
 
 
 def test_plan_refuses_a_delegated_domain_naming_the_record_and_writes_nothing(cf_api, tmp_path):
