@@ -18,14 +18,19 @@ Modelled as the real API does it:
   `provisioning_polls` times (default 2: the first read still says PROVISIONING) and
   `provisioning_seconds` passed, and, when `public_cname` is set, only while that callback
   answers each authorization's CNAME target for its name (the tests' "public DNS").
-  `fail(domain, reason)` makes its certificates FAILED with a
-  `provisioningIssue`; a map entry is ACTIVE when its certificates are, else PENDING;
+  `fail(domain, reason)` makes its certificates FAILED with a `provisioningIssue`; a map
+  entry is ACTIVE when its certificates are, else PENDING;
 - lists page with `pageSize` (default 50, at most 1000) / `pageToken` / `nextPageToken`;
-- errors in the AIP envelope (`status` + an ErrorInfo detail): 409 ALREADY_EXISTS (also a
-  hostname already in the map), 404 NOT_FOUND, 400 INVALID_ARGUMENT, 400
-  FAILED_PRECONDITION (deleting a certificate a map entry uses, an authorization a
-  certificate uses, a map that still has entries), 429 RESOURCE_EXHAUSTED from
-  `rate_limit(300, 60)` or `inject`.
+- errors in the AIP envelope (`status`; an ErrorInfo naming the quota on 429):
+  409 ALREADY_EXISTS (also a hostname already in the map: a guess, the real code may be
+  400), 404 NOT_FOUND, 400 INVALID_ARGUMENT, 400 FAILED_PRECONDITION (deleting a
+  certificate a map entry uses, an authorization a certificate uses, a map that still has
+  entries), 429 RESOURCE_EXHAUSTED from `rate_limit(300, 60)` or `inject`; an operation
+  ending in error (`fail_operations`).
+
+For tests: `seed(kind, id, body)`, `get(name)`, `names(kind)`, `fail(domain)`,
+`finish_provisioning()`, `map_exists(ref)` (hand it to `FakeCompute.certificate_map_exists`)
+and `serving_certificate(map_ref, host)`: the ACTIVE certificate a proxy would present.
 
 Not modelled: self-managed certificates and issuance configs, trust configs, locations other
 than `global`, list `filter`/`orderBy` (400), operation cancel/list, `gclbTargets` of maps,

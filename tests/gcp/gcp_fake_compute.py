@@ -27,7 +27,13 @@ Modelled as the real API does it:
   longest `*.`/`*-` wildcard, then `*`) -> path matcher -> routeRules by priority
   (prefixMatch / fullPathMatch / regexMatch, ignoreCase) or pathRules (longest match,
   `/x/*` prefixes) -> `urlRewrite.pathPrefixRewrite` / `hostRewrite` -> default service.
-  `resolve()` answers a `Route` naming the backend bucket, its GCS bucket and object key.
+  `resolve()` answers a `Route` naming the backend bucket, its GCS bucket and object key;
+- an operation can end in error (`fail_operations`, e.g. `QUOTA_EXCEEDED`, with
+  `httpErrorStatusCode` 403) with nothing changed.
+
+For tests: `seed(collection, body)` stores a resource as if inserted and DONE, `get()` /
+`names()` look, `finish_operations()` ends every pending operation, `frontend(port)` is the
+forwarding rule -> proxy -> URL map chain; faults and counting come from gcp_fake_http.
 
 Not modelled: backend services, health checks, regional resources, header and query
 parameter matches (`resolve` raises on them), weights (the heaviest backend wins), list

@@ -11,8 +11,10 @@ Everything is on loopback; nothing here knows any Google resource.
 Faults:
 - `inject("POST", r"/urlMaps", 503, times=2)`: the next two matching requests answer 503 in
   Google's envelope (429 names the quota, as Google's RESOURCE_EXHAUSTED errors do);
-- `hang("GET", r"/operations/", times=1)`: accept the request and never answer (the
-  connection is held until the client gives up, `stop()` or `reset()`);
+- `hang("GET", r"/operations/", times=1, hold=120.0)`: accept the request and never answer
+  (the connection is closed unanswered after `hold` seconds, `stop()` or `reset()`);
+- `fail_operations("POST", r"/urlMaps$", "Quota 'URL_MAPS' exceeded.", code=...)`: the
+  mutation is accepted but changes nothing, and its operation ends in that error;
 - `rate_limit(300, 60.0)`: more than 300 requests in a sliding minute answer 429.
 `calls` logs every request (method, path, query, JSON body); `count()` counts them.
 """
