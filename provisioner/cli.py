@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -22,20 +22,22 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from provisioner import __version__
+from provisioner import __version__, clock
 from provisioner.apply import apply_plan
 from provisioner.checks.dnsprobe import split_host_port
 from provisioner.checks.verdict import CheckOptions, check_domains
 from provisioner.errors import MtastsError, SpecError
 from provisioner.output.check import print_reports, reports_json, reports_markdown
 from provisioner.output.markdown import render_markdown
-from provisioner.output.text import print_plan, unsafe_message
+from provisioner.output.text import print_plan, styled, unsafe_message
 from provisioner.plan import Change, Plan, diff
 from provisioner.planfile import build_saved_providers, check_fresh, load_plan, save_plan
+from provisioner.plantrust import check_names, trusted_plan
 from provisioner.provider import NoProgress, Provider
 from provisioner.provider import Progress as ProgressSink
+from provisioner.redact import redact
 from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
 from provisioner.registry import build_provider, build_providers
 from provisioner.render import normalize_domain_filter, render_spec
@@ -298,13 +300,61 @@ def apply(
         )
 
 
-@app.command()
+class _CheckCommand(TyperCommand):
+    """`mtasts check`'s help: its DOMAIN argument shown as `DOMAIN...`, as users type it.
+
+    Typer draws an optional variadic argument as `[DOMAIN...]...` (a required one as
+    `{DOMAIN...}...`) on the usage line and adds the Python type (`<list[str]>`) in the
+    Arguments section; here every argument shows its metavar alone.
+    """
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument" and param.metavar:
+                pieces.append(param.metavar)
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments = [
+            (param.metavar, getattr(param, "help", None) or "")
+            for param in self.get_params(ctx)
+            if param.param_type_name == "argument" and param.metavar
+        ]
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        options = [
+            record
+            for param in self.get_params(ctx)
+            if param.param_type_name == "option"
+            and (record := param.get_help_record(ctx)) is not None
+        ]
+        if options:
+            with formatter.section("Options"):
+                formatter.write_dl(options)
+
+
+@app.command(cls=_CheckCommand)
 def check(
     ctx: typer.Context,
-    domains: Annotated[list[str], typer.Argument(metavar="DOMAIN...", help="Domains to check.")],
+    domains: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="DOMAIN...",
+            help="Domains to check; none: every domain of the spec (-c).",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = Path("mtasts.yaml"),
     nameserver: Annotated[
-        str | None, typer.Option(metavar="IP[:PORT]", help="Ask this DNS server, not the system's.")
+        str | None,
+        typer.Option(
+            metavar="IP[:PORT]",
+            help="Ask this DNS server, not the system's, for every record and address.",
+        ),
     ] = None,
     ca_bundle: Annotated[
         Path | None,
@@ -313,15 +363,20 @@ def check(
     connect_to: Annotated[
         str | None,
         typer.Option(
-            metavar="HOST:PORT",
+            metavar="[HOST]:PORT",
             help="Fetch policies from there, keeping the name for SNI and the certificate "
-            "check (like curl's --connect-to).",
+            "check (like curl's --connect-to); ':PORT' keeps the resolved address.",
         ),
     ] = None,
-    smtp: Annotated[bool, typer.Option("--smtp", help="Also check each MX's STARTTLS.")] = False,
+    smtp: Annotated[
+        bool, typer.Option("--smtp", help="Also check STARTTLS on each host senders deliver to.")
+    ] = False,
     smtp_connect_to: Annotated[
         str | None,
-        typer.Option(metavar="HOST:PORT", help="With --smtp: connect there for every MX."),
+        typer.Option(
+            metavar="[HOST]:PORT",
+            help="With --smtp: connect there for every MX; ':PORT' keeps the resolved address.",
+        ),
     ] = None,
     timeout: Annotated[
         float,
@@ -332,37 +387,47 @@ def check(
         typer.Option(metavar="DAYS", help="Warn when a certificate expires within this many days."),
     ] = 14,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text, markdown or json.")
+        OutputFormat,
+        typer.Option("--format", metavar="text|markdown|json", help="The report's format."),
     ] = OutputFormat.text,
 ) -> None:
     """Check what sending servers see: TXT records, the policy over HTTPS, MX coverage.
 
-    Exit 0 when every domain passes, 1 otherwise. When the spec (-c) names a domain, its
-    TXT id is compared with the id of the spec's policy.
+    Exit 0 when every domain passes, 1 otherwise. With no DOMAIN, every domain of the spec
+    is checked (a drift and health check for CI). When the spec names a domain, the served
+    policy is compared with the spec's, and the TXT id must announce it.
 
     \b
     Examples:
       mtasts check example.com example.org
+      mtasts check -c mtasts.yaml
       mtasts check example.com --smtp --format json
       mtasts check example.com --nameserver 127.0.0.1:5353 \\
-          --connect-to 127.0.0.1:8443 --ca-bundle test-ca.pem
+          --connect-to :8443 --ca-bundle test-ca.pem
     """
     with _errors_as_exit():
-        names = sorted(normalize_domain_filter(domains, source="DOMAIN") or set())
         if timeout <= 0:
             raise MtastsError(f"--timeout: must be more than 0 seconds, got {timeout:g}")
         options = CheckOptions(
             nameserver=_nameserver_option(nameserver),
             ca_bundle=str(ca_bundle) if ca_bundle else None,
-            connect_to=_address_option("--connect-to", connect_to),
+            connect_to=_connect_to_option("--connect-to", connect_to),
             smtp=smtp,
-            smtp_connect_to=_address_option("--smtp-connect-to", smtp_connect_to),
+            smtp_connect_to=_connect_to_option("--smtp-connect-to", smtp_connect_to),
             timeout=timeout,
             cert_days=cert_days,
         )
         if ca_bundle is not None and not ca_bundle.is_file():
             raise MtastsError(f"--ca-bundle {ca_bundle}: no such file")
+        names = sorted(normalize_domain_filter(domains or [], source="DOMAIN") or set())
         expected = _expected_policies(config, explicit=_given_on_command_line(ctx, "config"))
+        if not names:
+            if expected is None:
+                raise MtastsError(
+                    f"nothing to check: name a DOMAIN, or a spec with -c FILE "
+                    f"({config} does not exist)"
+                )
+            names = sorted(expected)
         reports = check_domains(names, options, expected)
         if output_format is OutputFormat.json:
             sys.stdout.write(reports_json(reports))
@@ -374,12 +439,34 @@ def check(
         raise typer.Exit(1)
 
 
-def _expected_policies(config: Path, explicit: bool) -> dict[str, str]:
-    """Policy bodies the spec would publish, when there is a spec to compare with."""
+def _expected_policies(config: Path, explicit: bool) -> dict[str, str] | None:
+    """Policy bodies the spec would publish, by domain; None when there is no spec.
+
+    The default spec path is optional for `check` (it also checks domains no spec
+    manages), a path given with -c is not: a missing one is an error.
+    """
     if not explicit and not config.is_file():
-        return {}
+        return None
     spec = load_spec(config)
     return {name: want.policy_text for name, want in render_spec(spec).items()}
+
+
+def _connect_to_option(option: str, value: str | None) -> tuple[str | None, int] | None:
+    """`HOST:PORT`, or `:PORT` to keep the address the check's resolver gives (curl's
+    `--connect-to` with an empty host): a test server or tunnel on another port, while
+    every address still comes from `--nameserver`."""
+    if value is None:
+        return None
+    if value.startswith(":"):
+        port = value[1:]
+        if port.isdigit() and 0 < int(port) < 65536:
+            return None, int(port)
+    else:
+        try:
+            return split_host_port(value, 0)
+        except ValueError:
+            pass
+    raise MtastsError(f"{option}: {value!r} is not HOST:PORT or :PORT")
 
 
 def _nameserver_option(value: str | None) -> str | None:
@@ -419,11 +506,13 @@ def _plan_from_spec(
 
 
 def _load_fresh_plan(path: Path) -> tuple[Plan, dict[str, Provider]]:
+    """A saved plan, only once the live state is unchanged and every value is checked."""
     saved = load_plan(path)
     providers = build_saved_providers(saved, path)
+    check_names(saved.plan, saved.scope, providers, str(path))
     live = read_live(providers, saved.scope)
     check_fresh(saved, fingerprints(live))
-    return saved.plan, providers
+    return trusted_plan(saved.plan, saved.scope, providers, live, _now(), str(path)), providers
 
 
 def _show(the_plan: Plan, output_format: OutputFormat) -> None:
@@ -460,8 +549,10 @@ def _count(number: int, noun: str) -> str:
 
 
 def _print_warnings(warnings: tuple[str, ...]) -> None:
+    """Warnings quote the spec and live state: shown literally (no rich markup), printable
+    and with credentials scrubbed, like every other message (see output/text.py)."""
     for warning in warnings:
-        stderr.print(f"[yellow]warning:[/] {warning}", markup=True)
+        stderr.print(styled(("warning:", "yellow"), " ", redact(warning)))
 
 
 @contextmanager
@@ -487,27 +578,28 @@ class _BarSink:
 
 @contextmanager
 def _errors_as_exit() -> Iterator[None]:
+    """Errors as one line each on stderr, exit 1. Messages quote SDK exceptions (which may
+    hold a credential) and outside text (which may hold escape sequences), so each line is
+    scrubbed by `redact` and made printable by `styled`."""
     try:
         yield
+        return
     except SpecError as exc:
-        for problem in exc.problems:
-            stderr.print(f"error: {problem}", markup=False)
-        _fail()
+        lines = [str(problem) for problem in exc.problems]
     except MtastsError as exc:
-        stderr.print(f"error: {exc}", markup=False)
-        _fail()
+        lines = [str(exc)]
     except KeyboardInterrupt:
-        stderr.print("error: interrupted", markup=False)
-        _fail()
+        lines = ["interrupted"]
     except Exception as exc:
         if os.environ.get("MTASTS_DEBUG"):
             raise
-        stderr.print(
-            f"error: internal error: {type(exc).__name__}: {exc} "
-            "(set MTASTS_DEBUG=1 for a traceback, and please report it)",
-            markup=False,
-        )
-        _fail()
+        lines = [
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(set MTASTS_DEBUG=1 for a traceback, and please report it)"
+        ]
+    for line in lines:
+        stderr.print(styled("error: ", redact(line)))
+    _fail()
 
 
 def _fail() -> NoReturn:
@@ -515,7 +607,7 @@ def _fail() -> NoReturn:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def main() -> None:
