@@ -44,32 +44,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from gcp_fake_dns_state import DEFAULT_QUOTA, DnsApiError, FakeCloudDnsState, fqdn
+from gcp_fake_dns_errors import DnsApiError, error_body, injected_error
+from gcp_fake_dns_state import DEFAULT_QUOTA, FakeCloudDnsState, fqdn
 
 PREFIX = "/dns/v1"
-STATUS_NAMES = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ALREADY_EXISTS",
-    412: "FAILED_PRECONDITION",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-PERMISSIONS = {
-    "projects.get": "dns.projects.get",
-    "managedZones.list": "dns.managedZones.list",
-    "managedZones.create": "dns.managedZones.create",
-    "managedZones.get": "dns.managedZones.get",
-    "managedZones.delete": "dns.managedZones.delete",
-    "resourceRecordSets.list": "dns.resourceRecordSets.list",
-    "changes.create": "dns.changes.create",
-    "changes.get": "dns.changes.get",
-    "changes.list": "dns.changes.list",
-}
 
 
 @dataclass
@@ -98,61 +76,6 @@ class Fault:
     message: str | None = None
     hold: float = 60.0
     """How long a hanging request is held before its connection is closed"""
-
-
-def error_body(
-    status: int, reason: str, message: str, details: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    domain = "usageLimits" if reason in ("rateLimitExceeded", "quotaExceeded") else "global"
-    error: dict[str, Any] = {
-        "code": status,
-        "message": message,
-        "errors": [{"message": message, "domain": domain, "reason": reason}],
-        "status": STATUS_NAMES.get(status, "UNKNOWN"),
-    }
-    if details:
-        error["details"] = details
-    return {"error": error}
-
-
-def injected_error(fault: Fault, kind: str, method: str, path: str) -> dict[str, Any]:
-    """Google's answer for an injected status: the reason and message the real API uses."""
-    status = fault.status or 500
-    project = path.split("/")[2] if path.startswith("/projects/") else "?"
-    details = None
-    if status == 429:
-        what = "Read" if method == "GET" else "Write"
-        metric = f"dns.googleapis.com/{what.lower()}_requests"
-        limit = f"{what} requests per minute"
-        reason = "rateLimitExceeded"
-        message = (
-            f"Quota exceeded for quota metric '{metric}' and limit '{limit}' of service "
-            f"'dns.googleapis.com' for consumer 'project_number:123456789012'."
-        )
-        details = [
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "RATE_LIMIT_EXCEEDED",
-                "domain": "googleapis.com",
-                "metadata": {
-                    "service": "dns.googleapis.com",
-                    "quota_metric": metric,
-                    "quota_limit": limit,
-                    "consumer": "projects/123456789012",
-                },
-            }
-        ]
-    elif status == 403:
-        reason = "forbidden"
-        permission = PERMISSIONS.get(kind, "dns.unknown")
-        message = f"Forbidden: permission '{permission}' denied on 'projects/{project}'."
-    elif status == 503:
-        reason, message = "backendError", "The service is currently unavailable."
-    elif status >= 500:
-        reason, message = "backendError", "Internal error encountered."
-    else:
-        reason, message = "invalid", "Injected error."
-    return error_body(status, fault.reason or reason, fault.message or message, details)
 
 
 def _kind(method: str, parts: list[str]) -> str:
@@ -362,7 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
                 release.wait(fault.hold)
                 self.close_connection = True
                 return
-            self._json(call, fault.status, injected_error(fault, kind, method, path))
+            error = injected_error(fault.status, kind, method, path, fault.reason, fault.message)
+            self._json(call, fault.status, error)
             return
         try:
             if kind == "unknown":

@@ -1,5 +1,7 @@
-"""The rrdata checks the fake Cloud DNS applies to an rrset in a change, as the real API
-refuses these with 400 `invalid` (the message names the field, e.g.
+"""One rrset of a change, checked as the fake Cloud DNS does (`parse_rrset`): a name with
+its trailing dot inside the zone, a known type, a ttl (an int, or a string of digits as
+google-cloud-dns sends it), at most `resourceRecordsPerRrset` rrdatas, and rrdatas the real
+API accepts; it refuses these with 400 `invalid` (the message names the field, e.g.
 `entity.change.additions[0].rrdata[1]`):
 
 - A: dotted IPv4; AAAA: IPv6;
@@ -17,7 +19,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
+from gcp_fake_dns_errors import DnsApiError
+
+RRSET_TYPES = frozenset(
+    {"A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SRV"}
+    | {"SSHFP", "SVCB", "TLSA", "TXT"}
+)
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TXT = re.compile(r'\s*(?:"(?:[^"\\]|\\.)*"\s*)+')
 _NAME = re.compile(r"(?:[A-Za-z0-9_*](?:[-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?\.)+|\.")
@@ -57,3 +66,57 @@ def _one_problem(rtype: str, rrdata: str) -> str | None:
         if any(len(s.encode()) > 255 for s in txt_strings(rrdata)):
             return "a character-string is longer than 255 bytes"
     return None
+
+
+def rrset_resource(name: str, rtype: str, ttl: int, rrdatas: list[str]) -> dict[str, Any]:
+    return {
+        "kind": "dns#resourceRecordSet",
+        "name": name,
+        "type": rtype,
+        "ttl": ttl,
+        "rrdatas": list(rrdatas),
+    }
+
+
+def parse_rrset(zone_dns_name: str, item: Any, where: str, max_rrdatas: int) -> dict[str, Any]:
+    """The rrset `item` of a change, checked and normalised (name in lower case, ttl an int),
+    or DnsApiError as the real API answers."""
+    if not isinstance(item, dict):
+        raise DnsApiError(400, "invalid", f"Invalid value for '{where}'")
+    name = item.get("name")
+    rtype = item.get("type")
+    if not isinstance(name, str) or not name.endswith(".") or ".." in name:
+        raise DnsApiError(400, "invalid", f"Invalid value for '{where}.name': '{name}'")
+    name = name.lower()
+    if name != zone_dns_name and not name.endswith("." + zone_dns_name):
+        raise DnsApiError(
+            400,
+            "invalid",
+            f"The resource '{where}' named '{name} ({rtype})' is not within the zone "
+            f"'{zone_dns_name}'",
+        )
+    if rtype not in RRSET_TYPES:
+        raise DnsApiError(400, "invalid", f"Invalid value for '{where}.type': '{rtype}'")
+    ttl_raw = item.get("ttl")
+    try:
+        ttl = int(ttl_raw) if isinstance(ttl_raw, int | str) else -1
+    except ValueError:
+        ttl = -1
+    if ttl < 0 or ttl > 2**31 - 1:
+        raise DnsApiError(400, "invalid", f"Invalid value for '{where}.ttl': '{ttl_raw}'")
+    rrdatas = item.get("rrdatas")
+    if (
+        not isinstance(rrdatas, list)
+        or not rrdatas
+        or not all(isinstance(r, str) and r for r in rrdatas)
+    ):
+        raise DnsApiError(400, "invalid", f"Invalid value for '{where}.rrdatas'")
+    if len(rrdatas) > max_rrdatas:
+        raise DnsApiError(
+            403, "quotaExceeded", "The change would exceed quota for resourceRecordsPerRrset."
+        )
+    problem = rrdata_problem(rtype, rrdatas)
+    if problem is not None:
+        index, why = problem
+        raise DnsApiError(400, "invalid", f"Invalid value for '{where}.rrdata[{index}]': {why}")
+    return rrset_resource(name, rtype, ttl, rrdatas)

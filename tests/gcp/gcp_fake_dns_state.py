@@ -39,14 +39,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gcp_fake_dns_rdata import rrdata_problem
+from gcp_fake_dns_errors import DnsApiError
+from gcp_fake_dns_rdata import parse_rrset, rrset_resource
 
 DEFAULT_PROJECT = "mtasts-test"
 NAME_SERVERS = [f"ns-cloud-a{i}.googledomains.com." for i in range(1, 5)]
-RRSET_TYPES = frozenset(
-    {"A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SRV"}
-    | {"SSHFP", "SVCB", "TLSA", "TXT"}
-)
 _ZONE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 
 DEFAULT_QUOTA: dict[str, Any] = {
@@ -67,26 +64,6 @@ def timestamp() -> str:
 
 def fqdn(name: str) -> str:
     return name.lower() if name.endswith(".") else name.lower() + "."
-
-
-class DnsApiError(Exception):
-    """An error answer: HTTP status, the `errors[].reason`, the message."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-def rrset_resource(name: str, rtype: str, ttl: int, rrdatas: list[str]) -> dict[str, Any]:
-    return {
-        "kind": "dns#resourceRecordSet",
-        "name": name,
-        "type": rtype,
-        "ttl": ttl,
-        "rrdatas": list(rrdatas),
-    }
 
 
 @dataclass
@@ -290,47 +267,6 @@ class FakeCloudDnsState:
             "deletions": copy.deepcopy(deletions),
         }
 
-    def _parse(self, zone: Zone, item: Any, where: str) -> dict[str, Any]:
-        if not isinstance(item, dict):
-            raise DnsApiError(400, "invalid", f"Invalid value for '{where}'")
-        name = item.get("name")
-        rtype = item.get("type")
-        if not isinstance(name, str) or not name.endswith(".") or ".." in name:
-            raise DnsApiError(400, "invalid", f"Invalid value for '{where}.name': '{name}'")
-        name = name.lower()
-        if name != zone.dns_name and not name.endswith("." + zone.dns_name):
-            raise DnsApiError(
-                400,
-                "invalid",
-                f"The resource '{where}' named '{name} ({rtype})' is not within the zone "
-                f"'{zone.dns_name}'",
-            )
-        if rtype not in RRSET_TYPES:
-            raise DnsApiError(400, "invalid", f"Invalid value for '{where}.type': '{rtype}'")
-        ttl_raw = item.get("ttl")
-        try:
-            ttl = int(ttl_raw) if isinstance(ttl_raw, int | str) else -1
-        except ValueError:
-            ttl = -1
-        if ttl < 0 or ttl > 2**31 - 1:
-            raise DnsApiError(400, "invalid", f"Invalid value for '{where}.ttl': '{ttl_raw}'")
-        rrdatas = item.get("rrdatas")
-        if (
-            not isinstance(rrdatas, list)
-            or not rrdatas
-            or not all(isinstance(r, str) and r for r in rrdatas)
-        ):
-            raise DnsApiError(400, "invalid", f"Invalid value for '{where}.rrdatas'")
-        if len(rrdatas) > self.quota["resourceRecordsPerRrset"]:
-            raise DnsApiError(
-                403, "quotaExceeded", "The change would exceed quota for resourceRecordsPerRrset."
-            )
-        problem = rrdata_problem(rtype, rrdatas)
-        if problem is not None:
-            index, why = problem
-            raise DnsApiError(400, "invalid", f"Invalid value for '{where}.rrdata[{index}]': {why}")
-        return rrset_resource(name, rtype, ttl, rrdatas)
-
     def create_change(
         self, project: str, zone_name: str, body: Any, *, done: bool = False
     ) -> dict[str, Any]:
@@ -352,10 +288,22 @@ class FakeCloudDnsState:
                         f"The change would exceed quota for {key.lower()} per change.",
                     )
             additions = [
-                self._parse(zone, a, f"entity.change.additions[{i}]") for i, a in enumerate(raw_add)
+                parse_rrset(
+                    zone.dns_name,
+                    a,
+                    f"entity.change.additions[{i}]",
+                    self.quota["resourceRecordsPerRrset"],
+                )
+                for i, a in enumerate(raw_add)
             ]
             deletions = [
-                self._parse(zone, d, f"entity.change.deletions[{i}]") for i, d in enumerate(raw_del)
+                parse_rrset(
+                    zone.dns_name,
+                    d,
+                    f"entity.change.deletions[{i}]",
+                    self.quota["resourceRecordsPerRrset"],
+                )
+                for i, d in enumerate(raw_del)
             ]
             size = sum(len(r.encode()) for s in additions + deletions for r in s["rrdatas"])
             if size > self.quota["totalRrdataSizePerChange"]:

@@ -3,68 +3,19 @@ what the library cannot send (filters, raw error envelopes), through plain HTTP.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
-import requests
+from gcp_dns_testing import STS, ZONE, client, raw, rrset, seed_example, the_zone
 from gcp_fake_dns import FakeCloudDns
-from gcp_fake_dns_state import DEFAULT_PROJECT, DnsApiError
+from gcp_fake_dns_errors import DnsApiError
+from gcp_fake_dns_state import DEFAULT_PROJECT
 from google.api_core import exceptions as gexc
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import dns
-
-ZONE = "example-com"
-STS = "_mta-sts.example.com."
-
-
-def client(fake: FakeCloudDns, project: str = DEFAULT_PROJECT) -> dns.Client:
-    return dns.Client(
-        project=project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": fake.endpoint},
-    )
-
-
-def raw(fake: FakeCloudDns, path: str, method: str = "GET", body: Any = None):
-    """(status, JSON answer) of one plain HTTP request under /dns/v1."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"{fake.endpoint}/dns/v1{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            text = answer.read()
-            return answer.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture
 def seeded(gcp_dns_fake: FakeCloudDns) -> FakeCloudDns:
-    state = gcp_dns_fake.state
-    state.add_zone("example.com.")
-    state.add_rrset(ZONE, STS, "TXT", ['"v=STSv1; id=20240101"'], ttl=300)
-    state.add_rrset(ZONE, "example.com.", "TXT", ['"v=spf1 -all"', '"a" "b"'], ttl=3600)
-    state.add_rrset(ZONE, "www.example.com.", "CNAME", ["example.com."], ttl=60)
-    gcp_dns_fake.calls.clear()
-    return gcp_dns_fake
-
-
-def the_zone(fake: FakeCloudDns) -> dns.ManagedZone:
-    return client(fake).zone(ZONE, "example.com.")
-
-
-def rrset(zone: dns.ManagedZone, name: str, rtype: str) -> dns.ResourceRecordSet:
-    return next(
-        r for r in zone.list_resource_record_sets() if (r.name, r.record_type) == (name, rtype)
-    )
+    return seed_example(gcp_dns_fake)
 
 
 # Zones
@@ -350,77 +301,3 @@ def test_quotas_are_served_and_enforced(seeded: FakeCloudDns):
     with pytest.raises(gexc.Forbidden) as caught:
         change.create()
     assert caught.value.errors[0]["reason"] == "quotaExceeded"
-
-
-# Faults, hangs, the log
-
-
-@pytest.mark.parametrize(
-    "status, exc, google_status, reason",
-    [
-        (429, gexc.TooManyRequests, "RESOURCE_EXHAUSTED", "rateLimitExceeded"),
-        (500, gexc.InternalServerError, "INTERNAL", "backendError"),
-        (503, gexc.ServiceUnavailable, "UNAVAILABLE", "backendError"),
-        (403, gexc.Forbidden, "PERMISSION_DENIED", "forbidden"),
-    ],
-)
-def test_injected_faults_hit_the_next_n_matching_requests(
-    seeded: FakeCloudDns, status, exc, google_status, reason
-):
-    seeded.inject("POST", r"/changes$", status, times=2)
-    zone = the_zone(seeded)
-    list(zone.list_resource_record_sets())  # another path: untouched
-    for _ in range(2):
-        change = zone.changes()
-        change.add_record_set(zone.resource_record_set("f.example.com.", "A", 300, ["192.0.2.1"]))
-        with pytest.raises(exc) as caught:
-            change.create()
-        assert caught.value.errors[0]["reason"] == reason
-    change.create()  # the third goes through
-    assert seeded.count("POST", r"/changes$") == 3
-    assert [c.status for c in seeded.calls if c.kind == "changes.create"] == [status, status, 200]
-    seeded.inject("*", r"", status)
-    code, body = raw(seeded, f"/projects/{DEFAULT_PROJECT}/managedZones")
-    assert code == status and body["error"]["status"] == google_status
-    if status == 429:
-        assert "Quota exceeded for quota metric" in body["error"]["message"]
-        assert body["error"]["details"][0]["metadata"]["quota_limit"] == "Read requests per minute"
-    if status == 403:
-        assert "dns.managedZones.list" in body["error"]["message"]
-
-
-def test_a_hanging_request_times_out_and_reset_lets_it_go(gcp_dns_fake: FakeCloudDns):
-    gcp_dns_fake.state.add_zone("example.com.")
-    gcp_dns_fake.hang("GET", r"/rrsets$")
-    connection = client(gcp_dns_fake)._connection
-    path = f"/projects/{DEFAULT_PROJECT}/managedZones/{ZONE}/rrsets"
-    with pytest.raises(requests.exceptions.ReadTimeout):
-        connection.api_request(method="GET", path=path, timeout=0.5)
-    assert connection.api_request(method="GET", path=path, timeout=5)["rrsets"]
-    assert [c.status for c in gcp_dns_fake.calls] == [None, 200]
-
-
-def test_rate_limit_answers_429_beyond_the_limit(gcp_dns_fake: FakeCloudDns):
-    gcp_dns_fake.state.add_zone("example.com.")
-    gcp_dns_fake.rate_limit(3, 60.0)
-    c = client(gcp_dns_fake)
-    for _ in range(3):
-        list(c.list_zones())
-    with pytest.raises(gexc.TooManyRequests):
-        list(c.list_zones())
-    assert gcp_dns_fake.throttled == 1
-    assert gcp_dns_fake.counts() == {"managedZones.list": 4}
-
-
-def test_the_log_keeps_method_path_query_body_and_headers(seeded: FakeCloudDns):
-    zone = the_zone(seeded)
-    list(zone.list_resource_record_sets(max_results=7))
-    call = seeded.calls[-1]
-    assert (call.method, call.path, call.kind) == (
-        "GET",
-        f"/projects/{DEFAULT_PROJECT}/managedZones/{ZONE}/rrsets",
-        "resourceRecordSets.list",
-    )
-    assert call.query["maxResults"] == "7" and call.body is None
-    assert "authorization" not in call.headers  # anonymous credentials send no token
-    assert "google-cloud-dns" in call.headers["user-agent"] or call.headers["x-goog-api-client"]
