@@ -25,7 +25,8 @@ Modelled as the real API does it:
   409 ALREADY_EXISTS (also a hostname already in the map: a guess, the real code may be
   400), 404 NOT_FOUND, 400 INVALID_ARGUMENT, 400 FAILED_PRECONDITION (deleting a
   certificate a map entry uses, an authorization a certificate uses, a map that still has
-  entries), 429 RESOURCE_EXHAUSTED from `rate_limit(300, 60)` or `inject`; an operation
+  entries), 429 RESOURCE_EXHAUSTED from `rate_limit(300, 60)` (the API's default rate
+  quota), `inject` or a resource quota set in `quotas`; an operation
   ending in error (`fail_operations`).
 
 For tests: `seed(kind, id, body)`, `get(name)`, `names(kind)`, `fail(domain)`,
@@ -77,6 +78,9 @@ class FakeCertificateManager(FakeGoogleApi):
         self.provisioning_polls = 2
         """Reads (get or list) of a certificate before it may turn ACTIVE."""
         self.provisioning_seconds = 0.0
+        self.quotas: dict[str, int] = {}
+        """Resource quotas: kind (`certificates`, `certificateMapEntries`, ...) -> how many a
+        project may hold; one more answers 429 RESOURCE_EXHAUSTED naming the quota."""
         self.public_cname: Callable[[str], str | None] | None = None
         """name (`_acme-challenge.mta-sts.example.com.`) -> CNAME target seen publicly."""
         self.clear()
@@ -258,6 +262,10 @@ class FakeCertificateManager(FakeGoogleApi):
         name = f"{parent}/{kind}/{rid}"
         if name in self.resources:
             raise ApiError(409, f"Resource '{name}' already exists")
+        project = "/".join(parent.split("/")[:2]) + "/"
+        held = sum(1 for n in self.resources if n.startswith(project) and f"/{kind}/" in n)
+        if held >= self.quotas.get(kind, held + 1):
+            raise self.quota_error(f"Quota '{kind}' exceeded. Limit: {self.quotas[kind]}.")
         stamp = now()
         res = {k: v for k, v in copy.deepcopy(body).items() if k not in _READ_ONLY}
         res.update(name=name, createTime=stamp, updateTime=stamp)

@@ -52,6 +52,7 @@ def fake(server: FakeCertificateManager) -> Iterator[FakeCertificateManager]:
     server.reset()
     server.operation_polls, server.provisioning_polls = 1, 2
     server.provisioning_seconds, server.public_cname = 0.0, None
+    server.quotas.clear()
     yield server
     server.reset()
 
@@ -283,6 +284,13 @@ def test_seed_and_what_a_proxy_would_serve(fake, api):
     assert [
         e.hostname for e in api.list_certificate_map_entries(parent=f"{PARENT}/certificateMaps/map")
     ] == [HOST]
+
+
+def test_resource_quota(fake, api):
+    fake.quotas["dnsAuthorizations"] = 1
+    authorize(api)
+    with pytest.raises(exceptions.TooManyRequests, match="dnsAuthorizations"):
+        authorize(api, domain="mta-sts.other.example", rid="auth2")
 
 
 def test_an_accepted_mutation_whose_operation_fails(fake, api):
