@@ -208,3 +208,13 @@ def test_public_read_serves_content_type_but_no_cache_control(
         assert answer.read() == POLICY
         assert answer.headers["Content-Type"] == TEXT
         assert answer.headers.get("Cache-Control") is None  # real GCS: max-age=300
+
+
+def test_storage_emulator_host_aims_a_plain_client_with_no_credentials(
+    gcp_storage: GcsEmulator, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcp_storage.endpoint)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    client = storage.Client(project="mtasts-test")  # no ADC needed: anonymous
+    client.create_bucket(BUCKET)
+    assert [b.name for b in gcp_storage.client().list_buckets()] == [BUCKET]
