@@ -154,6 +154,21 @@ def test_the_run_deadline_stops_retries(silent, tmp_path, monkeypatch):
     assert silent.accepted == 1
 
 
+def test_a_rate_limit_wait_past_the_deadline_fails_at_once(cf_api, tmp_path, monkeypatch):
+    add_zones(cf_api, "example.com")
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "1/600")
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", "5/5")
+    started = time.monotonic()
+    result = run("plan", "-c", spec)
+    assert time.monotonic() - started < 5, "no sleep into a certain failure"
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert line.startswith("cf: listing the zones of account ")
+    assert "Cloudflare API GET /zones: the run's deadline of 5 s has passed" in line
+    assert len(cf_api.calls) == 1, "only the first request went"
+
+
 def test_the_limiter_does_not_wait_past_the_deadline():
     clock = [0.0]
     deadline = Deadline(10.0, clock=lambda: clock[0])
