@@ -143,7 +143,7 @@ def validate(config: ConfigOption = Path("mtasts.yaml")) -> None:
         _print_warnings(spec.warnings)
         domains = _count(len(spec.domains), "domain")
         providers = _count(len(spec.providers), "provider")
-        stdout.print(f"{config}: valid: {domains} on {providers}")
+        stdout.print(styled(f"{config}: valid: {domains} on {providers}"))
 
 
 @app.command()
@@ -175,7 +175,7 @@ def render(
         changes = diff(desired, {}, _now()).changes
         writer.apply(sorted(changes, key=Change.sort_key), NoProgress())
         _print_warnings(spec.warnings)
-        stdout.print(f"wrote {_count(len(desired), 'domain')} to {out}")
+        stdout.print(styled(f"wrote {_count(len(desired), 'domain')} to {out}"))
 
 
 @app.command()
@@ -209,7 +209,7 @@ def plan(
             save_plan(out, result, providers)
         _show(result.plan, output_format)
         if out is not None:
-            stderr.print(f"saved the plan to {out}; apply it with: mtasts apply {out}")
+            stderr.print(styled(f"saved the plan to {out}; apply it with: mtasts apply {out}"))
     if detailed_exitcode and result.plan.has_changes:
         raise typer.Exit(2)
 

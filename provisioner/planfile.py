@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from provisioner import __version__
 from provisioner.errors import MtastsError, StalePlanError
 from provisioner.plan import FORMAT_VERSION, Plan
+from provisioner.redact import redact
 from provisioner.provider import Provider
 from provisioner.refresh import PlanResult
 from provisioner.registry import build_provider
@@ -37,6 +38,8 @@ class SavedPlan:
 
 def save_plan(path: Path, result: PlanResult, providers: dict[str, Provider]) -> None:
     data = result.plan.to_json()
+    data["warnings"] = [redact(w) for w in data["warnings"]]
+    data["notes"] = [redact(n) for n in data["notes"]]
     data["mtasts_version"] = __version__
     data["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     data["providers"] = {
