@@ -355,11 +355,7 @@ def _route(
                 400, "invalid", "Invalid value for 'parameters.name': a type filter needs a name"
             )
         with state.lock:
-            rrsets = [
-                r
-                for r in state.zone(project, zone).sorted_rrsets()
-                if (not name or r["name"] == fqdn(name)) and (not rtype or r["type"] == rtype)
-            ]
+            rrsets = state.zone(project, zone).listing(fqdn(name) if name else None, rtype or None)
         return 200, _page(fake, rrsets, query, "rrsets", "dns#resourceRecordSetsListResponse")
     if kind == "changes.create":
         return 200, state.create_change(project, zone, body)

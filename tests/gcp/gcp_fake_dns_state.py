@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gcp_fake_dns_errors import DnsApiError
-from gcp_fake_dns_rdata import parse_rrset, rrset_resource
+from gcp_fake_dns_rdata import RRSET_TYPES, parse_rrset, rrset_resource
 
 DEFAULT_PROJECT = "mtasts-test"
 NAME_SERVERS = [f"ns-cloud-a{i}.googledomains.com." for i in range(1, 5)]
@@ -85,6 +85,15 @@ class Zone:
 
     def sorted_rrsets(self) -> list[dict[str, Any]]:
         return [copy.deepcopy(self.rrsets[k]) for k in sorted(self.rrsets)]
+
+    def listing(self, name: str | None, rtype: str | None) -> list[dict[str, Any]]:
+        """The rrsets a list request sees, by (name, type), not copied: a stored rrset is
+        never changed in place (a change swaps whole rrsets), so it can be sent as is."""
+        return [
+            self.rrsets[k]
+            for k in sorted(self.rrsets)
+            if (name is None or k[0] == name) and (rtype is None or k[1] == rtype)
+        ]
 
 
 @dataclass
@@ -335,7 +344,7 @@ class FakeCloudDnsState:
                         "alreadyExists",
                         f"The resource '{where}' named '{key[0]} ({key[1]})' already exists",
                     )
-                types = {t for n, t in after if n == new["name"]}
+                types = {t for t in RRSET_TYPES if (new["name"], t) in after}
                 if types and ("CNAME" in types or new["type"] == "CNAME"):
                     raise DnsApiError(
                         400,
