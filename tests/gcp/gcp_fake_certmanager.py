@@ -100,7 +100,7 @@ class FakeCertificateManager(FakeGoogleApi):
     def get(self, name: str) -> dict[str, Any] | None:
         with self.lock:
             found = self.resources.get(name)
-            return copy.deepcopy(found) if found else None
+            return self._show(found, count=False) if found else None
 
     def names(self, kind: str) -> list[str]:
         with self.lock:

@@ -558,3 +558,41 @@ def test_an_accepted_mutation_whose_operation_fails(fake):
     assert done.error.errors[0].code == "QUOTA_EXCEEDED"
     assert "URL_MAPS" in done.error.errors[0].message
     assert fake.names("urlMaps") == ["um"]
+
+
+def test_served_path_across_the_fakes_and_the_gcs_emulator(fake, gcp_storage):
+    """What an end-to-end test of the provider can check: the listener on 443, the
+    certificate its map presents for the host, and the object the URL map leads to."""
+    from gcp_fake_certmanager import PARENT, FakeCertificateManager
+
+    certs = FakeCertificateManager().start()
+    try:
+        certs.seed("dnsAuthorizations", "a", {"domain": "mta-sts.a.example"})
+        managed = {"domains": ["mta-sts.a.example"], "dnsAuthorizations": ["a"]}
+        cert = certs.seed("certificates", "c", {"managed": managed})
+        certs.seed("certificateMaps", "cm", {})
+        entry = {"hostname": "mta-sts.a.example", "certificates": [cert["name"]]}
+        certs.seed("certificateMapEntries", "e", entry, parent=f"{PARENT}/certificateMaps/cm")
+        certs.finish_provisioning()
+        fake.certificate_map_exists = certs.map_exists
+        build_lb(fake, ["mta-sts.a.example"])
+        policy = "version: STSv1\nmode: enforce\nmx: mx.a.example\nmax_age: 86400\n"
+        blob = (
+            gcp_storage.client()
+            .create_bucket("mtasts-p")
+            .blob("mta-sts.a.example/.well-known/mta-sts.txt")
+        )
+        blob.content_type = "text/plain; charset=utf-8"
+        blob.upload_from_string(policy)
+
+        rule, proxy, _ = fake.frontend(443)
+        assert certs.serving_certificate(proxy["certificateMap"], "mta-sts.a.example")
+        route = fake.resolve("mta-sts.a.example", "/.well-known/mta-sts.txt", ip=rule["IPAddress"])
+        served = gcp_storage.client().bucket(route.bucket).get_blob(route.object_key)
+        assert served.download_as_bytes().decode() == policy
+        assert served.content_type == "text/plain; charset=utf-8"
+        elsewhere = fake.resolve("mta-sts.a.example", "/index.html")
+        assert gcp_storage.client().bucket(elsewhere.bucket).get_blob(elsewhere.object_key) is None
+    finally:
+        fake.certificate_map_exists = None
+        certs.stop()
