@@ -60,7 +60,8 @@ def refuse_conflicts(desired: Mapping[str, DesiredDomain], live: Mapping[str, Li
 def describe(records: list[BlockingRecord], domain: str) -> str:
     """One line: what is there, why mtasts stops, and the two ways out."""
     found = "; ".join(
-        f"{r.name} is a {r.rdtype}" + (f" to {r.value}" if r.rdtype == "CNAME" else f" ({r.value})")
+        f"{r.name} is {_article(r.rdtype)} {r.rdtype}"
+        + (f" to {r.value}" if r.rdtype == "CNAME" else f" ({r.value})")
         for r in records
     )
     delegated = any(r.rdtype == "CNAME" for r in records)
@@ -70,3 +71,8 @@ def describe(records: list[BlockingRecord], domain: str) -> str:
         + "; mtasts writes nothing for this domain. Remove that record to let mtasts manage "
         f"it, or adopt the live policy with 'mtasts import {domain}'"
     )
+
+
+def _article(rdtype: str) -> str:
+    """ "an A", "an AAAA", "an NS", "a CNAME": by how the type is said aloud."""
+    return "an" if rdtype[:1] in "AEFHILMNORSX" else "a"

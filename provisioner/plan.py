@@ -405,7 +405,9 @@ def _diff_txt(
         if len(mine) > 1:
             d.story.append(reason)
         elif mine:
-            d.story.append(f"id {_record_id(before)} -> {_record_id(wanted)}")
+            d.story.append(
+                f"id {_record_id(before)} -> {_record_id(wanted)}" + (f" ({why})" if why else "")
+            )
         else:
             d.story.append(f"id {_record_id(wanted)}")
     elif resource is Resource.TLSRPT_RECORD and wanted is not None:

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from provisioner import __version__
 from provisioner.errors import MtastsError, StalePlanError
 from provisioner.plan import FORMAT_VERSION, Plan
-from provisioner.redact import redact
 from provisioner.provider import Provider
+from provisioner.redact import redact
 from provisioner.refresh import PlanResult
 from provisioner.registry import build_provider
 
