@@ -295,7 +295,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise DnsApiError(400, "parseError", "This API does not support parsing JSON.")
             status, answer = _route(fake, method, kind, parts, query, body)
         except DnsApiError as exc:
-            self._json(call, exc.status, error_body(exc.status, exc.reason, exc.message))
+            error = error_body(exc.status, exc.reason, exc.message, more=exc.more)
+            self._json(call, exc.status, error)
             return
         self._json(call, status, answer)
 

@@ -11,11 +11,22 @@ from typing import Any
 class DnsApiError(Exception):
     """An error answer: HTTP status, the `errors[].reason`, the message."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, more: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.message = message
+        self.more = more or []
+        """Further (reason, message) pairs: the real API lists every failing rrset."""
+
+    @classmethod
+    def first_of(cls, problems: list[tuple[int, str, str]]) -> DnsApiError:
+        """One answer for several failing rrsets: the first one's status and message,
+        each of them in `errors`."""
+        status, reason, message = problems[0]
+        return cls(status, reason, message, [(r, m) for _, r, m in problems[1:]])
 
 
 STATUS_NAMES = {
@@ -44,13 +55,20 @@ PERMISSIONS = {
 
 
 def error_body(
-    status: int, reason: str, message: str, details: list[dict[str, Any]] | None = None
+    status: int,
+    reason: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    more: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    domain = "usageLimits" if reason in ("rateLimitExceeded", "quotaExceeded") else "global"
+    def entry(reason: str, message: str) -> dict[str, str]:
+        domain = "usageLimits" if reason in ("rateLimitExceeded", "quotaExceeded") else "global"
+        return {"message": message, "domain": domain, "reason": reason}
+
     error: dict[str, Any] = {
         "code": status,
         "message": message,
-        "errors": [{"message": message, "domain": domain, "reason": reason}],
+        "errors": [entry(reason, message)] + [entry(r, m) for r, m in more or []],
         "status": STATUS_NAMES.get(status, "UNKNOWN"),
     }
     if details:

@@ -8,7 +8,9 @@ The rules of a change, as the real API applies them (one change is atomic: check
 full, then applied, or refused with nothing applied):
 - deletions first, each naming a whole live rrset exactly: an unknown (name, type) is 404
   `notFound`; a ttl or rrdatas that differ from the live rrset is 412 `conditionNotMet`
-  (rrdatas compared as a multiset, strings byte for byte, so `"a" "b"` != `"a b"`);
+  (rrdatas compared as a multiset, strings byte for byte, so `"a" "b"` != `"a b"`); the
+  answer has the first failure's status and message, and every failing rrset in `errors`
+  (as the real API lists them); additions likewise;
 - then additions: an rrset whose (name, type) is live (or added twice) is 409
   `alreadyExists`; a CNAME next to another type at one name is 400
   `cnameResourceRecordSetConflict`; a name outside the zone or without its trailing dot is
@@ -287,7 +289,7 @@ class FakeCloudDnsState:
             raw_del = body.get("deletions") or []
             if not raw_add and not raw_del:
                 raise DnsApiError(
-                    400, "required", "The 'entity.change' resource has no additions or deletions"
+                    400, "required", "The 'entity.change' parameter is required but was missing."
                 )
             for key, items in (("Additions", raw_add), ("Deletions", raw_del)):
                 if len(items) > self.quota[f"rrset{key}PerChange"]:
@@ -322,28 +324,33 @@ class FakeCloudDnsState:
                     "The change would exceed quota for rrdata size per change.",
                 )
             after = dict(zone.rrsets)
+            problems: list[tuple[int, str, str]] = []
             for i, old in enumerate(deletions):
                 key = (old["name"], old["type"])
                 where = f"entity.change.deletions[{i}]"
                 live = after.get(key)
                 if live is None:
-                    raise DnsApiError(
-                        404,
-                        "notFound",
-                        f"The '{where}' resource named '{key[0]} ({key[1]})' does not exist.",
+                    named = f"named '{key[0]} ({key[1]})'"
+                    problems.append(
+                        (404, "notFound", f"The '{where}' resource {named} does not exist.")
                     )
-                if live["ttl"] != old["ttl"] or Counter(live["rrdatas"]) != Counter(old["rrdatas"]):
-                    raise DnsApiError(412, "conditionNotMet", f"Precondition not met for '{where}'")
-                del after[key]
+                elif live["ttl"] != old["ttl"] or Counter(live["rrdatas"]) != Counter(
+                    old["rrdatas"]
+                ):
+                    problems.append((412, "conditionNotMet", f"Precondition not met for '{where}'"))
+                else:
+                    del after[key]
+            if problems:
+                raise DnsApiError.first_of(problems)
             for i, new in enumerate(additions):
                 key = (new["name"], new["type"])
                 where = f"entity.change.additions[{i}]"
                 if key in after:
-                    raise DnsApiError(
-                        409,
-                        "alreadyExists",
-                        f"The resource '{where}' named '{key[0]} ({key[1]})' already exists",
+                    named = f"named '{key[0]} ({key[1]})'"
+                    problems.append(
+                        (409, "alreadyExists", f"The resource '{where}' {named} already exists")
                     )
+                    continue
                 types = {t for t in RRSET_TYPES if (new["name"], t) in after}
                 if types and ("CNAME" in types or new["type"] == "CNAME"):
                     raise DnsApiError(
@@ -354,6 +361,8 @@ class FakeCloudDnsState:
                         "record sets of other types, but not both.",
                     )
                 after[key] = new
+            if problems:
+                raise DnsApiError.first_of(problems)
             for rtype in ("SOA", "NS"):
                 if (zone.dns_name, rtype) not in after:
                     raise DnsApiError(

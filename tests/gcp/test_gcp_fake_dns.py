@@ -205,6 +205,29 @@ def test_deleting_in_another_rrdata_order_matches(seeded: FakeCloudDns):
     assert seeded.state.rrset(ZONE, "example.com.", "TXT") is None
 
 
+def test_every_failing_deletion_is_listed_in_errors(seeded: FakeCloudDns):
+    zone = the_zone(seeded)
+    change = zone.changes()
+    change.delete_record_set(zone.resource_record_set("a.example.com.", "TXT", 300, ['"x"']))
+    change.delete_record_set(zone.resource_record_set(STS, "TXT", 1, ['"v=STSv1; id=20240101"']))
+    change.delete_record_set(zone.resource_record_set("b.example.com.", "A", 300, ["192.0.2.1"]))
+    with pytest.raises(gexc.NotFound) as caught:
+        change.create()
+    reasons = [(e["reason"], e["message"].split("'")[1]) for e in caught.value.errors]
+    assert reasons == [
+        ("notFound", "entity.change.deletions[0]"),
+        ("conditionNotMet", "entity.change.deletions[1]"),
+        ("notFound", "entity.change.deletions[2]"),
+    ]
+    _, body = raw(
+        seeded,
+        f"/projects/{DEFAULT_PROJECT}/managedZones/{ZONE}/changes",
+        "POST",
+        {"additions": []},
+    )
+    assert body["error"]["errors"][0]["reason"] == "required"
+
+
 def test_deleting_a_missing_rrset_is_404(seeded: FakeCloudDns):
     zone = the_zone(seeded)
     change = zone.changes()
