@@ -79,19 +79,19 @@ class PolicyBucket:
 
     def _list(self) -> dict[str, StoredPolicy]:
         found: dict[str, StoredPolicy] = {}
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=KEY_PREFIX
-            )
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    domain = domain_of_key(obj["Key"])
-                    if domain is not None:
-                        found[domain] = StoredPolicy(obj["Key"], obj["LastModified"])
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchBucket":
-                return {}
-            with reported(self.provider, None, f"listing policies in s3://{self.bucket}"):
+        with reported(self.provider, None, f"listing policies in s3://{self.bucket}"):
+            try:
+                pages = self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=KEY_PREFIX
+                )
+                for page in pages:
+                    for obj in page.get("Contents", ()):
+                        domain = domain_of_key(obj["Key"])
+                        if domain is not None:
+                            found[domain] = StoredPolicy(obj["Key"], obj["LastModified"])
+            except ClientError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    return {}
                 raise
         return found
 
@@ -210,12 +210,12 @@ class PolicyBucket:
                 self.client.delete_bucket_policy(Bucket=self.bucket)
 
     def _policy_document(self) -> dict[str, Any] | None:
-        try:
-            text = self.client.get_bucket_policy(Bucket=self.bucket)["Policy"]
-        except ClientError as exc:
-            if error_code(exc) in ("NoSuchBucketPolicy", "NoSuchBucket"):
-                return None
-            with reported(self.provider, None, f"reading the bucket policy of {self.bucket}"):
+        with reported(self.provider, None, f"reading the bucket policy of {self.bucket}"):
+            try:
+                text = self.client.get_bucket_policy(Bucket=self.bucket)["Policy"]
+            except ClientError as exc:
+                if error_code(exc) in ("NoSuchBucketPolicy", "NoSuchBucket"):
+                    return None
                 raise
         document = json.loads(text)
         return document if isinstance(document, dict) else None

@@ -176,3 +176,16 @@ def test_a_bad_setting_is_one_line_never_a_silent_default(
     line = one_line_error(run("plan", "-c", spec))
     assert line.startswith(f"error: aws: {variable}: "), line
     assert message in line, line
+
+
+def test_a_refused_endpoint_without_retries_is_still_one_line(aws: AwsWorld, monkeypatch):
+    """With a single try, botocore's own error reaches the provider's reporting: one line."""
+    monkeypatch.setattr("providers.aws.session.TOTAL_MAX_ATTEMPTS", 1)
+    port = _closed_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    spec = aws.spec({"example.com": {"mx": ["mx.example.com"]}})
+    line = one_line_error(run("plan", "-c", spec))
+    assert line == (
+        "error: aws: listing policies in s3://mtasts-test-policies failed: cannot reach "
+        f"http://127.0.0.1:{port}: connection refused"
+    ), line
