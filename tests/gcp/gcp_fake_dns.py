@@ -106,6 +106,7 @@ class FakeCloudDns:
 
     def __init__(self, *, page_size: int = 100, max_page_size: int = 1000) -> None:
         self.state = FakeCloudDnsState()
+        self._page_sizes = (page_size, max_page_size)
         self.page_size = page_size
         """Items per page when the request gives no maxResults."""
         self.max_page_size = max_page_size
@@ -145,14 +146,16 @@ class FakeCloudDns:
         return f"http://{host}:{port}"
 
     def reset(self) -> None:
-        """No zones, calls or faults; hanging requests are let go (closed unanswered)."""
+        """No zones, calls, faults or rate limit, the page sizes and the state's quota and
+        `pending_gets` back to their defaults; hanging requests are let go (closed
+        unanswered)."""
         with self._lock:
             self._release.set()
             self._release = threading.Event()
             self.state = FakeCloudDnsState(quota=dict(DEFAULT_QUOTA))
             self.calls.clear()
             self.faults.clear()
-            self.page_size, self.max_page_size = 100, 1000
+            self.page_size, self.max_page_size = self._page_sizes
             self.throttled, self._rate = 0, None
             self._sent.clear()
 
