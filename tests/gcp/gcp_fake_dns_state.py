@@ -21,7 +21,8 @@ full, then applied, or refused with nothing applied):
   addresses, one CNAME target, TXT character-strings of at most 255 bytes);
 - limits from the Cloud DNS quotas page, answered 403 `quotaExceeded`: 1,000 additions
   and 1,000 deletions per change, 100,000 bytes of rrdata per change, 10,000 rrsets per
-  zone, 100 rrdatas per rrset (`state.quota`, also served by `GET /projects/{p}`).
+  zone, 100 rrdatas per rrset (`state.quota`, also served by `GET /projects/{p}`); the
+  limits are the documented ones, the 403 `quotaExceeded` answer for them is assumed.
 A change is `pending` when created and on the next `pending_gets` GETs (default 1), then
 `done`; the rrsets are changed at once (pending only means "not on every name server yet").
 
