@@ -263,8 +263,9 @@ class FakeCertificateManager(FakeGoogleApi):
         if name in self.resources:
             raise ApiError(409, f"Resource '{name}' already exists")
         project = "/".join(parent.split("/")[:2]) + "/"
-        held = sum(1 for n in self.resources if n.startswith(project) and f"/{kind}/" in n)
-        if held >= self.quotas.get(kind, held + 1):
+        if kind in self.quotas and self.quotas[kind] <= sum(
+            1 for n in self.resources if n.startswith(project) and f"/{kind}/" in n
+        ):
             raise self.quota_error(f"Quota '{kind}' exceeded. Limit: {self.quotas[kind]}.")
         stamp = now()
         res = {k: v for k, v in copy.deepcopy(body).items() if k not in _READ_ONLY}

@@ -524,15 +524,16 @@ class FakeCompute(FakeGoogleApi):
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """The forwarding rule listening on `port` (and `ip`), its proxy and URL map."""
         with self.lock:
-            for rule in self.resources["forwardingRules"].values():
-                low, _, high = rule["portRange"].partition("-")
-                if int(low) <= port <= int(high) and ip in (None, rule["IPAddress"]):
-                    proxy = self._by_link("targetHttpsProxies", rule["target"])
-                    return (
-                        copy.deepcopy(rule),
-                        copy.deepcopy(proxy),
-                        copy.deepcopy(self._by_link("urlMaps", proxy["urlMap"])),
-                    )
+            return copy.deepcopy(self._frontend(port, ip))
+
+    def _frontend(
+        self, port: int, ip: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        for rule in self.resources["forwardingRules"].values():
+            low, _, high = rule["portRange"].partition("-")
+            if int(low) <= port <= int(high) and ip in (None, rule["IPAddress"]):
+                proxy = self._by_link("targetHttpsProxies", rule["target"])
+                return rule, proxy, self._by_link("urlMaps", proxy["urlMap"])
         raise LookupError(f"no forwarding rule on port {port}")
 
     def _by_link(self, collection: str, value: str) -> dict[str, Any]:
@@ -553,9 +554,7 @@ class FakeCompute(FakeGoogleApi):
         through the forwarding rule on `port` (and `ip`) and its proxy."""
         with self.lock:
             umap = (
-                copy.deepcopy(self._find(project, "urlMaps", url_map))
-                if url_map
-                else self.frontend(port, ip)[2]
+                self._find(project, "urlMaps", url_map) if url_map else self._frontend(port, ip)[2]
             )
             route = _resolve(umap, host, path)
             if route.backend_bucket is None:
