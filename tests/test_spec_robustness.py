@@ -120,3 +120,69 @@ def test_a_key_with_a_newline_stays_on_one_line():
         assert "domains.a\\nb: not a domain name" in str(error)
     else:
         raise AssertionError("'a<newline>b' is not a domain name")
+
+
+# --- aliases and nesting: bounded work, located problems (issue 14.6, 14.7) ---------------
+
+
+@st.composite
+def aliased_documents(draw: st.DrawFn) -> str:
+    """Anchored values that alias earlier ones (two or more each: 2^n values once expanded),
+    used as domains, settings, merge keys or provider settings."""
+    count = draw(st.integers(min_value=1, max_value=40))
+    lines = ["version: 1"]
+    for index in range(count):
+        if index:
+            refs = draw(st.lists(st.integers(0, index - 1), min_size=2, max_size=4))
+            items = [f"*a{ref}" for ref in refs]
+        else:
+            items = [draw(st.sampled_from(["x", "mx.example.com", "none"]))]
+        if draw(st.booleans()):
+            value = "[" + ", ".join(items) + "]"
+        else:
+            value = "{" + ", ".join(f"k{j}: {item}" for j, item in enumerate(items)) + "}"
+        lines.append(f"a{index}: &a{index} {value}")
+    last = f"*a{count - 1}"
+    lines.append(
+        draw(
+            st.sampled_from(
+                [
+                    f"domains: {last}",
+                    f"domains: {{example.com: {last}}}",
+                    f"domains: {{example.com: {{mode: enforce, mx: {last}}}}}",
+                    f"defaults: {{<<: {last}}}\ndomains: {{}}",
+                    f"providers: {{web: {{type: local, path: {last}}}}}\ndomains: {{}}",
+                ]
+            )
+        )
+    )
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=100, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@given(aliased_documents())
+def test_aliases_load_or_fail_with_located_problems_quickly(text):
+    try:
+        parse_spec(text, SPEC_PATH)
+    except SpecError as error:
+        assert error.problems
+        for problem in error.problems:
+            assert str(problem).startswith(f"{SPEC_PATH}")
+            assert "\n" not in str(problem)
+
+
+@settings(max_examples=40, deadline=5000)
+@given(
+    st.integers(min_value=1, max_value=400).flatmap(
+        lambda depth: st.lists(st.sampled_from(["[", "{k: "]), min_size=depth, max_size=depth)
+    )
+)
+def test_any_nesting_loads_or_fails_with_located_problems(openers):
+    closers = "".join("]" if o == "[" else "}" for o in reversed(openers))
+    text = "version: 1\ndomains:\n  example.com: " + "".join(openers) + "x" + closers + "\n"
+    try:
+        parse_spec(text, SPEC_PATH)
+    except SpecError as error:
+        assert all(str(p).startswith(f"{SPEC_PATH}:") for p in error.problems)
+    else:
+        raise AssertionError("a nested value is not domain settings")
