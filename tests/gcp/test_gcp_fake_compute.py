@@ -596,3 +596,24 @@ def test_served_path_across_the_fakes_and_the_gcs_emulator(fake, gcp_storage):
     finally:
         fake.certificate_map_exists = None
         certs.stop()
+
+
+def test_every_collection_lists_and_tears_down_in_reverse_order(fake):
+    build_lb(fake, ["mta-sts.a.example"])
+    fake.operation_polls = 0
+    order = [
+        (compute_v1.GlobalForwardingRulesClient, "forwarding_rule", "fr"),
+        (compute_v1.TargetHttpsProxiesClient, "target_https_proxy", "px"),
+        (compute_v1.SslPoliciesClient, "ssl_policy", "tls12"),
+        (compute_v1.UrlMapsClient, "url_map", "um"),
+        (compute_v1.BackendBucketsClient, "backend_bucket", "bb"),
+        (compute_v1.GlobalAddressesClient, "address", "ip4"),
+    ]
+    for cls, key, name in order:
+        api = client(fake, cls)
+        assert [r.name for r in api.list(project="p")] == [name]
+        api.delete_unary(project="p", **{key: name})
+        assert list(api.list(project="p")) == []
+        with pytest.raises(exceptions.NotFound):
+            api.delete_unary(project="p", **{key: name})
+    assert fake.count("DELETE") == 12 and fake.count("POST") == 6
