@@ -277,7 +277,7 @@ class FakeCompute(FakeGoogleApi):
             self._advance(name, 10**9)
         else:
             self._advance(name, self.wait_advance if wait and self.wait_advance else 1)
-        return {k: copy.deepcopy(v) for k, v in self.operations[name].items() if k[0] != "_"}
+        return _public(self.operations[name])
 
     # Mutations
 
@@ -286,7 +286,7 @@ class FakeCompute(FakeGoogleApi):
     ) -> dict[str, Any]:
         request_id = query.get("requestId")
         if request_id and request_id in self._request_ids:
-            return copy.deepcopy(self.operations[self._request_ids[request_id]])
+            return _public(self.operations[self._request_ids[request_id]])
         key = f"{project}/{name}"
         target_id = self.resources[collection].get(key, {}).get("id", "0")
         saved = copy.deepcopy(self.resources) if self.operation_failure() else self.resources
@@ -336,7 +336,7 @@ class FakeCompute(FakeGoogleApi):
             self._busy[f"{collection}/{key}"] = operation["name"]
         if request_id:
             self._request_ids[request_id] = operation["name"]
-        return {k: copy.deepcopy(v) for k, v in operation.items() if k[0] != "_"}
+        return _public(operation)
 
     @staticmethod
     def _set(verb: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -562,6 +562,11 @@ class FakeCompute(FakeGoogleApi):
             bucket = self._by_link("backendBuckets", route.backend_bucket)
         key = unquote(route.path.split("?", 1)[0]).removeprefix("/")
         return Route(bucket["name"], bucket["bucketName"], key or None, route.host, route.path)
+
+
+def _public(op: dict[str, Any]) -> dict[str, Any]:
+    """An operation as answered: without the fake's own `_` keys."""
+    return {k: copy.deepcopy(v) for k, v in op.items() if not k.startswith("_")}
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:
