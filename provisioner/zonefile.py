@@ -145,9 +145,10 @@ def edit_zone_fragment(text: str | None, domain: str, rrsets: Mapping[str, Seque
             records = replace_txt(records, owner, values)
         return render_zone_fragment(domain, records)
     before = parse_zone_fragment(text, domain)
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+    # Lines as the zone file parser sees them: ended by "\n" only (str.splitlines would
+    # also split a comment at U+0085 or U+2028 and take its tail for a record).
+    *ended, last = text.split("\n")
+    lines = [line + "\n" for line in ended] + ([last + "\n"] if last else [])
     for owner, values in rrsets.items():
         lines = _edit_owner_lines(lines, domain, owner, values)
     edited = "".join(lines)
