@@ -59,6 +59,7 @@ KINDS = {
     "certificateMapEntries": ("certificateMapEntryId", "CertificateMapEntry"),
 }
 _ID = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_SCOPES = {0: "DEFAULT", 1: "EDGE_CACHE", 2: "ALL_REGIONS", 3: "CLIENT_AUTH"}
 _READ_ONLY = {"name", "createTime", "updateTime", "dnsResourceRecord", "state", "sanDnsnames"}
 
 
@@ -349,13 +350,15 @@ class FakeCertificateManager(FakeGoogleApi):
             {"domain": d, "state": "AUTHORIZING"} for d in domains
         ]
         res["sanDnsnames"] = domains
-        res.setdefault("scope", "DEFAULT")
+        res["scope"] = _SCOPES.get(res.get("scope", 0), res.get("scope"))
 
     def _build_entry(self, parent: str, res: dict[str, Any]) -> None:
         if bool(res.get("hostname")) == bool(res.get("matcher")):
             raise ApiError(400, "Exactly one of hostname or matcher must be set.")
         if res.get("hostname"):
             res["hostname"] = res["hostname"].lower().rstrip(".")
+        if res.get("matcher") in (1, "PRIMARY"):
+            res["matcher"] = "PRIMARY"
         project_parent = parent.split("/certificateMaps")[0]
         res["certificates"] = self._certificates(res.get("certificates"), project_parent)
         for other in self.resources.values():

@@ -6,8 +6,9 @@ What these tests pin down about the library (google-cloud-certificate-manager 1.
   must be given;
 - `create_*(...).result()` polls `GET /v1/{operation name}` through an operations client
   built on the SAME host: unlike Compute's `insert().result()`, it honours client_options;
-- every call carries `$alt=json;enum-encoding=int`; the fake answers enum names, which the
-  library parses too;
+- every call carries `$alt=json;enum-encoding=int` and request bodies carry enums as
+  numbers (`"type": 1` for FIXED_RECORD); the fake takes both and answers enum names, which
+  the library parses too;
 - a 503 is retried on EVERY resource method, creates and deletes included (exponential
   backoff, 60 s deadline; TESTING-NOTES said GET only), and on operation polls by
   `.result()`; 429 is not retried and arrives as `TooManyRequests` with
@@ -97,7 +98,14 @@ def test_operations_are_polled_on_the_given_endpoint(fake, api):
 
 
 def test_dns_authorization_record(fake, api):
-    auth = authorize(api)
+    auth = api.create_dns_authorization(
+        parent=PARENT,
+        dns_authorization_id="auth",
+        dns_authorization=cm.DnsAuthorization(
+            domain=HOST, type_=cm.DnsAuthorization.Type.FIXED_RECORD
+        ),
+    ).result(timeout=10)
+    assert fake.calls[0].body["type"] == 1
     record = auth.dns_resource_record
     assert record.name == f"_acme-challenge.{HOST}." and record.type_ == "CNAME"
     assert record.data.endswith(".authorize.certificatemanager.goog.")
