@@ -63,6 +63,7 @@ from provisioner.rfc8461 import (
     normalize_mx_pattern,
     validate_max_age,
 )
+from provisioner.state import POLICY_HOST_PREFIX, STS_PREFIX, TLSRPT_PREFIX
 
 SPEC_VERSION = 1
 DEFAULT_PROVIDER_NAME = "local"
@@ -75,10 +76,11 @@ DEFAULT_MAX_AGE = {
 _TOP_LEVEL_KEYS = ("version", "defaults", "providers", "domains")
 
 SPEC_MAX_BYTES = 4 * 1024 * 1024
-"""The largest spec file read (4 MiB, some 40,000 domains): `-c /dev/zero` must not hang."""
+"""The largest spec file read (4 MiB, tens of thousands of domains): `-c /dev/zero` must
+not hang or exhaust memory."""
 
 YAML_MAX_NESTING = 50
-"""Levels of YAML nesting allowed; a spec needs five or six, Python's recursion about 300."""
+"""Levels of YAML nesting allowed: a spec needs five or six; 500 exhaust Python's recursion."""
 
 YAML_NODES_PER_CHARACTER = 10
 """Values aliases may expand the document to, per character of text (at least 10,000).
@@ -86,6 +88,10 @@ YAML_NODES_PER_CHARACTER = 10
 Bounds every later walk (duplicate keys, validation, rendering) by the file's size.
 """
 _YAML_MIN_NODE_BUDGET = 10_000
+_OWNED_PREFIXES = (STS_PREFIX, TLSRPT_PREFIX, POLICY_HOST_PREFIX)
+_DNS_NAME_MAX = 253
+_POLICY_OTHER_LINES_MAX = len("version: STSv1\r\nmode: enforce\r\nmax_age: 31557600\r\n")
+"""Characters in a DNS name written without its trailing dot (RFC 1035 section 2.3.4)."""
 
 
 MxPattern = Annotated[str, Strict(), AfterValidator(normalize_mx_pattern)]
@@ -415,6 +421,15 @@ class _SpecLoader:
                     "for a domain of at least two labels, as 'example.com'",
                 )
                 continue
+            owned = max((f"{p}{name}" for p in _OWNED_PREFIXES), key=len)
+            if len(owned) > _DNS_NAME_MAX:
+                self.add(
+                    line,
+                    where,
+                    f"too long: mtasts publishes at {owned!r}, {len(owned)} characters, over "
+                    f"the {_DNS_NAME_MAX} a DNS name may have",
+                )
+                continue
             if name in first_seen:
                 self.add(line, where, f"the same domain as line {first_seen[name]} ({name})")
                 continue
@@ -552,7 +567,7 @@ class _BoundedComposer(Composer):
                     f"{YAML_MAX_NESTING} levels",
                     event.start_mark,
                 )
-            self._add(size, event)
+            self._count(size, uncounted=size[0], event=event)
             return node
         if depth > YAML_MAX_NESTING:
             raise ComposerError(
@@ -564,15 +579,15 @@ class _BoundedComposer(Composer):
         size = (values + 1, levels + 1)
         if event.anchor is not None:
             self._anchored[id(node)] = size
-        self._add((1, size[1]), event, below=values)
+        self._count(size, uncounted=1, event=event)  # the values below counted themselves
         return node
 
-    def _add(self, size: tuple[int, int], event: Any, below: int = 0) -> None:
-        """Count a node (its values below are already counted) into its parent and total."""
+    def _count(self, size: tuple[int, int], uncounted: int, event: Any) -> None:
+        """Add a finished child of `size` (values, levels) to its parent and to the total."""
         parent = self._open[-1]
-        parent[0] += size[0] + below
+        parent[0] += size[0]
         parent[1] = max(parent[1], size[1])
-        self._total += size[0]
+        self._total += uncounted
         if self._total > self.max_nodes:
             raise ComposerError(
                 None,
@@ -585,11 +600,16 @@ class _BoundedComposer(Composer):
 
 
 def _render_problem(mode: Mode, max_age: int, mx: tuple[str, ...]) -> str | None:
+    """None when the RFC 8461 renderer accepts this policy, else the problem in spec words.
+
+    The renderer's own error says what broke; when the mx lines alone are near the size
+    limit (section 3.2: one `mx: <pattern>` line each), the fix is named instead.
+    """
     try:
         Policy(mode=mode, max_age=max_age, mx=mx).render()
     except ValueError as exc:
-        floor = sum(len("mx: \r\n") + len(p) for p in mx)  # one line per pattern, 3.2
-        if floor + 64 > POLICY_MAX_BYTES:
+        mx_lines = sum(len("mx: \r\n") + len(p) for p in mx)
+        if mx_lines + _POLICY_OTHER_LINES_MAX > POLICY_MAX_BYTES:
             return (
                 f"{len(mx):,} mx patterns make the policy over the {POLICY_MAX_BYTES:,} bytes "
                 "senders accept (RFC 8461 section 3.3): list fewer, or cover a group of "
