@@ -21,7 +21,8 @@ written or deleted" true by construction rather than by a check in one caller:
 
 The lock: `lock()` takes `flock(LOCK_EX | LOCK_NB)` on the root directory itself (so no lock
 file has to exist, and none can be swapped for a link) and records the holder's pid in
-`<root>/.mtasts.lock` for the error message of the apply that finds it taken. The kernel
+`<root>/.mtasts.lock` for the error message of the apply that finds it taken. Where
+directories cannot be locked (NFS), that file is locked instead, and kept. The kernel
 drops the lock when the process ends, however it ends; `unlock()` releases it earlier and
 removes the pid file. Within one process the lock is shared by every tree on the same root
 (counted), so sequential in-process runs (tests, `render` then `apply`) never lock
@@ -339,36 +340,60 @@ class _HeldLock:
     _registry: ClassVar[dict[tuple[int, int], _HeldLock]] = {}
     _registry_guard: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, key: tuple[int, int], fd: int) -> None:
+    def __init__(self, key: tuple[int, int], root_fd: int, file_fd: int | None) -> None:
         self.key = key
-        self.fd = fd
-        self.users = 0
+        self.root_fd = root_fd
+        self.file_fd = file_fd
+        """Set where the lock is on the pid file rather than on the directory."""
+        self.users = 1
 
     @classmethod
     def acquire(cls, root: Path, label: str) -> _HeldLock:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        info = os.fstat(fd)
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        info = os.fstat(root_fd)
         key = (info.st_dev, info.st_ino)
         with cls._registry_guard:
             held = cls._registry.get(key)
             if held is not None:
-                os.close(fd)
+                os.close(root_fd)
                 held.users += 1
                 return held
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                file_fd = _lock(root_fd)
             except BlockingIOError:
-                holder = _read_pid(fd)
-                os.close(fd)
+                holder = _read_pid(root_fd)
+                os.close(root_fd)
                 raise ProviderError(
                     f"{label}: another apply holds the lock on {root} (pid {holder}); "
                     "wait for it to finish, then plan again"
                 ) from None
-            held = cls(key, fd)
-            held.users = 1
+            except BaseException:
+                os.close(root_fd)
+                raise
+            held = cls(key, root_fd, file_fd)
             cls._registry[key] = held
-            _write_pid(fd)
+            held._write_pid()
             return held
+
+    def _write_pid(self) -> None:
+        """Best effort: the pid only serves the message of the apply that finds the lock."""
+        line = f"{os.getpid()}\n".encode("ascii")
+        try:
+            if self.file_fd is not None:
+                os.ftruncate(self.file_fd, 0)
+                os.pwrite(self.file_fd, line, 0)
+                return
+            _unlink_quietly(PID_FILE, self.root_fd)
+            fd = os.open(
+                PID_FILE,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+                dir_fd=self.root_fd,
+            )
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(line)
+        except OSError:
+            pass
 
     def release(self) -> None:
         with self._registry_guard:
@@ -376,24 +401,43 @@ class _HeldLock:
             if self.users > 0:
                 return
             del self._registry[self.key]
-            _unlink_quietly(PID_FILE, self.fd)
-            os.close(self.fd)
+            if self.file_fd is None:
+                _unlink_quietly(PID_FILE, self.root_fd)
+            else:
+                # Kept, emptied: unlinking a lock file another process has open splits the lock.
+                with suppress(OSError):
+                    os.ftruncate(self.file_fd, 0)
+                os.close(self.file_fd)
+            os.close(self.root_fd)
 
 
-def _write_pid(root_fd: int) -> None:
-    """Best effort: the pid only serves the message of the apply that finds the lock taken."""
+_NO_DIRECTORY_LOCKS = (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL)
+
+
+def _lock(root_fd: int) -> int | None:
+    """Lock the root directory; raises BlockingIOError when another process holds it.
+
+    Where a directory cannot be locked (an NFS client emulates flock with POSIX locks, which
+    need a file open for writing: EBADF), the pid file is locked instead and its descriptor
+    returned; None means the directory itself is locked.
+    """
     try:
-        _unlink_quietly(PID_FILE, root_fd)
-        fd = os.open(
-            PID_FILE,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o644,
-            dir_fd=root_fd,
-        )
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(f"{os.getpid()}\n")
-    except OSError:
-        pass
+        fcntl.flock(root_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_DIRECTORY_LOCKS:
+            raise
+    fd = os.open(
+        PID_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=root_fd
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _read_pid(root_fd: int) -> str:

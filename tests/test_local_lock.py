@@ -7,7 +7,11 @@ first phase to its end, so these tests use a second real process to hold it.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -33,11 +37,20 @@ from provisioner.registry import build_provider
 
 HOLDER = textwrap.dedent(
     """
-    import sys
+    import errno, fcntl, os, stat, sys
     from pathlib import Path
     from provisioner.provider import NoProgress
     from provisioner.registry import build_provider
 
+    if sys.argv[2:] == ["nfs"]:  # directories cannot be locked there
+        real_flock = fcntl.flock
+
+        def flock(fd, operation):
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise OSError(errno.EBADF, "Bad file descriptor")
+            return real_flock(fd, operation)
+
+        fcntl.flock = flock
     provider = build_provider("local", "local", {"path": sys.argv[1]}, Path.cwd())
     provider.apply([], NoProgress())  # the first phase of an apply takes the lock
     print("locked", flush=True)
@@ -49,9 +62,9 @@ HOLDER = textwrap.dedent(
 class Holder:
     """Another process in the middle of an apply on `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *flags: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(root)],
+            [sys.executable, "-c", HOLDER, str(root), *flags],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -130,6 +143,30 @@ def test_in_process_the_apply_sees_the_lock_error_as_a_provider_error(tmp_path, 
     message = str(caught.value)
     assert "\n" not in message
     assert f"(pid {holder.pid})" in message
+
+
+def test_where_directories_cannot_be_locked_the_pid_file_is(tmp_path, monkeypatch):
+    """An NFS client emulates flock with POSIX locks: EBADF on a directory."""
+    root = tmp_path / "out"
+    holder = Holder(root, "nfs")
+    real_flock = fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    provider = build_provider("local", "local", {"path": "out"}, tmp_path)
+    try:
+        with pytest.raises(ProviderError, match=rf"holds the lock on .* \(pid {holder.pid}\)"):
+            provider.apply([], NoProgress())
+    finally:
+        holder.finish()
+
+    provider.apply([], NoProgress())
+    provider.close()
+    assert (root / ".mtasts.lock").read_bytes() == b"", "kept (emptied), never unlinked"
 
 
 def _closed_port() -> int:
