@@ -113,7 +113,8 @@ class FakeCertificateManager(FakeGoogleApi):
         """Store a resource as if created (the operation is left done and unpolled)."""
         with self.lock:
             op = self._create(parent, kind, {KINDS[kind][0]: rid}, body)
-            return self._advance(op["name"], 10**9)["response"]
+            response: dict[str, Any] = self._advance(op["name"], 10**9)["response"]
+            return response
 
     def map_exists(self, reference: str) -> bool:
         """For `FakeCompute.certificate_map_exists`: `//certificatemanager.googleapis.com/

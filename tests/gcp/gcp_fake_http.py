@@ -153,8 +153,8 @@ class FakeGoogleApi:
         """`http://127.0.0.1:PORT`: the form `client_options={"api_endpoint": ...}` needs (the
         scheme is kept; without one the libraries assume https)."""
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def reset(self) -> None:
         """Empty state, log, faults and limits; hung requests are let go."""
