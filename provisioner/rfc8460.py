@@ -45,6 +45,7 @@ bytes fits both with room to spare, and a larger list is a mistake, not a need.
 _URI_CHARS_RE = re.compile(r"[\x21-\x7e]+")
 _NOT_URI_RE = re.compile(r'["<>\\^`{|}]|%(?![0-9A-Fa-f]{2})')
 _ENCODE = {",": "%2C", "!": "%21", ";": "%3B"}
+_COMMA_RE = re.compile(r",|%2C", re.IGNORECASE)
 _URI_START_RE = re.compile(r"(?:mailto:[^,]*@|https?://)", re.IGNORECASE)
 """How a pasted second URI starts, after a comma inside one spec item."""
 _WSP = " \t"
@@ -70,6 +71,7 @@ def normalize_rua(uri: str) -> str:
     text = uri.strip()
     if not text:
         raise ValueError("empty report URI")
+    _refuse_pasted_list(uri, text)
     if not _URI_CHARS_RE.fullmatch(text):
         raise ValueError(f"report URI {uri!r} contains spaces or non-ASCII characters")
     bad = _NOT_URI_RE.search(text)
@@ -78,7 +80,6 @@ def normalize_rua(uri: str) -> str:
             f"report URI {uri!r} contains {bad.group()!r}, which a URI cannot hold "
             "(percent-encode it, as %XX)"
         )
-    _refuse_pasted_list(uri, text)
     scheme, sep, rest = text.partition(":")
     scheme = scheme.lower()
     if not sep or scheme not in ("mailto", "https"):
@@ -91,11 +92,14 @@ def normalize_rua(uri: str) -> str:
     return f"{scheme}:{encoded}"
 
 
-def render_tlsrpt_record(rua: tuple[str, ...] | list[str]) -> str:
+def render_tlsrpt_record(
+    rua: tuple[str, ...] | list[str], *, max_bytes: int | None = TLSRPT_RECORD_MAX_BYTES
+) -> str:
     """`v=TLSRPTv1; rua=a,b` with each URI validated and encoded; raises GrammarError.
 
-    Refuses an empty list and a value over `TLSRPT_RECORD_MAX_BYTES`, so what this returns
-    can be published by every provider.
+    Refuses an empty list and a value over `max_bytes`, so what this returns by default can
+    be published by every provider. `max_bytes=None` renders a live record's URIs whatever
+    their length, to show how a record that is already published should be written.
     """
     if not rua:
         raise GrammarError("rua needs at least one report URI")
@@ -105,10 +109,10 @@ def render_tlsrpt_record(rua: tuple[str, ...] | list[str]) -> str:
         raise GrammarError(str(exc)) from None
     record = f"{TLSRPT_VERSION}; rua=" + ",".join(uris)
     size = len(record.encode("ascii"))
-    if size > TLSRPT_RECORD_MAX_BYTES:
+    if max_bytes is not None and size > max_bytes:
         raise GrammarError(
             f"the _smtp._tls record would be {size:,} bytes ({len(uris):,} report URIs), "
-            f"over the {TLSRPT_RECORD_MAX_BYTES:,} bytes mtasts publishes: list fewer report "
+            f"over the {max_bytes:,} bytes mtasts publishes: list fewer report "
             "URIs (one mailbox or endpoint that collects every report is the usual setup)"
         )
     return record
@@ -149,9 +153,10 @@ def _refuse_pasted_list(uri: str, text: str) -> None:
     """Two URIs pasted into one item, as a record lists them: name the list to write.
 
     A comma inside one URI is legal (it is percent-encoded when published), but a comma
-    followed by the start of another URI is a list that would be published as one URI.
+    (or its encoding `%2C`, as a broken record carries it) followed by the start of another
+    URI is a list that would be published as one URI.
     """
-    pieces = [p.strip(_WSP) for p in text.split(",")]
+    pieces = [p.strip(_WSP) for p in _COMMA_RE.split(text)]
     if len(pieces) > 1 and any(_URI_START_RE.match(p) for p in pieces[1:]):
         items = ", ".join('"' + p + '"' for p in pieces if p)
         raise ValueError(

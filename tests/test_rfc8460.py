@@ -313,3 +313,11 @@ def test_the_broken_record_a_pasted_list_made_is_refused_when_read() -> None:
         "report URI 'mailto:a@example.com%2Cmailto:b@example.net' holds 2 URIs: write each "
         'URI as its own list item: rua: ["mailto:a@example.com", "mailto:b@example.net"]'
     )
+
+
+def test_a_live_record_over_the_limit_can_still_be_shown_canonically() -> None:
+    """`check` suggests how a published record should be written, whatever its length."""
+    rua = [f"mailto:tlsrpt{i}@example.com" for i in range(100)]
+    record = render_tlsrpt_record(rua, max_bytes=None)
+    assert len(record) > TLSRPT_RECORD_MAX_BYTES
+    assert parse_tlsrpt_record(record) == TlsRptRecord(tuple(rua))
