@@ -212,10 +212,11 @@ class LocalProvider(Provider):
     # --- apply ----------------------------------------------------------------------------
 
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
-        """One phase; the first call takes the tree's lock, which later phases keep."""
+        """One phase. The first call takes the tree's lock, which later phases keep, and
+        removes the temporary files a killed apply left (no other apply can be writing)."""
         with self._storage_errors(f"cannot lock {self.root}"):
-            self.tree.lock()
-            self.tree.sweep_temporary_files()
+            if self.tree.lock():
+                self.tree.sweep_temporary_files()
         txt_by_domain: dict[str, list[Change]] = {}
         for change in changes:
             if change.resource in TXT_RESOURCES:

@@ -229,12 +229,14 @@ class LocalTree:
 
     # --- the lock -----------------------------------------------------------------------
 
-    def lock(self) -> None:
-        """Hold the tree for this process until `unlock()` or exit; refuse if another has it."""
+    def lock(self) -> bool:
+        """Hold the tree for this process until `unlock()` or exit; refuse if another has it.
+        True when this call took it (the first phase of an apply), False when already held."""
         if self._held is not None:
-            return
+            return False
         self.root.mkdir(parents=True, exist_ok=True)
         self._held = _HeldLock.acquire(self.root, self.label)
+        return True
 
     def unlock(self) -> None:
         held, self._held = self._held, None
