@@ -15,7 +15,7 @@ renders, and `parse_tlsrpt_record` reads live records with the same URI rules. D
   `user:password@` in an https URI (a credential published in DNS, and RFC 9110 section
   4.2.4 forbids userinfo in https URIs), a mailto address with more than one `@`.
 - The whole value is capped at `TLSRPT_RECORD_MAX_BYTES`, far below the 65,535 bytes of
-  one TXT record's data (RFC 1035 section 3.3): see the constant for why that number.
+  one TXT record's data (RFC 1035 section 3.2.1): see the constant for why that number.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from provisioner.rfc8461 import (
 TLSRPT_VERSION = "v=TLSRPTv1"
 
 TLSRPT_RECORD_MAX_BYTES = 2048
-"""The longest `_smtp._tls` value mtasts publishes (about 50 report URIs).
+"""The longest `_smtp._tls` value mtasts publishes (some fifty report URIs).
 
-RFC 8460 sets no limit and one TXT record holds up to 65,535 bytes, but every provider
-caps far lower: Cloudflare at 4,096 wire bytes per record, Route 53 at 4,000 characters
-of quoted value (the 255-byte strings quoted and separated add 3 characters each). 2,048
-bytes fits both with room to spare, and a larger list is a mistake, not a need.
+RFC 8460 sets no limit and one TXT record holds up to 65,535 bytes, but the DNS services
+mtasts publishes to cap far lower: Cloudflare at 4,096 wire bytes per record, Route 53 at
+4,000 characters of quoted value (each 255-byte string adds two quotes and a space).
+2,048 bytes fits both with room to spare, and a longer list is a mistake, not a need.
 """
 
 _URI_CHARS_RE = re.compile(r"[\x21-\x7e]+")
