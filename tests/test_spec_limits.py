@@ -470,3 +470,39 @@ def test_a_spec_that_never_ends_is_refused_after_the_limit(
 
 def test_a_directory_is_not_a_spec(tmp_path: Path) -> None:
     assert problems_of(tmp_path) == [f"{tmp_path}: cannot read the spec (Is a directory)"]
+
+
+# --- the CLI: one located line per problem, exit 1, never "internal error" ---------------
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "where"),
+    [
+        ("  ~: {mode: none}\n", 3, "domains.null: not a domain name: YAML reads this key"),
+        ("  com: {mode: none}\n", 3, "domains.com: not a domain name: 'com' is a single label"),
+        ("  ? {a: 1}\n  : {mode: none}\n", 3, "domains: a key must be a plain name"),
+        (f"  example.com: {{mode: none, mx: {'[' * 500}{']' * 500}}}\n", 3, "invalid YAML: "),
+        (
+            '  example.com: {mode: none, tlsrpt: {rua: ["https://r.example.net:99999/"]}}\n',
+            3,
+            "domains.example.com.tlsrpt.rua[0]: report URI 'https://r.example.net:99999/' has",
+        ),
+        (
+            '  example.com: {mode: none, tlsrpt: {rua: ["mailto:a@b@example.net"]}}\n',
+            3,
+            "domains.example.com.tlsrpt.rua[0]: report URI 'mailto:a@b@example.net' holds",
+        ),
+    ],
+)
+def test_plan_names_the_line_of_each_refused_input(
+    tmp_path: Path, body: str, line: int, where: str
+) -> None:
+    spec = tmp_path / "mtasts.yaml"
+    spec.write_text(f"version: 1\ndomains:\n{body}", encoding="utf-8")
+    for command in ("validate", "plan"):
+        result = run(command, "-c", spec)
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert result.stderr.startswith(f"error: {spec}:{line}: {where}")
+        assert len(result.stderr.splitlines()) == 1
+        assert "internal error" not in result.stderr
