@@ -390,11 +390,8 @@ def _judge_tlsrpt(report: DomainReport, answer: TxtAnswer) -> None:
     if ", " in value or " ," in value:
         problems.append("a space around a comma (a strict reporter drops the URIs after it)")
     if problems:
-        report.add(
-            check,
-            Status.WARN,
-            f"{value!r}: {'; '.join(problems)}; write {render_tlsrpt_record(record.rua)!r}",
-        )
+        canonical = render_tlsrpt_record(record.rua, max_bytes=None)
+        report.add(check, Status.WARN, f"{value!r}: {'; '.join(problems)}; write {canonical!r}")
     else:
         report.add(check, Status.PASS, value)
 
