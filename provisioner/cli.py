@@ -13,8 +13,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -24,25 +22,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from typer.core import TyperCommand, TyperGroup
 
-from provisioner import __version__, clock
-from provisioner.apply import apply_plan
+from provisioner import __version__, workflow
 from provisioner.checks.dnsprobe import split_host_port
 from provisioner.checks.verdict import CheckOptions, check_domains
 from provisioner.errors import MtastsError, SpecError
 from provisioner.output.check import print_reports, reports_json, reports_markdown
 from provisioner.output.markdown import render_markdown
-from provisioner.output.text import print_plan, styled, unsafe_message
-from provisioner.plan import Change, Plan, diff
-from provisioner.planfile import build_saved_providers, check_fresh, load_plan, save_plan
-from provisioner.plantrust import check_names, trusted_plan
+from provisioner.output.text import print_plan, styled
+from provisioner.plan import Plan
 from provisioner.provider import NoProgress, Provider
 from provisioner.provider import Progress as ProgressSink
 from provisioner.redact import redact
-from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
-from provisioner.registry import build_provider, build_providers
+from provisioner.refresh import PlanResult
 from provisioner.render import normalize_domain_filter, render_spec
 from provisioner.spec import load_spec
-from provisioner.verify import VerifyOptions, policy_verifier
+from provisioner.verify import VerifyOptions
 
 PROGRESS_THRESHOLD = 50
 """Show a progress bar on stderr (when it is a terminal) above this many domains."""
@@ -138,8 +132,8 @@ def validate(config: ConfigOption = Path("mtasts.yaml")) -> None:
       mtasts validate -c examples/quickstart.yaml
     """
     with _errors_as_exit():
-        spec = load_spec(config)
-        build_providers(spec)
+        spec = workflow.load(config)
+        workflow.validate(spec)
         _print_warnings(spec.warnings)
         domains = _count(len(spec.domains), "domain")
         providers = _count(len(spec.providers), "provider")
@@ -162,20 +156,10 @@ def render(
       mtasts render -c mtasts.yaml --out ./rendered
     """
     with _errors_as_exit():
-        spec = load_spec(config)
-        only = normalize_domain_filter(domain or [])
-        missing = sorted((only or set()) - set(spec.domains))
-        if missing:
-            raise MtastsError(f"--domain {missing[0]}: not in the spec")
-        writer = build_provider("--out", "local", {"path": str(out.resolve())}, Path.cwd())
-        desired = {
-            name: replace(want, provider=writer.name)
-            for name, want in render_spec(spec, only).items()
-        }
-        changes = diff(desired, {}, _now()).changes
-        writer.apply(sorted(changes, key=Change.sort_key), NoProgress())
+        spec = workflow.load(config)
+        written = workflow.render_to(spec, out, domain or [])
         _print_warnings(spec.warnings)
-        stdout.print(styled(f"wrote {_count(len(desired), 'domain')} to {out}"))
+        stdout.print(styled(f"wrote {_count(written, 'domain')} to {out}"))
 
 
 @app.command()
@@ -206,7 +190,7 @@ def plan(
     with _errors_as_exit():
         providers, result = _plan_from_spec(config, domain)
         if out is not None:
-            save_plan(out, result, providers)
+            workflow.save(out, result, providers)
         _show(result.plan, output_format)
         if out is not None:
             stderr.print(styled(f"saved the plan to {out}; apply it with: mtasts apply {out}"))
@@ -269,7 +253,7 @@ def apply(
                 raise MtastsError(
                     "--config does not apply to a saved plan: it holds its own providers"
                 )
-            the_plan, providers = _load_fresh_plan(plan_file)
+            the_plan, providers = workflow.load_saved(plan_file)
         else:
             providers, result = _plan_from_spec(config, domain)
             the_plan = result.plan
@@ -279,20 +263,20 @@ def apply(
                 stdout.print("No changes in the saved plan.")
             return
         if the_plan.unsafe and not allow_destroy:
-            raise MtastsError("refusing to apply: " + unsafe_message(the_plan))
+            raise MtastsError("refusing to apply: " + the_plan.unsafe_reason())
         if plan_file is None and not auto_approve:
             _confirm(the_plan)
-        hook = None
+        options = None
         if verify:
-            hook = policy_verifier(
-                VerifyOptions(
-                    timeout=verify_timeout,
-                    ca_bundle=str(ca_bundle) if ca_bundle else None,
-                    connect_to=_address_option("--connect-to", connect_to),
-                )
+            options = VerifyOptions(
+                timeout=verify_timeout,
+                ca_bundle=str(ca_bundle) if ca_bundle else None,
+                connect_to=_address_option("--connect-to", connect_to),
             )
         with _progress("applying", len(the_plan.changes)) as sink:
-            applied = apply_plan(the_plan, providers, sink, before_phase=hook)
+            applied = workflow.apply(
+                the_plan, providers, progress=sink, verify=options, allow_destroy=allow_destroy
+            )
         counts = the_plan.counts()
         stdout.print(
             f"Apply complete: {applied} changes ({counts['create']} added, "
@@ -496,23 +480,9 @@ def _address_option(option: str, value: str | None) -> tuple[str, int] | None:
 def _plan_from_spec(
     config: Path, domain: list[str] | None
 ) -> tuple[dict[str, Provider], PlanResult]:
-    spec = load_spec(config)
-    providers = build_providers(spec)
-    only = normalize_domain_filter(domain or [])
-    total = len(only) if only else len(spec.domains)
-    with _progress("reading live state", total) as sink:
-        result = compute_plan(spec, providers, only, now=_now(), progress=sink)
-    return providers, result
-
-
-def _load_fresh_plan(path: Path) -> tuple[Plan, dict[str, Provider]]:
-    """A saved plan, only once the live state is unchanged and every value is checked."""
-    saved = load_plan(path)
-    providers = build_saved_providers(saved, path)
-    check_names(saved.plan, saved.scope, providers, str(path))
-    live = read_live(providers, saved.scope)
-    check_fresh(saved, fingerprints(live))
-    return trusted_plan(saved.plan, saved.scope, providers, live, _now(), str(path)), providers
+    spec = workflow.load(config)
+    with _progress("reading live state", workflow.planned_domains(spec, domain or [])) as sink:
+        return workflow.plan(spec, domain or [], progress=sink)
 
 
 def _show(the_plan: Plan, output_format: OutputFormat) -> None:
@@ -604,10 +574,6 @@ def _errors_as_exit() -> Iterator[None]:
 
 def _fail() -> NoReturn:
     raise typer.Exit(1)
-
-
-def _now() -> datetime:
-    return clock.now()
 
 
 def main() -> None:

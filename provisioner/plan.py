@@ -177,6 +177,15 @@ class Plan:
         limit = MAX_SAFE_DESTRUCTIVE_FRACTION * max(self.managed_domains, 1)
         return count >= MIN_GUARDED_DESTRUCTIVE and count > limit
 
+    def unsafe_reason(self) -> str:
+        """Why the plan needs `--allow-destroy`, in one sentence."""
+        count = len(self.destructive_domains)
+        shown = ", ".join(self.destructive_domains[:5]) + (", ..." if count > 5 else "")
+        return (
+            f"{count} of {self.managed_domains} managed domains would be removed or "
+            f"downgraded at once ({shown}); apply refuses this without --allow-destroy"
+        )
+
     def summary_line(self) -> str:
         counts = self.counts()
         return (

@@ -50,8 +50,9 @@ def test_plan_out_then_apply_file_applies_the_plan(quickstart, tmp_path):
 
 def test_saved_plan_is_the_json_plan_plus_what_it_was_made_from(quickstart, tmp_path):
     plan_path = tmp_path / "p.json"
-    _save(quickstart, plan_path)
-    shown = json.loads(run("plan", "-c", quickstart, "--format", "json").stdout)
+    same_clock = {"MTASTS_NOW": "2026-11-30T12:00:00Z"}  # new ids carry their minting time
+    assert run("plan", "-c", quickstart, "--out", plan_path, env=same_clock).exit_code == 0
+    shown = json.loads(run("plan", "-c", quickstart, "--format", "json", env=same_clock).stdout)
 
     data = json.loads(plan_path.read_text(encoding="utf-8"))
 

@@ -87,12 +87,7 @@ def describe(change: Change) -> str:
 
 
 def unsafe_message(plan: Plan) -> str:
-    count = len(plan.destructive_domains)
-    return (
-        f"{count} of {plan.managed_domains} managed domains would be removed or downgraded "
-        f"at once ({', '.join(plan.destructive_domains[:5])}"
-        f"{', ...' if count > 5 else ''}); apply refuses this without --allow-destroy"
-    )
+    return plan.unsafe_reason()
 
 
 def _policy_fields(body: str | None) -> str:

@@ -1,0 +1,131 @@
+"""mtasts as a library: the steps the CLI runs, callable from Python without typer.
+
+A CI bot, a test or another tool drives mtasts through these functions; `provisioner.cli`
+only adds arguments, prompts and printing around them. Each step is one call, returns plain
+values, and raises `MtastsError` (one line, or a `SpecError` of located problems) for
+anything a user can cause:
+
+    spec = workflow.load("mtasts.yaml")
+    providers, result = workflow.plan(spec)
+    workflow.save(Path("plan.json"), result, providers)
+    ...
+    plan, providers = workflow.load_saved(Path("plan.json"))
+    workflow.apply(plan, providers)
+
+Every step asks `provisioner.clock.now()` for the time unless it is given one, so the
+`MTASTS_NOW` seam moves them all together. Nothing here keeps state between calls: a saved
+plan applied in a fresh process behaves exactly as in the process that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from provisioner import clock
+from provisioner.apply import PhaseHook, apply_plan
+from provisioner.errors import MtastsError
+from provisioner.plan import Change, Plan, diff
+from provisioner.planfile import build_saved_providers, check_fresh, load_plan, save_plan
+from provisioner.plantrust import check_names, trusted_plan
+from provisioner.provider import NoProgress, Progress, Provider
+from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
+from provisioner.registry import build_provider, build_providers
+from provisioner.render import normalize_domain_filter, render_spec
+from provisioner.spec import Spec, load_spec
+from provisioner.verify import VerifyOptions, policy_verifier
+
+
+def load(config: Path | str) -> Spec:
+    """The spec at `config`, validated; raises SpecError with every located problem."""
+    return load_spec(Path(config))
+
+
+def validate(spec: Spec) -> dict[str, Provider]:
+    """The spec's providers, built and their settings checked; no provider is called."""
+    return build_providers(spec)
+
+
+def plan(
+    spec: Spec,
+    domains: Iterable[str] = (),
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Provider], PlanResult]:
+    """Read every provider and diff against the spec (or only `domains`)."""
+    providers = build_providers(spec)
+    only = normalize_domain_filter(domains)
+    result = compute_plan(spec, providers, only, now=now or clock.now(), progress=progress)
+    return providers, result
+
+
+def planned_domains(spec: Spec, domains: Iterable[str] = ()) -> int:
+    """How many domains a plan of `domains` reads: for sizing a progress display."""
+    only = normalize_domain_filter(domains)
+    return len(only) if only else len(spec.domains)
+
+
+def save(path: Path, result: PlanResult, providers: dict[str, Provider]) -> None:
+    """Write a plan for `load_saved`: the plan, provider settings, scope, fingerprints."""
+    save_plan(path, result, providers)
+
+
+def load_saved(path: Path, *, now: datetime | None = None) -> tuple[Plan, dict[str, Provider]]:
+    """A saved plan, only once the live state is unchanged and every value is checked.
+
+    Names are checked before any provider reads them; the live state is read again for the
+    plan's scope; a moved fingerprint is a StalePlanError; every value must be one a plan
+    computed now could hold (`provisioner.plantrust`).
+    """
+    saved = load_plan(path)
+    providers = build_saved_providers(saved, path)
+    check_names(saved.plan, saved.scope, providers, str(path))
+    live = read_live(providers, saved.scope)
+    check_fresh(saved, fingerprints(live))
+    checked = trusted_plan(saved.plan, saved.scope, providers, live, now or clock.now(), str(path))
+    return checked, providers
+
+
+def apply(
+    the_plan: Plan,
+    providers: dict[str, Provider],
+    *,
+    progress: Progress | None = None,
+    verify: VerifyOptions | None = None,
+    allow_destroy: bool = False,
+) -> int:
+    """Apply exactly `the_plan`; returns how many changes were applied.
+
+    Refuses an unsafe plan (too many removals or downgrades) unless `allow_destroy`. With
+    `verify`, no `_mta-sts` id moves until its policy is served from its endpoint.
+    """
+    if the_plan.unsafe and not allow_destroy:
+        raise MtastsError("refusing to apply: " + the_plan.unsafe_reason())
+    hook: PhaseHook | None = policy_verifier(verify) if verify is not None else None
+    return apply_plan(the_plan, providers, progress, before_phase=hook)
+
+
+def render_to(
+    spec: Spec, out: Path, domains: Iterable[str] = (), *, now: datetime | None = None
+) -> int:
+    """Write the spec's files in the local provider's layout under `out`; no provider read.
+
+    Returns how many domains were written.
+    """
+    only = normalize_domain_filter(domains)
+    missing = sorted((only or set()) - set(spec.domains))
+    if missing:
+        raise MtastsError(f"--domain {missing[0]}: not in the spec")
+    writer = build_provider("--out", "local", {"path": str(out.resolve())}, Path.cwd())
+    desired = {
+        name: replace(want, provider=writer.name) for name, want in render_spec(spec, only).items()
+    }
+    changes = diff(desired, {}, now or clock.now()).changes
+    try:
+        writer.apply(sorted(changes, key=Change.sort_key), NoProgress())
+    finally:
+        writer.close()
+    return len(desired)
