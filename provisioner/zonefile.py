@@ -26,15 +26,13 @@ from dataclasses import dataclass
 
 import dns.exception
 import dns.name
-import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.TXT
 import dns.rdtypes.txtbase
 import dns.zone
 import dns.zonefile
 
+from provisioner.dnstext import join_strings, txt_text
 from provisioner.templating import template_environment
-from provisioner.txtstrings import MAX_STRING_BYTES, join_strings
 
 RECORD_TTL = 300
 
@@ -57,10 +55,7 @@ class ZoneRecord:
 
 def txt_record(owner: str, value: str, ttl: int = RECORD_TTL) -> ZoneRecord:
     """A TXT record mtasts writes: split into 255-byte strings, escaped by dnspython."""
-    data = value.encode("utf-8")
-    strings = [data[i : i + MAX_STRING_BYTES] for i in range(0, len(data), MAX_STRING_BYTES)]
-    rdata = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings or [b""])
-    return ZoneRecord(owner, ttl, "TXT", rdata.to_text(), value)
+    return ZoneRecord(owner, ttl, "TXT", txt_text(value), value)
 
 
 def parse_zone_fragment(text: str, origin: str, filename: str = "<zone>") -> list[ZoneRecord]:

@@ -228,3 +228,24 @@ def test_an_unusual_layout_still_gets_exactly_the_records_intended(provider, tmp
 
     assert _strings(root, "a.example", "_mta-sts.a.example") == [(300, (b"v=STSv1; id=new",))]
     assert _strings(root, "a.example", "www.a.example") == [(600, (b"keep", b"me"))]
+
+
+def test_a_value_that_is_not_utf8_survives_a_saved_plan_byte_for_byte(tmp_path):
+    root = tmp_path / "out"
+    foreign = '_mta-sts.a.example. 300 IN TXT "bad\\255byte" "x\\027[2J"'
+    append_zone(root, "a.example", foreign, '_mta-sts.a.example. 300 IN TXT "v=STSv1; id=old"')
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+    saved = tmp_path / "plan.json"
+
+    shown = run("plan", "-c", spec, "--out", saved)
+    applied = run("apply", saved)
+
+    assert shown.exit_code == 0, shown.stderr
+    assert "\x1b" not in shown.stdout
+    assert applied.exit_code == 0, applied.stderr
+    lines = zone_file(root, "a.example").read_text(encoding="utf-8").splitlines()
+    assert foreign in lines
+    assert [line for line in lines if "v=STSv1" in line] != [
+        '_mta-sts.a.example. 300 IN TXT "v=STSv1; id=old"'
+    ]
+    assert run("plan", "-c", spec, "--detailed-exitcode").exit_code == 0
