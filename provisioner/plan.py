@@ -374,7 +374,10 @@ def _sts_record_for(have: LiveDomain, body: str, now: datetime) -> tuple[str, st
         for live_id in live_ids:
             if id_names_body(live_id, body):
                 return render_sts_record(live_id), None
-    fresh = render_sts_record(policy_id(body, now))
+    minted = now
+    while policy_id(body, minted) in live_ids:
+        minted += timedelta(seconds=1)  # the same second as a live id: never reuse it
+    fresh = render_sts_record(policy_id(body, minted))
     if have.policy_text == body and live_ids:
         return fresh, (
             f"id {live_ids[0]} does not announce the policy being served (an earlier run "

@@ -289,3 +289,12 @@ def test_foreign_id_over_the_right_body_moves_once():
     assert [c.after for c in plan.changes] == [sts_for(want, NOW)]
     again = live_from(want, sts_txt=(sts_for(want, NOW),))
     assert not diff({"example.com": want}, {"example.com": again}, NOW).has_changes
+
+
+def test_a_revert_within_the_same_second_still_mints_an_unseen_id():
+    old = desired(mode=Mode.TESTING)
+    new = desired(mode=Mode.ENFORCE, max_age=1209600)
+    crashed = live_from(new, sts_txt=(sts_for(old, NOW),))
+    plan = diff({"example.com": old}, {"example.com": crashed}, NOW)
+    after = by_resource(plan)[Resource.STS_RECORD].after
+    assert after == sts_for(old, NOW + timedelta(seconds=1))
