@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from provisioner.apply import check_applicable
 from provisioner.conflicts import refuse_conflicts
 from provisioner.errors import MtastsError
 from provisioner.plan import Plan, diff
@@ -99,6 +100,7 @@ def compute_plan(
         ],
         managed_count=sum(len(domains) for domains in managed.values()),
     )
+    check_applicable(plan, providers)  # refused now, not after a reviewer approved it
     return PlanResult(plan, frozen_scope, live)
 
 
