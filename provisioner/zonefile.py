@@ -103,13 +103,14 @@ def replace_txt(records: list[ZoneRecord], owner: str, values: Iterable[str]) ->
     foreign values as joined text, and rewriting them from that would change them.
     """
     existing = [r for r in records if r.owner == owner and r.rdtype == "TXT"]
+    ttl = rrset_ttl(records, owner)
     kept = [r for r in records if not (r.owner == owner and r.rdtype == "TXT")]
     at = next((i for i, r in enumerate(records) if r.owner == owner and r.rdtype == "TXT"), None)
     new: list[ZoneRecord] = []
     for value in values:
         same = next((r for r in existing if r.value == value), None)
         if same is None:
-            new.append(txt_record(owner, value))
+            new.append(txt_record(owner, value, ttl))
         else:
             existing.remove(same)
             new.append(same)
@@ -117,6 +118,15 @@ def replace_txt(records: list[ZoneRecord], owner: str, values: Iterable[str]) ->
         return kept + new
     position = sum(1 for r in records[:at] if not (r.owner == owner and r.rdtype == "TXT"))
     return kept[:position] + new + kept[position:]
+
+
+def rrset_ttl(records: Iterable[ZoneRecord], owner: str) -> int:
+    """The TTL mtasts writes its TXT value with at `owner`: the RRset's own when one exists.
+
+    Records of one name and type form an RRset with ONE TTL (RFC 2181 section 5.2): a value
+    added at another TTL would change the TTL of the operator's values beside it.
+    """
+    return next((r.ttl for r in records if r.owner == owner and r.rdtype == "TXT"), RECORD_TTL)
 
 
 def render_zone_fragment(domain: str, records: Iterable[ZoneRecord]) -> str:
@@ -145,7 +155,7 @@ def edit_zone_fragment(text: str | None, domain: str, rrsets: Mapping[str, Seque
     *ended, last = text.split("\n")
     lines = [line + "\n" for line in ended] + ([last + "\n"] if last else [])
     for owner, values in rrsets.items():
-        lines = _edit_owner_lines(lines, domain, owner, values)
+        lines = _edit_owner_lines(lines, domain, owner, values, rrset_ttl(before, owner))
     edited = "".join(lines)
     if _holds_exactly(edited, domain, before, rrsets):
         return edited
@@ -155,7 +165,7 @@ def edit_zone_fragment(text: str | None, domain: str, rrsets: Mapping[str, Seque
 
 
 def _edit_owner_lines(
-    lines: list[str], domain: str, owner: str, values: Sequence[str]
+    lines: list[str], domain: str, owner: str, values: Sequence[str], ttl: int
 ) -> list[str]:
     """Keep the lines holding a wanted value at `owner`, drop the others, and put the values
     not yet there where the last of the owner's lines was (or at the end)."""
@@ -176,7 +186,7 @@ def _edit_owner_lines(
     for value in values:
         if wanted[value] > 0:
             wanted[value] -= 1
-            added.append(f"{owner}. {RECORD_TTL} IN TXT {txt_record(owner, value).rdata}\n")
+            added.append(f"{owner}. {ttl} IN TXT {txt_record(owner, value).rdata}\n")
     at = len(kept) if insert_at is None else insert_at
     return kept[:at] + added + kept[at:]
 
