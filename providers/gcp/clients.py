@@ -18,7 +18,7 @@ from typing import Any
 
 from google.auth.credentials import AnonymousCredentials, Credentials
 
-from provisioner.knobs import READ_TIMEOUT
+from provisioner.knobs import CONNECT_TIMEOUT, READ_TIMEOUT
 
 STORAGE_EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
 
@@ -46,3 +46,12 @@ def storage_endpoint(configured: str | None) -> str | None:
 def request_timeout() -> float:
     """Seconds any one API request may take (the MTASTS_READ_TIMEOUT knob)."""
     return READ_TIMEOUT.read()
+
+
+def http_timeout() -> tuple[float, float]:
+    """(connect, read) seconds for a `requests`-based client (Cloud DNS, GCS): the two knobs.
+
+    Both libraries hand `timeout` to `requests`, which takes this pair; a hung API then fails
+    after MTASTS_READ_TIMEOUT instead of the libraries' 60 s default.
+    """
+    return CONNECT_TIMEOUT.read(), READ_TIMEOUT.read()
