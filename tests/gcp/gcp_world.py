@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import dns.rdata
-import pytest
 import dns.rdataclass
 import dns.rdatatype
+import pytest
 from clihelpers import write_spec
 from gcp_fake_dns import FakeCloudDns
 from gcp_storage_front import GcsFront
@@ -154,7 +154,9 @@ class GcpWorld:
     # GCS
 
     def policy(self, domain: str) -> dict[str, Any] | None:
-        blob = self.gcs.client().bucket(BUCKET).get_blob(f"mta-sts.{domain}/.well-known/mta-sts.txt")
+        blob = (
+            self.gcs.client().bucket(BUCKET).get_blob(f"mta-sts.{domain}/.well-known/mta-sts.txt")
+        )
         if blob is None:
             return None
         # Metadata first: the emulator's download headers blank cache_control (gcp_storage.py).
