@@ -1,0 +1,252 @@
+"""The HTTPS endpoint of every domain of a `gcp` provider: one shared load balancer, and per
+policy host a certificate and a route.
+
+The endpoint is one resource to the core, described by a string. `wanted()` is what a
+healthy endpoint reads as; `describe()` names every missing piece, so a plan shows
+`gcp-lb mta-sts.example.com (needs: certificate PROVISIONING)` (a plan line, not an error)
+and apply completes it. Every step looks first, so an apply that stopped half-way is
+completed by the next one, never duplicated.
+
+Read (`read`): nine listings in all, side by side, whatever the number of domains: six
+Compute collections (addresses, backend buckets, SSL policies, URL maps, HTTPS proxies,
+forwarding rules; mtasts's names only) and three Certificate Manager ones (DNS
+authorizations, certificates, entries of mtasts's map: a 404 there means no map).
+
+Converge, for the phase's domains at once:
+  1. addresses, backend bucket, SSL policy (Compute) and the certificate map, if missing;
+  2. per domain, side by side (paced to Certificate Manager's 300 requests a minute): the
+     DNS authorization, the managed certificate using it, the map entry for the host;
+  3. the URL map: created with every host, or ONE update adding the new hosts;
+  4. the proxy and the 443 forwarding rules, if missing or wrong;
+  5. ONE `write_dns` with, per domain, the authorization CNAME and A/AAAA to the addresses
+     (one Cloud DNS change per zone: its 50-a-minute pace is the slowest API here, so the
+     CNAME is not sent ahead on its own; issuance starts seconds later, not minutes);
+  6. wait, bounded by MTASTS_GCP_CERT_TIMEOUT, until every certificate is ACTIVE.
+Remove: the records (`write_dns_removal`), the host rules (one URL map update), then per
+domain entry, certificate, authorization; the shared pieces only when no host is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from providers.gcp import urlmap
+from providers.gcp.certmanager import Authorization, Certificate, CertificateManager, MapEntry
+from providers.gcp.clouddns import Rrset
+from providers.gcp.compute import COLLECTIONS, Compute
+from providers.gcp.loadbalancer import LoadBalancer, Names
+from providers.gcp.settings import GcpSettings
+from provisioner.concurrency import each
+from provisioner.state import policy_host
+
+RECORD_TTL = 300
+
+
+@dataclass
+class EndpointInventory:
+    """mtasts's endpoint resources as read: nothing of anyone else's."""
+
+    compute: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """collection -> name -> resource (the shared load balancer pieces)."""
+    authorizations: dict[str, Authorization] = field(default_factory=dict)
+    certificates: dict[str, Certificate] = field(default_factory=dict)
+    entries: dict[str, MapEntry] | None = None
+    """host -> entry of mtasts's certificate map; None when the map does not exist."""
+
+
+class GcpEndpoints:
+    def __init__(
+        self,
+        provider_name: str,
+        settings: GcpSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.provider = provider_name
+        self.names = Names(settings.name_prefix)
+        self.compute = Compute(provider_name, settings.project, settings.compute_endpoint, sleep)
+        self.certs = CertificateManager(
+            provider_name,
+            settings.project,
+            settings.name_prefix,
+            settings.certificate_manager_endpoint,
+            sleep,
+        )
+        self.lb = LoadBalancer(
+            self.compute, self.names, settings.bucket_name, self.certs.map_reference()
+        )
+
+    def close(self) -> None:
+        self.compute.close()
+        self.certs.close()
+
+    # Reading
+
+    def wanted(self, domain: str) -> str:
+        return (
+            f"gcp-lb {policy_host(domain)} (certificate ACTIVE, map entry, host rule, "
+            "TLS 1.2+, 443 only)"
+        )
+
+    def read(self, domains: Sequence[str]) -> EndpointInventory:
+        """Everything in a few listings; `domains` does not change what is read."""
+        readers: list[Callable[[], Any]] = [
+            *(partial(self.lb.read, collection) for collection in COLLECTIONS),
+            self.certs.authorizations,
+            self.certs.certificates,
+            self.certs.entries,
+        ]
+        results = each(lambda read: read(), readers)
+        compute = dict(zip(COLLECTIONS, results[: len(COLLECTIONS)], strict=True))
+        authorizations, certificates, entries = results[len(COLLECTIONS) :]
+        return EndpointInventory(compute, authorizations, certificates, entries)
+
+    def describe(self, inventory: EndpointInventory, domain: str) -> str | None:
+        """The live endpoint; None when no piece of it exists."""
+        host = policy_host(domain)
+        auth = inventory.authorizations.get(host)
+        cert = inventory.certificates.get(host)
+        entry = (inventory.entries or {}).get(host)
+        umap = inventory.compute.get("urlMaps", {}).get(self.names.url_map)
+        routed = umap is not None and host in urlmap.hosts_of(umap)
+        if not (auth or cert or entry or routed):
+            return None
+        needs: list[str] = []
+        if auth is None:
+            needs.append("DNS authorization")
+        if cert is None:
+            needs.append("certificate")
+        elif cert.state != "ACTIVE":
+            needs.append(f"certificate {cert.state}")
+        if entry is None or cert is None or entry.certificates != (cert.name,):
+            needs.append("certificate map entry")
+        if umap is None or not urlmap.serves(umap, host, self.names.backend_bucket):
+            needs.append("host rule")
+        needs.extend(self.lb.needs(inventory.compute, inventory.entries is not None))
+        if not needs:
+            return self.wanted(domain)
+        return f"gcp-lb {host} (needs: {', '.join(needs)})"
+
+    def addresses(self, inventory: EndpointInventory) -> tuple[str, ...]:
+        return self.lb.ip_addresses(inventory.compute)
+
+    def dns_records(self, inventory: EndpointInventory, domain: str) -> list[Rrset]:
+        """A/AAAA of the host to the load balancer, and the authorization's CNAME."""
+        host = policy_host(domain)
+        records: list[Rrset] = []
+        addresses = self.addresses(inventory)
+        for rtype, ips in (
+            ("A", tuple(a for a in addresses if ":" not in a)),
+            ("AAAA", tuple(a for a in addresses if ":" in a)),
+        ):
+            if ips:
+                records.append(Rrset(host + ".", rtype, RECORD_TTL, ips))
+        auth = inventory.authorizations.get(host)
+        if auth is not None:
+            name = auth.record_name if auth.record_name.endswith(".") else auth.record_name + "."
+            records.append(Rrset(name, "CNAME", RECORD_TTL, (auth.record_data,)))
+        return records
+
+    def managed_hosts(self, inventory: EndpointInventory) -> set[str]:
+        """Policy hosts with any endpoint piece of mtasts's."""
+        hosts = set(inventory.authorizations) | set(inventory.certificates)
+        hosts |= set(inventory.entries or {})
+        umap = inventory.compute.get("urlMaps", {}).get(self.names.url_map)
+        if umap is not None:
+            hosts |= urlmap.hosts_of(umap)
+        return hosts
+
+    # Creating
+
+    def converge(
+        self,
+        inventory: EndpointInventory,
+        domains: Sequence[str],
+        write_dns: Callable[[list[Rrset]], None],
+    ) -> None:
+        live = inventory.compute
+        for collection in COLLECTIONS:
+            live.setdefault(collection, {})
+        self.lb.ensure_base(live)
+        if inventory.entries is None:
+            self.certs.ensure_map()
+            inventory.entries = {}
+        each(lambda domain: self._certify(inventory, domain), domains)
+        self.lb.ensure_url_map(live, {policy_host(d) for d in domains}, set())
+        self.lb.ensure_front(live)
+        write_dns([record for domain in domains for record in self.dns_records(inventory, domain)])
+        pending = [
+            (domain, policy_host(domain))
+            for domain in domains
+            if inventory.certificates[policy_host(domain)].state != "ACTIVE"
+        ]
+        self.certs.wait_active(pending)
+        for _, host in pending:
+            cert = inventory.certificates[host]
+            inventory.certificates[host] = Certificate(
+                cert.name, host, "ACTIVE", cert.authorizations
+            )
+
+    def _certify(self, inventory: EndpointInventory, domain: str) -> None:
+        """The domain's authorization, certificate and map entry, each only if missing."""
+        host = policy_host(domain)
+        auth = inventory.authorizations.get(host)
+        if auth is None:
+            auth = inventory.authorizations[host] = self.certs.authorize(domain, host)
+        cert = inventory.certificates.get(host)
+        if cert is None:
+            name = self.certs.certify(domain, host, auth.name)
+            cert = inventory.certificates[host] = Certificate(
+                name, host, "PROVISIONING", (auth.name,)
+            )
+        entries = inventory.entries if inventory.entries is not None else {}
+        if host not in entries:
+            self.certs.map_host(domain, host, cert.name)
+            entries[host] = MapEntry(
+                f"{self.certs.map_name}/certificateMapEntries/{self.certs.rid('entry', host)}",
+                host,
+                (cert.name,),
+                "PENDING",
+            )
+
+    # Removing
+
+    def remove(
+        self,
+        inventory: EndpointInventory,
+        domains: Sequence[str],
+        write_dns_removal: Callable[[list[Rrset]], None],
+    ) -> None:
+        live = inventory.compute
+        for collection in COLLECTIONS:
+            live.setdefault(collection, {})
+        hosts = {policy_host(d) for d in domains}
+        left = self.managed_hosts(inventory) - hosts
+        doomed = [record for domain in domains for record in self.dns_records(inventory, domain)]
+        if doomed:
+            write_dns_removal(doomed)
+        if left:
+            self.lb.ensure_url_map(live, set(), hosts)
+        else:
+            self.lb.teardown(live)
+        each(lambda domain: self._uncertify(inventory, domain), domains)
+        if not left and inventory.entries is not None:
+            self.certs.delete(None, self.certs.map_name)
+            inventory.entries = None
+
+    def _uncertify(self, inventory: EndpointInventory, domain: str) -> None:
+        """Entry, certificate, authorization: each is in use by the one before."""
+        host = policy_host(domain)
+        entry = (inventory.entries or {}).pop(host, None)
+        if entry is not None:
+            self.certs.delete(domain, entry.name)
+        cert = inventory.certificates.pop(host, None)
+        if cert is not None:
+            self.certs.delete(domain, cert.name)
+        auth = inventory.authorizations.pop(host, None)
+        if auth is not None:
+            self.certs.delete(domain, auth.name)

@@ -1,0 +1,135 @@
+"""The URL map of the shared load balancer: what each policy host serves, and nothing else.
+
+Per host `mta-sts.<domain>`: a host rule and a path matcher whose single route rule matches
+the full path `/.well-known/mta-sts.txt` and rewrites it to the object key
+`/mta-sts.<domain>/.well-known/mta-sts.txt` on the backend bucket
+(https://cloud.google.com/load-balancing/docs/url-map-concepts#url-rewrites). A full-path
+match ignores the query string, as a sender's `?` never changes the policy.
+
+Everything else is a 404, and never a redirect: RFC 8461 section 3.3 forbids senders to
+follow redirects, and a URL map must have a default service or a default redirect
+(https://cloud.google.com/compute/docs/reference/rest/v1/urlMaps). So the default (of the
+map and of every path matcher) is the same backend bucket with the path rewritten under
+`/mtasts-no-such-object/`, a prefix mtasts never writes (its keys are all
+`mta-sts.<domain>/.well-known/mta-sts.txt`): GCS answers 404 for the missing object, given
+the bucket's public grant includes listing (roles/storage.objectViewer; with object read
+only, GCS answers 403 for a missing key). Without that rewrite, `https://any-host/mta-sts.
+other.example/.well-known/mta-sts.txt` would serve another domain's policy.
+
+Size: a host costs about 600 bytes of the map (two service links, the rewrite); Google
+allows a URL map of 1 MB for a global external Application Load Balancer (classic: 64 KB),
+so about 1,500 hosts (https://cloud.google.com/load-balancing/docs/quotas#url_maps). A
+change over the limit is refused by the API and reported as one line naming the limit.
+
+The map is mtasts's (by name): it is written whole, and compared by what it serves
+(`served`), not field by field, so defaults the API adds never look like a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from google.cloud import compute_v1
+
+POLICY_PATH = "/.well-known/mta-sts.txt"
+NOT_FOUND_PREFIX = "/mtasts-no-such-object/"
+MATCHER_PREFIX = "host-"
+
+
+def matcher_name(host: str) -> str:
+    """A path matcher name (RFC 1035 label, 63 characters at most) for the host."""
+    return MATCHER_PREFIX + hashlib.sha256(host.encode()).hexdigest()[:16]
+
+
+def _not_found() -> compute_v1.HttpRouteAction:
+    return compute_v1.HttpRouteAction(
+        url_rewrite=compute_v1.UrlRewrite(path_prefix_rewrite=NOT_FOUND_PREFIX)
+    )
+
+
+def build(name: str, bucket_link: str, hosts: set[str]) -> compute_v1.UrlMap:
+    """The whole URL map serving `hosts` from the backend bucket at `bucket_link`."""
+    ordered = sorted(hosts)
+    return compute_v1.UrlMap(
+        name=name,
+        description="mtasts: MTA-STS policy hosts; 404 for anything else",
+        default_service=bucket_link,
+        default_route_action=_not_found(),
+        host_rules=[
+            compute_v1.HostRule(hosts=[host], path_matcher=matcher_name(host)) for host in ordered
+        ],
+        path_matchers=[
+            compute_v1.PathMatcher(
+                name=matcher_name(host),
+                default_service=bucket_link,
+                default_route_action=_not_found(),
+                route_rules=[
+                    compute_v1.HttpRouteRule(
+                        priority=1,
+                        match_rules=[compute_v1.HttpRouteRuleMatch(full_path_match=POLICY_PATH)],
+                        service=bucket_link,
+                        route_action=compute_v1.HttpRouteAction(
+                            url_rewrite=compute_v1.UrlRewrite(
+                                path_prefix_rewrite=f"/{host}{POLICY_PATH}"
+                            )
+                        ),
+                    )
+                ],
+            )
+            for host in ordered
+        ],
+    )
+
+
+def _last(link: str) -> str:
+    return link.rsplit("/", 1)[-1]
+
+
+def _default(node: Any) -> tuple[str, str]:
+    action = node.default_route_action
+    rewrite = action.url_rewrite.path_prefix_rewrite if action else ""
+    redirect = "redirect" if node.default_url_redirect else ""
+    return _last(node.default_service) + redirect, rewrite
+
+
+def served(umap: Any) -> dict[str, Any]:
+    """What the map serves, as comparable data: the default, and per host its routes."""
+    matchers = {pm.name: pm for pm in umap.path_matchers}
+    hosts: dict[str, Any] = {}
+    for rule in umap.host_rules:
+        pm = matchers.get(rule.path_matcher)
+        if pm is None:
+            continue
+        routes = tuple(
+            sorted(
+                (
+                    r.priority,
+                    tuple(m.full_path_match or f"other:{m}" for m in r.match_rules),
+                    _last(r.service) + ("redirect" if r.url_redirect else ""),
+                    r.route_action.url_rewrite.path_prefix_rewrite if r.route_action else "",
+                )
+                for r in pm.route_rules
+            )
+        )
+        extra = tuple(str(p) for p in pm.path_rules)
+        for host in rule.hosts:
+            hosts[host.lower()] = (_default(pm), routes, extra)
+    return {"default": _default(umap), "hosts": hosts}
+
+
+def hosts_of(umap: Any) -> set[str]:
+    """The policy hosts the map has a host rule for (any rule of mtasts's shape)."""
+    found: set[str] = set()
+    for rule in umap.host_rules:
+        if rule.path_matcher.startswith(MATCHER_PREFIX):
+            found.update(h.lower() for h in rule.hosts)
+    return found
+
+
+def serves(umap: Any, host: str, backend_bucket: str) -> bool:
+    """True when the live map serves exactly the policy for `host` and 404 elsewhere."""
+    wanted = served(build("x", backend_bucket, {host}))
+    live = served(umap)
+    same_default: bool = live["default"] == wanted["default"]
+    return same_default and live["hosts"].get(host) == wanted["hosts"][host]

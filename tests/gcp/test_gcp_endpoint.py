@@ -1,0 +1,282 @@
+"""The Google Cloud endpoint half (providers/gcp/endpoint.py) on the Compute and Certificate
+Manager fakes: converge from empty, idempotence, what the plan says, and what is served.
+
+"Served" is decided by the fakes as the real load balancer would: a request resolves through
+forwarding rule -> proxy -> URL map -> backend bucket object key (`FakeCompute.resolve`),
+and the proxy presents the certificate its map holds for the SNI host
+(`FakeCertificateManager.serving_certificate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from gcp_endpoint_testing import (
+    POLICY_PATH,
+    PROJECT,
+    Dns,
+    Fakes,
+    converge,
+    fresh,
+    opened,
+    proxy_map,
+    started,
+)
+
+from providers.gcp.clouddns import Rrset
+
+DOMAINS = ["example.com", "example.org", "xn--bcher-kva.example"]
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Fakes]:
+    yield from started()
+
+
+@pytest.fixture
+def fakes(servers, monkeypatch) -> Iterator[Fakes]:
+    yield from fresh(servers, monkeypatch)
+
+
+@pytest.fixture
+def endpoints(fakes):
+    yield from opened(fakes)
+
+
+SHARED = {
+    "addresses": ["mtasts-lb-ipv4", "mtasts-lb-ipv6"],
+    "backendBuckets": ["mtasts-lb-policies"],
+    "sslPolicies": ["mtasts-lb-tls12"],
+    "urlMaps": ["mtasts-lb-urls"],
+    "targetHttpsProxies": ["mtasts-lb-https"],
+    "forwardingRules": ["mtasts-lb-https-ipv4", "mtasts-lb-https-ipv6"],
+}
+
+
+def inserts(fakes, collection: str) -> int:
+    return fakes.compute.count("POST", rf"/global/{collection}$")
+
+
+def test_converge_from_empty_creates_each_shared_piece_once(fakes, endpoints):
+    dns = converge(endpoints, DOMAINS)
+    for collection, names in SHARED.items():
+        assert fakes.compute.names(collection, project=PROJECT) == names
+        assert inserts(fakes, collection) == len(names), collection
+    assert fakes.compute.count("PUT", "/urlMaps/") == 0  # the map was created with every host
+    assert fakes.certs.count("POST", "/certificateMaps$") == 1
+    for kind in ("dnsAuthorizations", "certificates", "certificateMapEntries"):
+        assert len(fakes.certs.names(kind)) == len(DOMAINS)
+    bb = fakes.compute.get("backendBuckets", "mtasts-lb-policies", project=PROJECT)
+    assert bb["bucketName"] == f"mtasts-{PROJECT}" and bb["enableCdn"] is False
+    ssl = fakes.compute.get("sslPolicies", "mtasts-lb-tls12", project=PROJECT)
+    assert ssl["minTlsVersion"] == "TLS_1_2"
+    for name in SHARED["forwardingRules"]:
+        rule = fakes.compute.get("forwardingRules", name, project=PROJECT)
+        assert rule["portRange"] == "443-443"
+        assert rule["loadBalancingScheme"] == "EXTERNAL_MANAGED"
+    assert len(dns.written) == 1
+
+
+def test_records_written_are_the_addresses_and_the_authorization_cnames(fakes, endpoints):
+    dns = converge(endpoints, ["example.com"])
+    v4 = fakes.compute.get("addresses", "mtasts-lb-ipv4", project=PROJECT)["address"]
+    v6 = fakes.compute.get("addresses", "mtasts-lb-ipv6", project=PROJECT)["address"]
+    [auth] = [fakes.certs.get(n) for n in fakes.certs.names("dnsAuthorizations")]
+    record = auth["dnsResourceRecord"]
+    assert sorted(dns.written[0], key=lambda r: r.type) == [
+        Rrset("mta-sts.example.com.", "A", 300, (v4,)),
+        Rrset("mta-sts.example.com.", "AAAA", 300, (v6,)),
+        Rrset("_acme-challenge.mta-sts.example.com.", "CNAME", 300, (record["data"],)),
+    ]
+    inventory = endpoints.read(["example.com"])
+    assert endpoints.addresses(inventory) == (v4, v6)
+    assert endpoints.dns_records(inventory, "example.com") == dns.written[0]
+
+
+def test_second_converge_writes_nothing(fakes, endpoints):
+    converge(endpoints, DOMAINS)
+    fakes.forget_calls()
+    dns = converge(endpoints, DOMAINS)
+    assert fakes.writes() == 0, [(c.method, c.path) for c in fakes.compute.calls]
+    assert dns.written == [
+        [r for d in DOMAINS for r in endpoints.dns_records(endpoints.read(DOMAINS), d)]
+    ]
+
+
+def test_describe_is_wanted_once_active_and_provisioning_before(fakes, endpoints, monkeypatch):
+    assert endpoints.describe(endpoints.read(DOMAINS), "example.com") is None
+    monkeypatch.setenv("MTASTS_GCP_CERT_TIMEOUT", "0.01")
+    fakes.certs.provisioning_polls = 10**6  # never ACTIVE within this apply
+    with pytest.raises(Exception, match="still PROVISIONING"):
+        converge(endpoints, DOMAINS)
+    inventory = endpoints.read(DOMAINS)
+    for domain in DOMAINS:
+        assert endpoints.describe(inventory, domain) == (
+            f"gcp-lb mta-sts.{domain} (needs: certificate PROVISIONING)"
+        )
+    fakes.certs.finish_provisioning()
+    monkeypatch.delenv("MTASTS_GCP_CERT_TIMEOUT")
+    fakes.forget_calls()
+    converge(endpoints, DOMAINS)
+    assert fakes.writes() == 0
+    inventory = endpoints.read(DOMAINS)
+    for domain in DOMAINS:
+        assert endpoints.describe(inventory, domain) == endpoints.wanted(domain)
+    assert endpoints.managed_hosts(inventory) == {f"mta-sts.{d}" for d in DOMAINS}
+
+
+def test_describe_names_each_missing_piece(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    entry = fakes.certs.names("certificateMapEntries")[0]
+    with fakes.certs.lock:
+        del fakes.certs.resources[entry]
+    described = endpoints.describe(endpoints.read([]), "example.com")
+    assert described == "gcp-lb mta-sts.example.com (needs: certificate map entry)"
+    converge(endpoints, ["example.com"])
+    assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
+
+
+def test_converge_waits_until_every_certificate_is_active(fakes, endpoints):
+    fakes.certs.provisioning_polls = 4
+    converge(endpoints, DOMAINS)
+    for name in fakes.certs.names("certificates"):
+        assert fakes.certs.get(name)["managed"]["state"] == "ACTIVE"
+
+
+def test_certificate_timeout_is_one_line(fakes, endpoints, monkeypatch):
+    monkeypatch.setenv("MTASTS_GCP_CERT_TIMEOUT", "0.01")
+    fakes.certs.provisioning_polls = 10**6
+    with pytest.raises(Exception) as caught:
+        converge(endpoints, ["example.com"])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "example.com" in message and "PROVISIONING" in message
+    assert "MTASTS_GCP_CERT_TIMEOUT" in message
+
+
+def test_failed_certificate_is_one_line(fakes, endpoints):
+    fakes.certs.fail("mta-sts.example.com")
+    with pytest.raises(Exception) as caught:
+        converge(endpoints, ["example.com"])
+    assert "\n" not in str(caught.value) and "FAILED" in str(caught.value)
+
+
+def test_each_policy_host_serves_exactly_its_key(fakes, endpoints):
+    converge(endpoints, DOMAINS)
+    bucket = f"mtasts-{PROJECT}"
+    for domain in DOMAINS:
+        route = fakes.compute.resolve(f"mta-sts.{domain}", POLICY_PATH, project=PROJECT)
+        assert (route.bucket, route.object_key) == (bucket, f"mta-sts.{domain}{POLICY_PATH}")
+        assert route.redirect is None
+        with_query = fakes.compute.resolve(
+            f"MTA-STS.{domain}", POLICY_PATH + "?x=1", project=PROJECT
+        )
+        assert with_query.object_key == f"mta-sts.{domain}{POLICY_PATH}"
+
+
+POLICY_KEYS = {f"mta-sts.{d}{POLICY_PATH}" for d in DOMAINS}
+
+
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [
+        ("mta-sts.example.com", "/"),
+        ("mta-sts.example.com", "/.well-known/mta-sts.txt/"),
+        ("mta-sts.example.com", "/.well-known/MTA-STS.txt"),
+        ("mta-sts.example.com", "/.well-known/"),
+        ("mta-sts.example.com", f"/mta-sts.example.org{POLICY_PATH}"),
+        ("mta-sts.example.com", f"/mta-sts.example.com{POLICY_PATH}"),
+        ("example.com", POLICY_PATH),
+        ("mta-sts.unknown.example", POLICY_PATH),
+        ("34.120.0.2", POLICY_PATH),
+        ("anything", f"/mta-sts.example.com{POLICY_PATH}"),
+    ],
+)
+def test_anything_else_is_a_404_never_a_redirect(fakes, endpoints, host, path):
+    converge(endpoints, DOMAINS)
+    route = fakes.compute.resolve(host, path, project=PROJECT)
+    assert route.redirect is None
+    assert route.object_key not in POLICY_KEYS
+    assert (route.object_key or "").startswith("mtasts-no-such-object/")
+
+
+def test_nothing_listens_on_port_80(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    with pytest.raises(LookupError):
+        fakes.compute.resolve("mta-sts.example.com", POLICY_PATH, project=PROJECT, port=80)
+
+
+def test_both_addresses_serve_the_policy(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    inventory = endpoints.read(["example.com"])
+    for ip in endpoints.addresses(inventory):
+        route = fakes.compute.resolve("mta-sts.example.com", POLICY_PATH, project=PROJECT, ip=ip)
+        assert route.object_key == f"mta-sts.example.com{POLICY_PATH}"
+
+
+def test_proxy_presents_the_active_certificate_for_each_host(fakes, endpoints):
+    converge(endpoints, DOMAINS)
+    certificate_map = proxy_map(fakes)
+    for domain in DOMAINS:
+        cert = fakes.certs.serving_certificate(certificate_map, f"mta-sts.{domain}")
+        assert cert is not None
+        assert cert["managed"]["state"] == "ACTIVE"
+        assert cert["managed"]["domains"] == [f"mta-sts.{domain}"]
+    assert fakes.certs.serving_certificate(certificate_map, "mta-sts.unknown.example") is None
+    proxy = fakes.compute.get("targetHttpsProxies", "mtasts-lb-https", project=PROJECT)
+    assert proxy["sslPolicy"].endswith("/sslPolicies/mtasts-lb-tls12")
+
+
+def test_adding_a_domain_changes_the_url_map_once(fakes, endpoints):
+    converge(endpoints, DOMAINS[:2])
+    fakes.forget_calls()
+    converge(endpoints, DOMAINS)
+    assert fakes.compute.count("PUT", "/urlMaps/mtasts-lb-urls$") == 1
+    assert fakes.compute.count("PATCH", "/urlMaps/") == 0
+    for collection in SHARED:
+        assert inserts(fakes, collection) == 0
+    route = fakes.compute.resolve(f"mta-sts.{DOMAINS[2]}", POLICY_PATH, project=PROJECT)
+    assert route.object_key == f"mta-sts.{DOMAINS[2]}{POLICY_PATH}"
+    for domain in DOMAINS[:2]:
+        route = fakes.compute.resolve(f"mta-sts.{domain}", POLICY_PATH, project=PROJECT)
+        assert route.object_key == f"mta-sts.{domain}{POLICY_PATH}"
+
+
+def test_two_prefixes_share_a_project_without_touching_each_other(fakes):
+    first, second = fakes.endpoints("mtasts"), fakes.endpoints("mtasts-b")
+    try:
+        converge(first, ["example.com"])
+        converge(second, ["example.org"])
+        one, two = first.read([]), second.read([])
+        assert first.managed_hosts(one) == {"mta-sts.example.com"}
+        assert second.managed_hosts(two) == {"mta-sts.example.org"}
+        assert first.describe(one, "example.org") is None
+        second.remove(two, ["example.org"], Dns().remove)
+        assert first.describe(first.read([]), "example.com") == first.wanted("example.com")
+        assert len(fakes.compute.names("forwardingRules", project=PROJECT)) == 2
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_repaired_proxy_gets_its_certificate_map_back(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    with fakes.compute.lock:
+        proxy = fakes.compute.resources["targetHttpsProxies"][f"{PROJECT}/mtasts-lb-https"]
+        proxy["certificateMap"] = proxy["certificateMap"].replace("mtasts-lb-certs", "other")
+    inventory = endpoints.read(["example.com"])
+    assert "HTTPS proxy" in (endpoints.describe(inventory, "example.com") or "")
+    fakes.forget_calls()
+    endpoints.converge(inventory, ["example.com"], Dns().write)
+    assert fakes.compute.count("POST", "/setCertificateMap$") == 1
+    assert proxy_map(fakes).endswith("/certificateMaps/mtasts-lb-certs")
+
+
+def test_a_map_named_with_a_project_number_is_still_ours(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    with fakes.compute.lock:
+        proxy = fakes.compute.resources["targetHttpsProxies"][f"{PROJECT}/mtasts-lb-https"]
+        proxy["certificateMap"] = proxy["certificateMap"].replace(PROJECT, "123456789012")
+    inventory = endpoints.read(["example.com"])
+    assert endpoints.describe(inventory, "example.com") == endpoints.wanted("example.com")
