@@ -10,6 +10,7 @@ The text still goes through `provisioner.redact`: an error may echo a header.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,10 @@ from google.auth import exceptions as auth_exceptions
 
 from provisioner.errors import MtastsError, ProviderError
 from provisioner.redact import redact
+
+_REQUEST_LINE = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE|HEAD) \S+: ")
+"""google-cloud-core prefixes its messages with the request (`POST https://...?x=y: `):
+the call is already named by `doing`, and a URL's query string is noise on one line."""
 
 NO_CREDENTIALS = (
     "no Google Cloud credentials found (Application Default Credentials: "
@@ -39,7 +44,7 @@ def describe(exc: BaseException) -> str:
         code = exc.code if exc.code is not None else "error"
         reason = getattr(exc, "reason", None)
         quota = (getattr(exc, "metadata", None) or {}).get("quota_metric")
-        message = exc.message or ""
+        message = _REQUEST_LINE.sub("", exc.message or "")
         text = f"HTTP {code}" + (f" {reason}" if reason else "") + f": {message}"
         if quota:
             text += f" (quota {quota})"

@@ -1,0 +1,114 @@
+"""The gcp provider when Google says no: every failure is one line naming the provider, the
+domain and the call (a quota or a permission by name), transient answers (429, 5xx) are
+survived, another writer's change is named as such, and a hung API ends the run within
+MTASTS_READ_TIMEOUT."""
+
+# ruff: noqa: F811 (the `gcp` fixture is imported from gcp_world, then requested by name)
+from __future__ import annotations
+
+import time
+
+from clihelpers import run
+from gcp_world import GcpWorld, gcp  # noqa: F401
+from test_gcp_provider import apply, assert_idempotent
+
+DOMAIN = {"example.com": {"mx": ["mx1.example.com"]}}
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert "http://" not in line  # the request URL is noise: the call is named in words
+    return str(line)
+
+
+def test_a_quota_error_is_one_line_naming_the_quota(gcp: GcpWorld):
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    gcp.dns.inject(
+        "POST",
+        r"/changes$",
+        403,
+        reason="quotaExceeded",
+        message="Quota exceeded for quota 'rrsetAdditionsPerChange'.",
+        times=5,
+    )
+    line = one_line_error(run("apply", "-c", gcp.spec(DOMAIN), "--auto-approve"))
+    assert "gcp: example.com: changing records in managed zone example-com failed" in line
+    assert "HTTP 403" in line and "rrsetAdditionsPerChange" in line
+
+
+def test_a_missing_permission_is_one_line_naming_it(gcp: GcpWorld):
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    gcp.dns.inject("GET", r"/rrsets$", 403)
+    line = one_line_error(run("plan", "-c", gcp.spec(DOMAIN)))
+    assert "listing records of managed zone example-com failed: HTTP 403" in line
+    assert "dns.resourceRecordSets.list" in line
+
+    gcp.gcs.inject("GET", r"/o$", 403)
+    line = one_line_error(run("plan", "-c", gcp.spec(DOMAIN)))
+    assert "gcp: listing policies in gs://mtasts-test-policies failed: HTTP 403" in line
+
+
+def test_429_and_5xx_answers_are_survived(gcp: GcpWorld):
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    gcp.dns.inject("GET", r"/managedZones$", 429)
+    gcp.dns.inject("GET", r"/rrsets$", 503)
+    gcp.dns.inject("POST", r"/changes$", 429)
+    gcp.dns.inject("POST", r"/changes$", 500)
+    gcp.dns.inject("GET", r"/changes/", 502)
+    gcp.gcs.inject("GET", r"/o$", 429)
+    gcp.gcs.inject("POST", r"/upload/", 503)
+    spec = gcp.spec(DOMAIN)
+    apply(spec)
+    assert gcp.policy("example.com") is not None
+    assert gcp.dns.count(kind="changes.create") == 2 + 2  # two phases, two refused tries
+    assert_idempotent(spec)
+
+
+def test_another_writer_is_named_and_nothing_of_the_change_applies(gcp: GcpWorld):
+    zone = gcp.zone("example.com", mx=["mx1.example.com"])
+    gcp.dns.inject("POST", r"/changes$", 412)
+    line = one_line_error(run("apply", "-c", gcp.spec(DOMAIN), "--auto-approve"))
+    assert "another writer changed managed zone example-com since mtasts read it" in line
+    assert "run 'mtasts plan' again" in line
+    assert gcp.rrset(zone, "mta-sts.example.com.", "A") is None
+    assert gcp.policy("example.com") is None  # phase 0 failed: nothing later ran
+
+
+def test_another_writer_of_the_policy_object_is_not_overwritten(gcp: GcpWorld, monkeypatch):
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    spec = gcp.spec(DOMAIN)
+    apply(spec)
+    from providers.gcp import storage
+
+    original = storage.PolicyBucket.write
+
+    def racing(self, domain: str, body: str) -> None:
+        gcp.gcs.client().bucket("mtasts-test-policies").blob(
+            f"mta-sts.{domain}/.well-known/mta-sts.txt"
+        ).upload_from_string(b"someone else's")
+        original(self, domain, body)
+
+    monkeypatch.setattr(storage.PolicyBucket, "write", racing)
+    changed = gcp.spec({"example.com": {"mx": ["mx1.example.com"], "mode": "enforce"}})
+    line = one_line_error(run("apply", "-c", changed, "--auto-approve"))
+    assert "another writer changed gs://mtasts-test-policies/mta-sts.example.com/" in line
+    assert gcp.policy("example.com")["body"] == "someone else's"
+
+
+def test_a_hung_api_is_bounded_by_the_read_timeout(gcp: GcpWorld):
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    gcp.dns.hang("GET", r"/rrsets$", hold=30)
+    started = time.monotonic()
+    result = run("plan", "-c", gcp.spec(DOMAIN), env={"MTASTS_READ_TIMEOUT": "1"})
+    assert time.monotonic() - started < 10
+    line = one_line_error(result)
+    assert "listing records of managed zone example-com failed: no answer in time" in line
+
+
+def test_a_bad_knob_is_one_line(gcp: GcpWorld):
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    result = run("plan", "-c", gcp.spec(DOMAIN), env={"MTASTS_GCP_DNS_RATE": "fast"})
+    assert "MTASTS_GCP_DNS_RATE" in one_line_error(result)
