@@ -233,3 +233,14 @@ def test_endpoint_capability_is_declared_honestly(world: ContractWorld) -> None:
     path = spec(world, one("example.com"))
     shown = json.loads(run("plan", "-c", path, "--format", "json").stdout)
     assert any(c["resource"] == "endpoint" for c in shown["changes"])
+
+
+def test_enforce_names_a_live_mx_the_patterns_miss(world: ContractWorld) -> None:
+    if Capability.READ_MX not in world.capabilities:
+        pytest.skip(f"{world.provider_name} does not read live MX records")
+    world.add_zone("example.com")
+    path = spec(world, {"example.com": {"mx": ["mx.other.example"], "mode": "enforce"}})
+    shown = json.loads(run("plan", "-c", path, "--format", "json").stdout)
+    assert any(
+        "enforce would block mail to mx.example.com" in warning for warning in shown["warnings"]
+    ), shown["warnings"]
