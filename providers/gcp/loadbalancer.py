@@ -195,6 +195,7 @@ class LoadBalancer:
         )
         if bb is None:
             pending.append(self.compute.insert("backendBuckets", wanted_bb))
+            live["backendBuckets"][n.backend_bucket] = wanted_bb
         elif bb.bucket_name != self.bucket or bb.enable_cdn:
             request = compute_v1.PatchBackendBucketRequest(
                 project=self.compute.project,
@@ -212,6 +213,7 @@ class LoadBalancer:
                     request,
                 )
             )
+            live["backendBuckets"][n.backend_bucket] = wanted_bb
         if n.ssl_policy not in live["sslPolicies"]:
             policy = compute_v1.SslPolicy(
                 name=n.ssl_policy,
@@ -220,11 +222,12 @@ class LoadBalancer:
                 description="mtasts: TLS 1.2 or later",
             )
             pending.append(self.compute.insert("sslPolicies", policy))
+            live["sslPolicies"][n.ssl_policy] = policy
         if not pending:
             return
         self.compute.wait(pending)
-        for collection in ("addresses", "backendBuckets", "sslPolicies"):
-            live[collection] = self.read(collection)
+        if len(live["addresses"]) < 2:
+            live["addresses"] = self.read("addresses")  # the IPs Google gave them
 
     def ensure_url_map(self, live: Live, add: set[str], drop: set[str]) -> None:
         """The URL map serving (its hosts | add) - drop: one insert or one update.
@@ -240,7 +243,7 @@ class LoadBalancer:
                 return
             built = urlmap.build(n.url_map, bb_link, add - drop)
             self.compute.wait([self.compute.insert("urlMaps", built)])
-            live["urlMaps"] = self.read("urlMaps")
+            live["urlMaps"][n.url_map] = built  # no fingerprint: an update re-reads (412)
             return
         for attempt in (1, 2):
             desired = urlmap.build(n.url_map, bb_link, (urlmap.hosts_of(current) | add) - drop)
@@ -286,6 +289,7 @@ class LoadBalancer:
                 description="mtasts: MTA-STS policy endpoint",
             )
             pending.append(self.compute.insert("targetHttpsProxies", wanted))
+            live["targetHttpsProxies"][n.proxy] = wanted
         else:
             if last(proxy.url_map) != n.url_map:
                 reference = compute_v1.UrlMapReference(url_map=self.link("urlMaps", n.url_map))
@@ -328,9 +332,11 @@ class LoadBalancer:
                         request,
                     )
                 )
-        if pending:
+        if pending and proxy is not None:
             self.compute.wait(pending)
             live["targetHttpsProxies"] = self.read("targetHttpsProxies")
+        elif pending:
+            self.compute.wait(pending)
         pending = []
         for name, address in ((n.rule_ipv4, n.ipv4), (n.rule_ipv6, n.ipv6)):
             rule = live["forwardingRules"].get(name)
@@ -351,9 +357,8 @@ class LoadBalancer:
                 description="mtasts: HTTPS only",
             )
             pending.append(self.compute.insert("forwardingRules", wanted_rule))
-        if pending:
-            self.compute.wait(pending)
-            live["forwardingRules"] = self.read("forwardingRules")
+            live["forwardingRules"][name] = wanted_rule
+        self.compute.wait(pending)
 
     # Removing
 
