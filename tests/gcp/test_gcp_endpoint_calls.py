@@ -1,0 +1,68 @@
+"""API calls the endpoint half makes, counted on the fakes (operation polls included): a read
+is a fixed handful of listings whatever the number of domains; an apply from empty costs
+about six calls a domain (three creates, three operation polls) plus the shared pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from gcp_endpoint_testing import Dns, Fakes, fresh, opened, started
+
+READ_CALLS = 9
+"""Six Compute listings and three Certificate Manager listings."""
+PER_DOMAIN = 6
+SHARED_BUDGET = 30
+"""The shared pieces: nine creates, their operation polls, a few listings and the waits."""
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Fakes]:
+    yield from started()
+
+
+@pytest.fixture
+def fakes(servers, monkeypatch) -> Iterator[Fakes]:
+    yield from fresh(servers, monkeypatch)
+
+
+@pytest.fixture
+def endpoints(fakes):
+    yield from opened(fakes)
+
+
+def domains(n: int) -> list[str]:
+    return [f"d{i}.example" for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [0, 1, 30])
+def test_read_is_a_handful_of_listings_whatever_the_domains(fakes, endpoints, n):
+    if n:
+        endpoints.converge(endpoints.read(domains(n)), domains(n), Dns().write)
+    fakes.forget_calls()
+    endpoints.read(domains(n))
+    assert fakes.calls() == READ_CALLS
+    assert all(c.method == "GET" for c in fakes.compute.calls + fakes.certs.calls)
+
+
+def test_apply_from_empty_costs_about_six_calls_a_domain(fakes, endpoints):
+    names = domains(30)
+    inventory = endpoints.read(names)
+    fakes.forget_calls()
+    endpoints.converge(inventory, names, Dns().write)
+    calls = fakes.calls()
+    assert calls <= PER_DOMAIN * len(names) + SHARED_BUDGET, calls
+    fakes.forget_calls()
+    endpoints.converge(endpoints.read(names), names, Dns().write)
+    assert fakes.writes() == 0
+    assert fakes.calls() == READ_CALLS  # all ACTIVE: nothing to wait for
+
+
+def test_adding_one_domain_to_thirty_costs_about_six_calls_and_one_map_update(fakes, endpoints):
+    names = domains(31)
+    endpoints.converge(endpoints.read(names[:30]), names[:30], Dns().write)
+    inventory = endpoints.read(names)
+    fakes.forget_calls()
+    endpoints.converge(inventory, names, Dns().write)
+    assert fakes.compute.count("PUT") == 1
+    assert fakes.calls() <= PER_DOMAIN + 2 + 3, [(c.method, c.path) for c in fakes.certs.calls]
