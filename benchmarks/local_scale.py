@@ -4,7 +4,7 @@ Usage: python benchmarks/local_scale.py [N]   (default N=1000)
 
 Figures printed: spec load + render time, plan time on an empty tree, apply time, plan
 time with nothing to change, peak Python memory (tracemalloc), and files read and written
-per domain (the local provider's "API calls").
+per domain through the provider's tree accessor (the local provider's "API calls").
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from unittest import mock
 
+from providers.localtree import LocalTree
 from provisioner.apply import apply_plan
 from provisioner.refresh import compute_plan
 from provisioner.registry import build_providers
@@ -55,8 +56,7 @@ def peak_memory_of_plan(spec_path: Path) -> int:
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     calls: Counter[str] = Counter()
-    real_read_bytes, real_read_text = Path.read_bytes, Path.read_text
-    real_replace = Path.replace
+    real_read, real_write = LocalTree.read, LocalTree.write
 
     def counted(name: str, real):  # type: ignore[no-untyped-def]
         def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -72,9 +72,8 @@ def main() -> None:
         providers = build_providers(spec)
         loaded = time.perf_counter()
         with (
-            mock.patch.object(Path, "read_bytes", counted("read", real_read_bytes)),
-            mock.patch.object(Path, "read_text", counted("read", real_read_text)),
-            mock.patch.object(Path, "replace", counted("write", real_replace)),
+            mock.patch.object(LocalTree, "read", counted("read", real_read)),
+            mock.patch.object(LocalTree, "write", counted("write", real_write)),
         ):
             first = compute_plan(spec, providers)
             planned = time.perf_counter()

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
 import idna
 import jinja2
@@ -138,6 +138,13 @@ def normalize_hostname(name: str) -> str:
         raise ValueError(f"{name!r} {exc}") from None
 
 
+MEMO_SIZE = 16_384
+"""Entries kept by each memo below: names, mx patterns and bodies repeat across a run (the
+spec validates a policy, the planner renders it, providers and saved-plan checks parse it
+back), and each of these functions is pure."""
+
+
+@lru_cache(maxsize=MEMO_SIZE)
 def _ascii_hostname(name: str) -> str:
     text = name.strip()
     if not text:
@@ -169,6 +176,7 @@ def _ascii_hostname(name: str) -> str:
     return ascii_name
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def normalize_mx_pattern(pattern: str) -> str:
     """Validate and normalise one mx pattern (`host` or `*.host`) as a spec may write it.
 
@@ -236,6 +244,7 @@ def max_age_advice(mode: Mode, max_age: int) -> str | None:
 # --- the policy file -------------------------------------------------------------------
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def render_policy(policy: Policy) -> str:
     """The exact policy body to publish (CRLF, `version` first); checked by parsing it back."""
     for pattern in policy.mx:
@@ -295,6 +304,7 @@ def _body_digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def parse_policy(text: str) -> ParsedPolicy:
     """Parse a policy body strictly (section 3.2); raises GrammarError naming the line.
 
