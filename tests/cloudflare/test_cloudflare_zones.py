@@ -205,7 +205,7 @@ def test_plan_refuses_a_delegated_domain_naming_the_record_and_writes_nothing(cf
         assert "_mta-sts.example.com is a CNAME to _mta-sts.hosted.example.org" in com
         assert "mta-sts.example.com is a CNAME to mta-sts.hosted.example.org" in com
         assert "mtasts import example.com" in com
-        assert net.startswith("example.net (cf): mta-sts.example.net is a A (192.0.2.7)")
+        assert net.startswith("example.net (cf): mta-sts.example.net is an A (192.0.2.7)")
         assert writes(cf_api) == 0, "nothing written"
     assert cf_api.state.scripts == {} and bound_hosts(cf_api) == {}
 
