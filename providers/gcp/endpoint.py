@@ -192,19 +192,34 @@ class GcpEndpoints:
             )
 
     def _certify(self, inventory: EndpointInventory, domain: str) -> None:
-        """The domain's authorization, certificate and map entry, each only if missing."""
+        """The domain's authorization, certificate and map entry, each only if missing.
+
+        A FAILED certificate is replaced (entry first: it is in use), since Google does not
+        retry it (https://cloud.google.com/certificate-manager/docs/troubleshooting); an
+        entry naming another certificate is replaced too.
+        """
         host = policy_host(domain)
+        entries = inventory.entries if inventory.entries is not None else {}
         auth = inventory.authorizations.get(host)
         if auth is None:
             auth = inventory.authorizations[host] = self.certs.authorize(domain, host)
         cert = inventory.certificates.get(host)
+        if cert is not None and cert.state == "FAILED":
+            entry = entries.pop(host, None)
+            if entry is not None:
+                self.certs.delete(domain, entry.name)
+            self.certs.delete(domain, cert.name)
+            cert = None
         if cert is None:
             name = self.certs.certify(domain, host, auth.name)
             cert = inventory.certificates[host] = Certificate(
                 name, host, "PROVISIONING", (auth.name,)
             )
-        entries = inventory.entries if inventory.entries is not None else {}
-        if host not in entries:
+        entry = entries.get(host)
+        if entry is not None and entry.certificates != (cert.name,):
+            self.certs.delete(domain, entry.name)
+            entry = None
+        if entry is None:
             self.certs.map_host(domain, host, cert.name)
             entries[host] = MapEntry(
                 f"{self.certs.map_name}/certificateMapEntries/{self.certs.rid('entry', host)}",

@@ -155,11 +155,38 @@ def test_certificate_timeout_is_one_line(fakes, endpoints, monkeypatch):
     assert "MTASTS_GCP_CERT_TIMEOUT" in message
 
 
-def test_failed_certificate_is_one_line(fakes, endpoints):
+def test_failed_certificate_is_one_line_and_replaced_by_the_next_apply(fakes, endpoints):
     fakes.certs.fail("mta-sts.example.com")
     with pytest.raises(Exception) as caught:
         converge(endpoints, ["example.com"])
     assert "\n" not in str(caught.value) and "FAILED" in str(caught.value)
+    inventory = endpoints.read([])
+    assert "certificate FAILED" in (endpoints.describe(inventory, "example.com") or "")
+    fakes.certs.failures.clear()
+    fakes.forget_calls()
+    endpoints.converge(inventory, ["example.com"], Dns().write)
+    assert fakes.certs.count("DELETE") == 2  # the entry, then the certificate
+    assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
+    assert fakes.certs.serving_certificate(proxy_map(fakes), "mta-sts.example.com") is not None
+
+
+def test_an_entry_naming_another_certificate_is_replaced(fakes, endpoints):
+    converge(endpoints, ["example.com", "example.org"])
+    entries = {
+        fakes.certs.get(n)["hostname"]: n for n in fakes.certs.names("certificateMapEntries")
+    }
+    certs = {
+        fakes.certs.get(n)["managed"]["domains"][0]: n for n in fakes.certs.names("certificates")
+    }
+    with fakes.certs.lock:
+        fakes.certs.resources[entries["mta-sts.example.com"]]["certificates"] = [
+            certs["mta-sts.example.org"]
+        ]
+    inventory = endpoints.read([])
+    assert "certificate map entry" in (endpoints.describe(inventory, "example.com") or "")
+    endpoints.converge(inventory, ["example.com"], Dns().write)
+    served = fakes.certs.serving_certificate(proxy_map(fakes), "mta-sts.example.com")
+    assert served is not None and served["managed"]["domains"] == ["mta-sts.example.com"]
 
 
 def test_each_policy_host_serves_exactly_its_key(fakes, endpoints):
