@@ -139,17 +139,20 @@ class CertificateManager:
 
     def _list(self, doing: str, method: str, parent: str) -> list[Any]:
         rpc = getattr(self.client, method)
+        pacer = shared_pacer(self.project, "certificatemanager", CERTIFICATE_MANAGER.read())
+        field_name = method.removeprefix("list_")
 
         def listing() -> list[Any]:
-            # Each page is a request: pace them one by one.
-            pages = rpc(
+            found: list[Any] = []
+            pager = rpc(
                 request={"parent": parent, "page_size": PAGE},
                 retry=None,
                 timeout=request_timeout(),
-            ).pages
-            found: list[Any] = []
-            for page in pages:
-                found.extend(getattr(page, method.removeprefix("list_")))
+            )
+            for page in pager.pages:
+                found.extend(getattr(page, field_name))
+                if page.next_page_token:
+                    pacer.acquire()  # the pager asks for the next page: one more request
             return found
 
         with reported(self.provider, None, doing):

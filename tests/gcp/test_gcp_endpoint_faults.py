@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from gcp_endpoint_testing import POLICY_PATH, PROJECT, Dns, Fakes, converge, fresh, opened, started
 
+from providers.gcp import certmanager
 from provisioner.errors import ProviderError
 from provisioner.knobs import Rate
 from provisioner.pacing import shared_pacer
@@ -173,3 +174,19 @@ def test_every_certificate_manager_request_is_paced(fakes, endpoints, monkeypatc
     before = pacer.sent
     converge(endpoints, ["example.com", "example.org"])
     assert pacer.sent - before == len(fakes.certs.calls)
+
+
+def test_listings_page_and_each_page_is_paced(fakes, endpoints, monkeypatch):
+    names = ["a.example", "b.example", "c.example", "d.example", "e.example"]
+    converge(endpoints, names)
+    monkeypatch.setattr(certmanager, "PAGE", 2)
+    monkeypatch.setenv("MTASTS_GCP_CERTIFICATE_MANAGER_RATE", "1000/60")
+    pacer = shared_pacer(PROJECT, "certificatemanager", Rate(1000, 60.0))
+    before = pacer.sent
+    fakes.forget_calls()
+    inventory = endpoints.read(names)
+    assert len(fakes.certs.calls) == 3 * 3  # three listings of three pages each
+    assert pacer.sent - before == len(fakes.certs.calls)
+    assert endpoints.managed_hosts(inventory) == {f"mta-sts.{d}" for d in names}
+    for domain in names:
+        assert endpoints.describe(inventory, domain) == endpoints.wanted(domain)
