@@ -40,11 +40,12 @@ from typing import Any
 import cloudflare
 from cloudflare.types.dns import record_list_params
 
+from provisioner.dnstext import DnsTextError, txt_text
+from provisioner.dnstext import txt_value as zone_text_value
 from provisioner.plan import Change
 from provisioner.rfc8460 import is_tlsrpt_record
 from provisioner.rfc8461 import is_sts_record
 from provisioner.state import POLICY_HOST_PREFIX, BlockingRecord, Resource, record_name
-from provisioner.txtstrings import zone_quoted
 
 from .client import all_pages, api_errors
 
@@ -63,18 +64,23 @@ _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def txt_value(content: str) -> str:
-    """A record's content as the value senders see: quoted strings joined, unquoted as is."""
+    """A record's content as the value senders see: quoted strings joined (zone-file escapes,
+    `\\DDD` included, decoded by `provisioner.dnstext`), unquoted content as is."""
     text = content.strip()
     if not text.startswith('"'):
         return content
-    parts = _QUOTED.findall(text)
-    return "".join(re.sub(r"\\(.)", r"\1", part) for part in parts)
+    try:
+        return zone_text_value(text)
+    except DnsTextError:
+        parts = _QUOTED.findall(text)
+        return "".join(re.sub(r"\\(.)", r"\1", part) for part in parts)
 
 
 @dataclass
 class TxtRecord:
     id: str
     value: str
+    ttl: int = AUTO_TTL
 
 
 @dataclass
@@ -141,8 +147,10 @@ def operations_for(change: Change, live: Sequence[TxtRecord]) -> Operations:
         elif owned(record.value):
             stale.append(record)
     missing = [v for v in wanted if owned(v)]
+    # One RRset, one TTL (RFC 2181 section 5.2): a new value joins at the TTL already there.
+    ttl = next((record.ttl for record in live), AUTO_TTL)
     patches = tuple(
-        {"id": old.id, "type": "TXT", "name": name, "content": zone_quoted(value)}
+        {"id": old.id, "type": "TXT", "name": name, "content": txt_text(value)}
         for old, value in zip(stale, missing, strict=False)
     )
     deletes = tuple({"id": old.id} for old in stale[len(missing) :])
@@ -150,8 +158,8 @@ def operations_for(change: Change, live: Sequence[TxtRecord]) -> Operations:
         {
             "type": "TXT",
             "name": name,
-            "content": zone_quoted(value),
-            "ttl": AUTO_TTL,
+            "content": txt_text(value),
+            "ttl": ttl,
             "comment": RECORD_COMMENT,
         }
         for value in missing[len(stale) :]
@@ -204,7 +212,7 @@ class DnsRecords:
             name = _name(rec.name)
             if rtype == "TXT":
                 records.txt.setdefault(name, []).append(
-                    TxtRecord(rec.id, txt_value(rec.content or ""))
+                    TxtRecord(rec.id, txt_value(rec.content or ""), int(rec.ttl or AUTO_TTL))
                 )
             elif rtype in DELEGATING_TYPES:
                 records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
@@ -303,7 +311,9 @@ class DnsRecords:
                 records.txt[name] = kept
             for created in getattr(answer, "posts", None) or []:
                 records.txt.setdefault(_name(created.name), []).append(
-                    TxtRecord(created.id, txt_value(created.content or ""))
+                    TxtRecord(
+                        created.id, txt_value(created.content or ""), int(created.ttl or AUTO_TTL)
+                    )
                 )
 
 

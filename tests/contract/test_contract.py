@@ -106,6 +106,8 @@ def test_foreign_records_survive_byte_for_byte_ttl_included(world: ContractWorld
         after = world.records(name, rtype)
         for record in records:
             assert record in after, f"{name} {rtype} {record} was changed or lost"
+    ttls = {ttl for _, ttl in world.records("_mta-sts.example.com", "TXT")}
+    assert ttls == {600}, "mtasts's value joins the RRset at its TTL (RFC 2181 section 5.2)"
     plan_is_empty(path)
 
 
