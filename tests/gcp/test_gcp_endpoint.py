@@ -307,3 +307,32 @@ def test_a_map_named_with_a_project_number_is_still_ours(fakes, endpoints):
         proxy["certificateMap"] = proxy["certificateMap"].replace(PROJECT, "123456789012")
     inventory = endpoints.read(["example.com"])
     assert endpoints.describe(inventory, "example.com") == endpoints.wanted("example.com")
+
+
+def test_a_rule_moved_to_port_80_is_put_back_on_443(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    with fakes.compute.lock:
+        rule = fakes.compute.resources["forwardingRules"][f"{PROJECT}/mtasts-lb-https-ipv4"]
+        rule["portRange"] = "80-80"
+    inventory = endpoints.read([])
+    assert "forwarding rule 443 IPv4" in (endpoints.describe(inventory, "example.com") or "")
+    endpoints.converge(inventory, ["example.com"], Dns().write)
+    with pytest.raises(LookupError):
+        fakes.compute.resolve("mta-sts.example.com", POLICY_PATH, project=PROJECT, port=80)
+    rule = fakes.compute.get("forwardingRules", "mtasts-lb-https-ipv4", project=PROJECT)
+    assert rule["portRange"] == "443-443"
+    assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
+
+
+def test_a_backend_bucket_with_cdn_on_is_patched(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    with fakes.compute.lock:
+        bb = fakes.compute.resources["backendBuckets"][f"{PROJECT}/mtasts-lb-policies"]
+        bb["enableCdn"] = True
+    inventory = endpoints.read([])
+    assert "backend bucket" in (endpoints.describe(inventory, "example.com") or "")
+    fakes.forget_calls()
+    endpoints.converge(inventory, ["example.com"], Dns().write)
+    assert fakes.compute.count("PATCH", "/backendBuckets/mtasts-lb-policies$") == 1
+    bb = fakes.compute.get("backendBuckets", "mtasts-lb-policies", project=PROJECT)
+    assert bb["enableCdn"] is False
