@@ -274,12 +274,13 @@ class LoadBalancer:
             return
 
     def ensure_front(self, live: Live) -> None:
-        """The proxy (map, SSL policy, certificate map), then a 443 rule per address."""
+        """The proxy (URL map, SSL policy, certificate map), then a 443 rule per address."""
+        self._ensure_proxy(live)
+        self._ensure_rules(live)
+
+    def _ensure_proxy(self, live: Live) -> None:
         n = self.names
         proxy = live["targetHttpsProxies"].get(n.proxy)
-        project = self.compute.project
-        client = compute_v1.TargetHttpsProxiesClient
-        pending: list[Pending | None] = []
         if proxy is None:
             wanted = compute_v1.TargetHttpsProxy(
                 name=n.proxy,
@@ -288,64 +289,52 @@ class LoadBalancer:
                 certificate_map=self.certificate_map,
                 description="mtasts: MTA-STS policy endpoint",
             )
-            pending.append(self.compute.insert("targetHttpsProxies", wanted))
+            self.compute.wait([self.compute.insert("targetHttpsProxies", wanted)])
             live["targetHttpsProxies"][n.proxy] = wanted
-        else:
-            if last(proxy.url_map) != n.url_map:
-                reference = compute_v1.UrlMapReference(url_map=self.link("urlMaps", n.url_map))
-                request: Any = compute_v1.SetUrlMapTargetHttpsProxyRequest(
-                    project=project,
-                    target_https_proxy=n.proxy,
-                    url_map_reference_resource=reference,
-                )
-                pending.append(
-                    self.compute.mutate(
-                        "setting the proxy's URL map", client, "set_url_map_unary", request
-                    )
-                )
-            if last(proxy.ssl_policy) != n.ssl_policy:
-                ssl = compute_v1.SslPolicyReference(
-                    ssl_policy=self.link("sslPolicies", n.ssl_policy)
-                )
-                request = compute_v1.SetSslPolicyTargetHttpsProxyRequest(
-                    project=project, target_https_proxy=n.proxy, ssl_policy_reference_resource=ssl
-                )
-                pending.append(
-                    self.compute.mutate(
-                        "setting the proxy's SSL policy", client, "set_ssl_policy_unary", request
-                    )
-                )
-            if last(proxy.certificate_map) != last(self.certificate_map):
-                body = compute_v1.TargetHttpsProxiesSetCertificateMapRequest(
-                    certificate_map=self.certificate_map
-                )
-                request = compute_v1.SetCertificateMapTargetHttpsProxyRequest(
-                    project=project,
-                    target_https_proxy=n.proxy,
-                    target_https_proxies_set_certificate_map_request_resource=body,
-                )
-                pending.append(
-                    self.compute.mutate(
-                        "setting the proxy's certificate map",
-                        client,
-                        "set_certificate_map_unary",
-                        request,
-                    )
-                )
-        if pending and proxy is not None:
-            self.compute.wait(pending)
+            return
+        project, proxy_name = self.compute.project, n.proxy
+        fixes: list[tuple[str, str, Any]] = []
+        # The certificate map first: the API checks every reference of the proxy.
+        if last(proxy.certificate_map) != last(self.certificate_map):
+            body = compute_v1.TargetHttpsProxiesSetCertificateMapRequest(
+                certificate_map=self.certificate_map
+            )
+            request: Any = compute_v1.SetCertificateMapTargetHttpsProxyRequest(
+                project=project,
+                target_https_proxy=proxy_name,
+                target_https_proxies_set_certificate_map_request_resource=body,
+            )
+            fixes.append(
+                ("setting the proxy's certificate map", "set_certificate_map_unary", request)
+            )
+        if last(proxy.url_map) != n.url_map:
+            reference = compute_v1.UrlMapReference(url_map=self.link("urlMaps", n.url_map))
+            request = compute_v1.SetUrlMapTargetHttpsProxyRequest(
+                project=project, target_https_proxy=proxy_name, url_map_reference_resource=reference
+            )
+            fixes.append(("setting the proxy's URL map", "set_url_map_unary", request))
+        if last(proxy.ssl_policy) != n.ssl_policy:
+            ssl = compute_v1.SslPolicyReference(ssl_policy=self.link("sslPolicies", n.ssl_policy))
+            request = compute_v1.SetSslPolicyTargetHttpsProxyRequest(
+                project=project, target_https_proxy=proxy_name, ssl_policy_reference_resource=ssl
+            )
+            fixes.append(("setting the proxy's SSL policy", "set_ssl_policy_unary", request))
+        # One at a time: a resource with a running operation answers "not ready".
+        for doing, method, request in fixes:
+            client = compute_v1.TargetHttpsProxiesClient
+            self.compute.wait([self.compute.mutate(doing, client, method, request)])
+        if fixes:
             live["targetHttpsProxies"] = self.read("targetHttpsProxies")
-        elif pending:
-            self.compute.wait(pending)
-        pending = []
+
+    def _ensure_rules(self, live: Live) -> None:
+        n = self.names
+        pending: list[Pending | None] = []
         for name, address in ((n.rule_ipv4, n.ipv4), (n.rule_ipv6, n.ipv6)):
             rule = live["forwardingRules"].get(name)
             if rule is not None and self._rule_ok(rule):
                 continue
-            if rule is not None:
-                pending.append(self.compute.delete("forwardingRules", name))
-                self.compute.wait(pending)
-                pending = []
+            if rule is not None:  # a port cannot be changed in place: delete, create
+                self.compute.wait([self.compute.delete("forwardingRules", name)])
             wanted_rule = compute_v1.ForwardingRule(
                 name=name,
                 I_p_address=self.link("addresses", address),

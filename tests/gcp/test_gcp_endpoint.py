@@ -336,3 +336,23 @@ def test_a_backend_bucket_with_cdn_on_is_patched(fakes, endpoints):
     assert fakes.compute.count("PATCH", "/backendBuckets/mtasts-lb-policies$") == 1
     bb = fakes.compute.get("backendBuckets", "mtasts-lb-policies", project=PROJECT)
     assert bb["enableCdn"] is False
+
+
+def test_a_proxy_with_every_reference_wrong_is_repaired_one_change_at_a_time(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    fakes.compute.seed("sslPolicies", {"name": "other-tls"}, project=PROJECT)
+    fakes.compute.seed(
+        "urlMaps",
+        {"name": "other-map", "defaultService": "global/backendBuckets/mtasts-lb-policies"},
+        project=PROJECT,
+    )
+    fakes.compute.operation_polls = 2  # the proxy stays busy until its operation is polled
+    with fakes.compute.lock:
+        proxy = fakes.compute.resources["targetHttpsProxies"][f"{PROJECT}/mtasts-lb-https"]
+        proxy["sslPolicy"] = proxy["sslPolicy"].replace("mtasts-lb-tls12", "other-tls")
+        proxy["urlMap"] = proxy["urlMap"].replace("mtasts-lb-urls", "other-map")
+        proxy["certificateMap"] = proxy["certificateMap"].replace("mtasts-lb-certs", "other")
+    endpoints.converge(endpoints.read([]), ["example.com"], Dns().write)
+    assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
+    route = fakes.compute.resolve("mta-sts.example.com", POLICY_PATH, project=PROJECT)
+    assert route.object_key == f"mta-sts.example.com{POLICY_PATH}"
