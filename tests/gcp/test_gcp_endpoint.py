@@ -356,3 +356,15 @@ def test_a_proxy_with_every_reference_wrong_is_repaired_one_change_at_a_time(fak
     assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
     route = fakes.compute.resolve("mta-sts.example.com", POLICY_PATH, project=PROJECT)
     assert route.object_key == f"mta-sts.example.com{POLICY_PATH}"
+
+
+def test_slow_operations_are_awaited_before_anything_refers_to_them(fakes, endpoints):
+    """The fake answers "not ready" for a reference to a resource whose operation runs."""
+    fakes.compute.operation_polls = 3
+    fakes.certs.operation_polls = 3
+    converge(endpoints, DOMAINS)
+    inventory = endpoints.read(DOMAINS)
+    for domain in DOMAINS:
+        assert endpoints.describe(inventory, domain) == endpoints.wanted(domain)
+    endpoints.remove(inventory, DOMAINS, Dns().remove)
+    assert fakes.compute.names("urlMaps", project=PROJECT) == []
