@@ -11,7 +11,9 @@ GlobalOperationsClient, GET by GET with growing pauses (`provisioner.polling`), 
 Every call passes `timeout=request_timeout()` (the library's default is 600 s) and
 `retry=None`: retries are ours (`providers.gcp.transient`), the same for reads and writes.
 Inserts and deletes carry a `requestId`, so a retried write answers the first operation
-instead of a 409 or 404 (https://cloud.google.com/compute/docs/api/how-tos/api-requests-responses#idempotency).
+instead of a 409 or 404 (the `requestId` query parameter of every mutation, e.g.
+https://cloud.google.com/compute/docs/reference/rest/v1/globalAddresses/insert). A 409 on
+insert (made by an earlier, interrupted run) and a 404 on delete count as done.
 """
 
 from __future__ import annotations

@@ -22,8 +22,15 @@ Converge, for the phase's domains at once:
      (one Cloud DNS change per zone: its 50-a-minute pace is the slowest API here, so the
      CNAME is not sent ahead on its own; issuance starts seconds later, not minutes);
   6. wait, bounded by MTASTS_GCP_CERT_TIMEOUT, until every certificate is ACTIVE.
+A FAILED certificate, or an entry naming another certificate, is replaced at step 2.
 Remove: the records (`write_dns_removal`), the host rules (one URL map update), then per
 domain entry, certificate, authorization; the shared pieces only when no host is left.
+
+`describe` reads only Compute and Certificate Manager: whether the records of
+`dns_records()` are live in Cloud DNS is the provider core's to compare (it holds the
+rrsets). Names and ownership: `providers.gcp.loadbalancer` (shared pieces) and
+`providers.gcp.certmanager` (per host); nothing without mtasts's exact name shape is read,
+changed or deleted.
 """
 
 from __future__ import annotations
