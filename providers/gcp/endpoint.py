@@ -175,6 +175,8 @@ class GcpEndpoints:
         domains: Sequence[str],
         write_dns: Callable[[list[Rrset]], None],
     ) -> None:
+        if not domains:
+            return
         live = inventory.compute
         for collection in COLLECTIONS:
             live.setdefault(collection, {})
@@ -243,6 +245,8 @@ class GcpEndpoints:
         domains: Sequence[str],
         write_dns_removal: Callable[[list[Rrset]], None],
     ) -> None:
+        if not domains:
+            return
         live = inventory.compute
         for collection in COLLECTIONS:
             live.setdefault(collection, {})

@@ -133,3 +133,13 @@ def test_removing_an_unknown_domain_changes_nothing(fakes, endpoints):
     assert fakes.writes() == 0
     inventory = endpoints.read([])
     assert endpoints.describe(inventory, "example.com") == endpoints.wanted("example.com")
+
+
+def test_no_domains_no_calls(fakes, endpoints):
+    converge(endpoints, ["example.com"])
+    inventory = endpoints.read([])
+    fakes.forget_calls()
+    dns = Dns()
+    endpoints.converge(inventory, [], dns.write)
+    endpoints.remove(inventory, [], dns.remove)
+    assert fakes.calls() == 0 and dns.written == dns.removed == []
