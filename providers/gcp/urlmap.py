@@ -16,10 +16,12 @@ the bucket's public grant includes listing (roles/storage.objectViewer; with obj
 only, GCS answers 403 for a missing key). Without that rewrite, `https://any-host/mta-sts.
 other.example/.well-known/mta-sts.txt` would serve another domain's policy.
 
-Size: a host costs about 600 bytes of the map (two service links, the rewrite); Google
-allows a URL map of 1 MB for a global external Application Load Balancer (classic: 64 KB),
-so about 1,500 hosts (https://cloud.google.com/load-balancing/docs/quotas#url_maps). A
-change over the limit is refused by the API and reported as one line naming the limit.
+Size: a host costs 600-850 bytes of the map (two service links, the rewrite); a URL map of
+a global external Application Load Balancer holds 1 MB (classic: 64 KB), so some 1,200
+hosts or more per provider; and the project's load balancer configuration size quota counts
+the map once per forwarding rule using it, twice here (IPv4 and IPv6)
+(https://cloud.google.com/load-balancing/docs/url-map-size-quota). A change over either
+limit is refused by the API, nothing of it applied, and reported as one line.
 
 The map is mtasts's (by name): it is written whole, and compared by what it serves
 (`served`), not field by field, so defaults the API adds never look like a change.
