@@ -104,11 +104,12 @@ class CertificateManager:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = cm.CertificateManagerClient(
-                transport="rest",
-                client_options=client_options(self._endpoint),
-                credentials=credentials_for(self._endpoint),
-            )
+            with reported(self.provider, None, "connecting to the Certificate Manager API"):
+                self._client = cm.CertificateManagerClient(
+                    transport="rest",
+                    client_options=client_options(self._endpoint),
+                    credentials=credentials_for(self._endpoint),
+                )
         return self._client
 
     def close(self) -> None:

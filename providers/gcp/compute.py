@@ -125,9 +125,10 @@ class Compute:
 
     def client(self, cls: type[Any]) -> Any:
         if cls not in self._clients:
-            self._clients[cls] = cls(
-                transport="rest", client_options=self._options, credentials=self._credentials
-            )
+            with reported(self.provider, None, "connecting to the Compute Engine API"):
+                self._clients[cls] = cls(
+                    transport="rest", client_options=self._options, credentials=self._credentials
+                )
         return self._clients[cls]
 
     def close(self) -> None:

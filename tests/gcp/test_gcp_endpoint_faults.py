@@ -11,6 +11,8 @@ import pytest
 from gcp_endpoint_testing import POLICY_PATH, PROJECT, Dns, Fakes, converge, fresh, opened, started
 
 from providers.gcp import certmanager
+from providers.gcp.endpoint import GcpEndpoints
+from providers.gcp.settings import GcpSettings
 from provisioner.errors import ProviderError
 from provisioner.knobs import Rate
 from provisioner.pacing import shared_pacer
@@ -190,3 +192,17 @@ def test_listings_page_and_each_page_is_paced(fakes, endpoints, monkeypatch):
     assert endpoints.managed_hosts(inventory) == {f"mta-sts.{d}" for d in names}
     for domain in names:
         assert endpoints.describe(inventory, domain) == endpoints.wanted(domain)
+
+
+def test_no_credentials_is_one_line(monkeypatch, tmp_path):
+    """Without an endpoint override the clients use Application Default Credentials."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    ep = GcpEndpoints("g", GcpSettings(project=PROJECT))
+    try:
+        with pytest.raises(ProviderError) as caught:
+            ep.read(["example.com"])
+    finally:
+        ep.close()
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("g: ")
+    assert "credentials" in message
