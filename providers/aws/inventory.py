@@ -6,6 +6,10 @@ distribution and ACM certificate with one paginated listing each, and the bucket
 once. These reads are independent, so they run side by side; per-zone and per-object reads
 run concurrently too (Route53's are paced to its 5 requests a second).
 
+The same listing tells what stands in mtasts's way (`Inventory.blocking`): a delegation or
+a vendor's host at a name mtasts would write, reported as `LiveDomain.blocking` so the plan
+refuses before anything is written (`provisioner.conflicts`).
+
 The snapshot is kept by the provider: apply needs the exact live record sets (a Route53
 DELETE must repeat the values and TTL) and the distributions it will touch. Apply marks it
 stale, so the next read starts afresh; hosted zones stay cached for the run.
