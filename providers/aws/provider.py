@@ -161,6 +161,8 @@ class AwsProvider(Provider):
         phase = phases.pop()
         domains = sorted({c.domain for c in changes})
         inventory = self._fresh_inventory(domains)
+        if phase in (0, 2):
+            _refuse_blocked(self.name, inventory, changes)
         try:
             if phase == 0:
                 self._endpoints().converge(inventory, domains)
@@ -213,6 +215,30 @@ class AwsProvider(Provider):
                     inventory.records.pop(key, None)
                 else:
                     inventory.records[key] = rrset
+
+
+def _refuse_blocked(provider: str, inventory: Inventory, changes: Sequence[Change]) -> None:
+    """Send nothing in a phase that would write beside a record someone else owns.
+
+    The plan already refuses such domains (`provisioner.conflicts`), but only those in the
+    spec: a removal's `mode: none` id, or a saved plan applied after someone delegated the
+    name, would still reach here, and Route53 would refuse the whole batch with an error
+    about one name. Named here instead, before any request.
+    """
+    found = [
+        (change.domain, record)
+        for change in changes
+        if change.action is not Action.DELETE
+        for record in inventory.blocking(change.domain)
+        if record.resource is change.resource
+    ]
+    if found:
+        domain, record = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ProviderError(
+            f"{provider}: {domain}: {record.name} is a {record.rdtype} ({record.value}) that "
+            f"mtasts cannot write beside{more}; nothing of this phase was sent"
+        )
 
 
 def _check_rrset(provider: str, change: Change) -> None:

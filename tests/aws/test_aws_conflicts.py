@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from aws_world import BUCKET, AwsWorld
 from clihelpers import run
 
 from providers.aws.provider import AwsProvider, AwsSettings
 from providers.aws.session import API_CALLS
+from provisioner.errors import ProviderError
+from provisioner.plan import Action, Change
 from provisioner.provider import NoProgress
 from provisioner.state import BlockingRecord, Resource
 
@@ -133,3 +136,24 @@ def test_plan_and_apply_refuse_a_delegation_naming_the_record_and_write_nothing(
     assert {d: aws.rrsets(d) for d in before} == before
     assert not any(b["Name"] == BUCKET for b in aws.s3.list_buckets().get("Buckets", []))
     assert aws.certificates() == [] and aws.distributions() == []
+
+
+def test_apply_sends_nothing_beside_a_blocking_record_even_when_the_plan_did_not_refuse(
+    aws: AwsWorld,
+):
+    """A removal's `mode: none` id (the plan checks spec domains only) or a stale saved plan."""
+    zone = aws.create_zone("example.com", mx=["mx.example.com"])
+    aws.upsert(zone, "_mta-sts.example.com", "CNAME", ["_mta-sts.hosted.example."])
+    value = "v=STSv1; id=0123456789ab20260101000000"
+    change = Change(
+        "example.com", "aws", Resource.STS_RECORD, Action.CREATE, None, value, "test", (), (value,)
+    )
+    API_CALLS.reset()
+    with pytest.raises(ProviderError) as refused:
+        provider().apply([change], NoProgress())
+    assert str(refused.value) == (
+        "aws: example.com: _mta-sts.example.com is a CNAME (_mta-sts.hosted.example) that "
+        "mtasts cannot write beside; nothing of this phase was sent"
+    )
+    assert API_CALLS.count("route53", "ChangeResourceRecordSets") == 0
+    assert aws.rrsets("example.com")[("_mta-sts.example.com", "CNAME")]
