@@ -23,8 +23,10 @@ the rrsets the endpoint half names, and at `_mta-sts.<d>` / `_smtp._tls.<d>` onl
 `v=STSv1` / `v=TLSRPTv1` rrdatas; every other rrdata and rrset is left exactly as read.
 
 Reads: the first `read` after `managed_domains` reuses its bucket listing (one listing per
-plan); any later read (the core's id guard before the TXT phase) lists again, so it sees
-what another run may have published since.
+plan); any later read lists the policies again, so the core's id guard before the TXT phase
+sees what another run may have published since. During an apply that guard read takes the
+records and the endpoint from this run's snapshot (kept current by its own writes): one
+object listing, not a second full read.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class GcpProvider(Provider):
         self._inventory: GcpInventory | None = None
         self._inventory_domains: frozenset[str] = frozenset()
         self._reads = 0
+        self._applying = False
 
     @property
     def endpoints(self) -> EndpointReader:
@@ -126,6 +129,19 @@ class GcpProvider(Provider):
             self.bucket.forget()
         self._reads += 1
         wanted = sorted(set(domains))
+        inventory = self._inventory
+        if self._applying and inventory is not None and set(wanted) <= self._inventory_domains:
+            # The core's id guard, between two phases of this apply: the policies are listed
+            # again (another run may have published since), while the records and the
+            # endpoint come from this run's snapshot, which its own writes keep current (as
+            # the Cloudflare provider does): one object listing instead of a full read.
+            fresh = self.bucket.bodies(wanted)
+            for domain in wanted:
+                if domain in fresh:
+                    inventory.bodies[domain] = fresh[domain]
+                else:
+                    inventory.bodies.pop(domain, None)
+            return inventory
         self._inventory = read_inventory(
             self.dns, self.config.zone_names, self.bucket, self.endpoints, wanted
         )
@@ -149,6 +165,7 @@ class GcpProvider(Provider):
         phase = phases.pop()
         domains = sorted({c.domain for c in changes})
         inventory = self._fresh_inventory(domains)
+        self._applying = True
         try:
             if phase == 0:
                 self.endpoints.converge(
@@ -232,6 +249,7 @@ class GcpProvider(Provider):
             self._endpoints = None
         self._inventory = None
         self._reads = 0
+        self._applying = False
         self.bucket.forget()
 
 

@@ -112,3 +112,28 @@ def test_a_bad_knob_is_one_line(gcp: GcpWorld):
     gcp.zone("example.com", mx=["mx1.example.com"])
     result = run("plan", "-c", gcp.spec(DOMAIN), env={"MTASTS_GCP_DNS_RATE": "fast"})
     assert "MTASTS_GCP_DNS_RATE" in one_line_error(result)
+
+
+def test_the_id_guard_sees_a_policy_published_by_another_run(gcp: GcpWorld, monkeypatch):
+    zone = gcp.zone("example.com", mx=["mx1.example.com"])
+    spec = gcp.spec(DOMAIN)
+    apply(spec)
+    [old] = gcp.txt(zone, "_mta-sts.example.com")
+    from providers.gcp import storage
+
+    original = storage.PolicyBucket.write
+
+    def then_someone_else(self, domain: str, body: str) -> None:
+        original(self, domain, body)
+        gcp.gcs.client().bucket("mtasts-test-policies").blob(
+            f"mta-sts.{domain}/.well-known/mta-sts.txt"
+        ).upload_from_string(body.replace("enforce", "testing").encode())
+
+    monkeypatch.setattr(storage.PolicyBucket, "write", then_someone_else)
+    changed = gcp.spec({"example.com": {"mx": ["mx1.example.com"], "mode": "enforce"}})
+    gcp.dns.calls.clear()
+    line = one_line_error(run("apply", "-c", changed, "--auto-approve"))
+    assert "apply stopped before the TXT records" in line
+    assert gcp.txt(zone, "_mta-sts.example.com") == [old]
+    assert gcp.dns.count(kind="changes.create") == 0
+    assert gcp.dns.count(kind="resourceRecordSets.list") == 1  # the guard re-lists policies only
