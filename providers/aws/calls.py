@@ -74,15 +74,24 @@ class CallGuard:
         self.check_deadline(call_name(event_name))
 
     def needs_retry(
-        self, event_name: str, attempts: int, caught_exception: Any = None, **_: Any
+        self,
+        event_name: str,
+        attempts: int,
+        response: Any = None,
+        caught_exception: Any = None,
+        **_: Any,
     ) -> None:
         """`needs-retry` hook, run before botocore's own: stop what retrying cannot fix.
 
         Returns None so botocore's retry handler decides everything else (throttling, 5xx).
+        A successful answer is never turned into an error here, even past the deadline: the
+        change it made is live, and the next call's `before_call` stops the run instead.
         """
         call = call_name(event_name)
         if caught_exception is None:
-            self.check_deadline(call)
+            status = getattr(response[0], "status_code", 0) if response else 0
+            if status >= 400:
+                self.check_deadline(call)
             return
         if isinstance(caught_exception, _SILENT) and attempts >= SILENT_ATTEMPTS:
             raise self._stopped(call, caught_exception, attempts)

@@ -189,3 +189,21 @@ def test_a_refused_endpoint_without_retries_is_still_one_line(aws: AwsWorld, mon
         "error: aws: listing policies in s3://mtasts-test-policies failed: cannot reach "
         f"http://127.0.0.1:{port}: connection refused"
     ), line
+
+
+def test_past_the_deadline_a_success_stands_and_a_retry_is_refused():
+    from types import SimpleNamespace
+
+    from providers.aws.calls import CallGuard, RunDeadline
+    from providers.aws.tuning import Tuning
+
+    guard = CallGuard("aws", Tuning(1.0, 1.0, 1.0, 5.0, 1.0, 1.0))
+    guard.deadline = time.monotonic() - 1
+    event = "needs-retry.route-53.ChangeResourceRecordSets"
+    ok = (SimpleNamespace(status_code=200), {})
+    assert guard.needs_retry(event, attempts=1, response=ok) is None, "the change is live"
+    busy = (SimpleNamespace(status_code=503), {})
+    with pytest.raises(RunDeadline, match=r"^aws: Route53 ChangeResourceRecordSets: the run"):
+        guard.needs_retry(event, attempts=1, response=busy)
+    with pytest.raises(RunDeadline):
+        guard.before_call("before-call.s3.GetObject")
