@@ -42,7 +42,11 @@ def blocking_records(want: DesiredDomain, have: LiveDomain) -> list[BlockingReco
     return found
 
 
-def refuse_conflicts(desired: Mapping[str, DesiredDomain], live: Mapping[str, LiveDomain]) -> None:
+def refuse_conflicts(
+    desired: Mapping[str, DesiredDomain],
+    live: Mapping[str, LiveDomain],
+    removals: Mapping[str, str] | None = None,
+) -> None:
     """Raise ConflictError naming each domain with records mtasts cannot write beside."""
     problems: list[Problem] = []
     for name in sorted(desired):
@@ -53,6 +57,15 @@ def refuse_conflicts(desired: Mapping[str, DesiredDomain], live: Mapping[str, Li
         if records:
             where = f"{name} ({desired[name].provider})"
             problems.append(Problem(where, None, "", describe(records, name)))
+    for name, provider in sorted((removals or {}).items()):
+        have = live.get(name)
+        # A removal writes `_mta-sts` (the mode none id) and deletes the endpoint: a record
+        # someone put there since is theirs now, and neither step may go beside it.
+        records = [
+            r for r in (have.blocking if have else ()) if r.resource is not Resource.TLSRPT_RECORD
+        ]
+        if records:
+            problems.append(Problem(f"{name} ({provider})", None, "", describe(records, name)))
     if problems:
         raise ConflictError(problems)
 

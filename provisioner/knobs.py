@@ -7,12 +7,14 @@ bad one is a one-line error naming the variable, never a silent default: a typo 
 `MTASTS_AWS_ROUTE53_RPS` must not quietly run at a rate nobody chose.
 
 Rates are written `N/SECONDS` (`1200/300`: 1,200 requests in any 300 seconds), as the APIs
-document them; a bare number means per second.
+document them; a bare number means per second, fractions allowed (`0.5` is one request in
+any two seconds).
 """
 
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -72,9 +74,11 @@ class RateKnob:
         text = raw.strip()
         count, _, window = text.partition("/")
         try:
-            requests = int(count)
-            seconds = float(window) if window else 1.0
-        except ValueError:
+            per = Fraction(count) / Fraction(window or "1")
+            requests, seconds = per.numerator, per.denominator
+            if Fraction(count) == int(Fraction(count)) and window:
+                requests, seconds = int(Fraction(count)), float(window)
+        except (ValueError, ZeroDivisionError):
             raise KnobError(
                 f"{self.env}: {raw!r} is not a rate (N or N/SECONDS, e.g. 1200/300)"
             ) from None

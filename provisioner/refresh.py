@@ -87,7 +87,7 @@ def compute_plan(
         if (domain in desired and desired[domain].provider == provider)
         or removals.get(domain) == provider
     }
-    refuse_conflicts(desired, flat)
+    refuse_conflicts(desired, flat, removals)
     plan = diff(
         desired,
         flat,

@@ -63,3 +63,11 @@ def test_records_at_names_mtasts_will_not_write_do_not_block():
         )
     with pytest.raises(ConflictError):
         refuse_conflicts({"example.com": want("example.com", endpoint="cdn")}, live)
+
+
+def test_a_domain_leaving_the_spec_whose_sts_name_was_delegated_is_refused_too():
+    live = {"gone.example": LiveDomain("gone.example", blocking=(DELEGATED,))}
+    with pytest.raises(ConflictError) as caught:
+        refuse_conflicts({}, live, {"gone.example": "aws"})
+    [line] = [str(p) for p in caught.value.problems]
+    assert line.startswith("gone.example (aws): _mta-sts.example.com is a CNAME")

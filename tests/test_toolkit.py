@@ -15,14 +15,20 @@ from provisioner.polling import Wait, WaitTimedOut, poll
 
 @pytest.mark.parametrize(
     ("raw", "rate"),
-    [("5", Rate(5, 1.0)), ("1200/300", Rate(1200, 300.0)), (" 7/0.5 ", Rate(7, 0.5))],
+    [
+        ("5", Rate(5, 1.0)),
+        ("5.0", Rate(5, 1.0)),
+        ("0.5", Rate(1, 2)),
+        ("1200/300", Rate(1200, 300.0)),
+        (" 7/0.5 ", Rate(7, 0.5)),
+    ],
 )
 def test_a_rate_knob_reads_n_per_seconds(monkeypatch, raw, rate):
     monkeypatch.setenv("MTASTS_TEST_RATE", raw)
     assert RateKnob("MTASTS_TEST_RATE", Rate(1, 1.0)).read() == rate
 
 
-@pytest.mark.parametrize("raw", ["fast", "0", "5/0", "-1/3", "5/x", "1/999999"])
+@pytest.mark.parametrize("raw", ["fast", "0", "5/0", "-1/3", "5/x", "1/999999", "nan"])
 def test_a_bad_rate_is_a_one_line_error_naming_the_variable(monkeypatch, raw):
     monkeypatch.setenv("MTASTS_TEST_RATE", raw)
     with pytest.raises(KnobError, match=r"^MTASTS_TEST_RATE: "):
