@@ -14,8 +14,8 @@ any two seconds).
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Generic, TypeVar
 
 from provisioner.errors import MtastsError
