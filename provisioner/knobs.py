@@ -75,7 +75,7 @@ class RateKnob:
         count, _, window = text.partition("/")
         try:
             per = Fraction(count) / Fraction(window or "1")
-            requests, seconds = per.numerator, per.denominator
+            requests, seconds = per.numerator, float(per.denominator)
             if Fraction(count) == int(Fraction(count)) and window:
                 requests, seconds = int(Fraction(count)), float(window)
         except (ValueError, ZeroDivisionError):
