@@ -9,11 +9,11 @@ the fingerprints of the two reads are compared to refuse a stale plan.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from provisioner.apply import check_applicable
+from provisioner.concurrency import each
 from provisioner.conflicts import refuse_conflicts
 from provisioner.errors import MtastsError
 from provisioner.plan import Plan, diff
@@ -58,8 +58,7 @@ def read_live(
         return name, {d: states.get(d) or LiveDomain(d) for d in domains}
 
     names = [n for n in scope if n in providers]
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
-        return dict(pool.map(read_one, names))
+    return dict(each(read_one, names))
 
 
 def compute_plan(

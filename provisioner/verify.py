@@ -13,15 +13,15 @@ stopped here) verifies just the same.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from provisioner.apply import TXT_PHASE, announced_ids
 from provisioner.checks.httpsprobe import FetchResult, fetch_policy
+from provisioner.concurrency import each
 from provisioner.errors import MtastsError
 from provisioner.plan import Change
+from provisioner.polling import Wait, WaitTimedOut, poll
 from provisioner.rfc8461 import id_names_body
 
 
@@ -62,17 +62,20 @@ def wait_until_served(ids: dict[str, str], fetch: Fetcher, options: VerifyOption
         return
 
     def one(domain: str) -> str | None:
-        deadline = time.monotonic() + options.timeout
-        while True:
-            result = fetch(domain)
-            if result.status == 200 and _names(ids[domain], result.body):
-                return None
-            if time.monotonic() + options.interval > deadline:
-                return f"{domain} ({_what_was_served(result)})"
-            time.sleep(options.interval)
+        last: list[FetchResult] = []
 
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(ids)))) as pool:
-        stale = [problem for problem in pool.map(one, sorted(ids)) if problem]
+        def served() -> bool | None:
+            last[:] = [fetch(domain)]
+            return True if last[0].status == 200 and _names(ids[domain], last[0].body) else None
+
+        wait = Wait(options.timeout, options.interval, options.interval)
+        try:
+            poll(f"{domain} to serve its new policy", served, wait)
+        except WaitTimedOut:
+            return f"{domain} ({_what_was_served(last[0])})"
+        return None
+
+    stale = [problem for problem in each(one, sorted(ids)) if problem]
     if stale:
         more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
         raise MtastsError(

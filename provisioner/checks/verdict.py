@@ -31,6 +31,7 @@ from provisioner.checks.dnsprobe import (
 )
 from provisioner.checks.httpsprobe import FetchResult, fetch_policy
 from provisioner.checks.smtpprobe import StarttlsResult, probe_starttls
+from provisioner.concurrency import each
 from provisioner.rfc8460 import is_tlsrpt_record, parse_tlsrpt_record, render_tlsrpt_record
 from provisioner.rfc8461 import (
     GrammarError,
@@ -105,8 +106,7 @@ def check_domains(
 ) -> list[DomainReport]:
     """Check every domain concurrently; one dead endpoint costs at most the timeout."""
     expected = expected_policies or {}
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(domains)))) as pool:
-        return list(pool.map(lambda d: check_domain(d, options, expected.get(d)), domains))
+    return each(lambda d: check_domain(d, options, expected.get(d)), domains)
 
 
 def check_domain(domain: str, options: CheckOptions, expected_policy: str | None) -> DomainReport:
