@@ -5,9 +5,10 @@ Usage: python benchmarks/aws_scale.py [N] [--rps R]   (default N=1000, R=5)
 moto runs in a child process (so the memory figures are mtasts's and boto3's, not moto's),
 with one public hosted zone and an MX record per domain. Printed: plan time on an empty
 account, apply time (the CLI's apply: a plan, then the phases), plan time with nothing to
-change, peak Python memory of a no-change plan (tracemalloc, its own pass) and the process's
-max RSS, and API calls per domain by service and action for each stage, counted with
-botocore's `before-call` hooks (HTTP attempts, retries included, from `before-send`).
+change, a mode change of every domain (plan + apply: policy, invalidation, id), peak Python
+memory of a no-change plan (tracemalloc, its own pass) and the process's max RSS, and API
+calls per domain by service and action for each stage, counted with botocore's `before-call`
+hooks (HTTP attempts, retries included, from `before-send`).
 
 `--rps` is the Route53 pacing (the account quota is 5 requests a second; moto never
 throttles, so a higher value measures mtasts's own overhead). The Route53 floor, calls / 5,
@@ -60,7 +61,7 @@ def prepare_env(url: str, rps: float, workdir: Path) -> None:
         AWS_CONFIG_FILE=str(workdir / "none"),
         AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"),
         AWS_EC2_METADATA_DISABLED="true",
-        MTASTS_AWS_ROUTE53_RPS=str(rps),
+        MTASTS_AWS_ROUTE53_RPS=f"{rps:g}",  # `5`, `0.5`, `500`: a rate the knob reads
     )
     os.environ.pop("AWS_PROFILE", None)
 
@@ -68,7 +69,7 @@ def prepare_env(url: str, rps: float, workdir: Path) -> None:
 def create_zones(count: int) -> None:
     import boto3
 
-    from providers.aws.concurrency import each
+    from provisioner.concurrency import each
 
     route53 = boto3.client("route53", region_name="us-east-1")
 
@@ -95,12 +96,12 @@ def create_zones(count: int) -> None:
     each(one, range(count))
 
 
-def write_spec(directory: Path, count: int) -> Path:
+def write_spec(directory: Path, count: int, mode: str = "enforce") -> Path:
     lines = [
         "version: 1",
         "defaults:",
         "  provider: aws",
-        "  mode: enforce",
+        f"  mode: {mode}",
         "  max_age: 1209600",
         "  tlsrpt: {rua: ['mailto:tlsrpt@example.net']}",
         "providers:",
@@ -174,6 +175,14 @@ def main() -> None:
             report("plan, nothing to change", time.perf_counter() - started, count)
             print(f"    {again.plan.summary_line()}")
             assert not again.plan.has_changes, "the second plan must be empty"
+
+            spec = load_spec(write_spec(Path(tmp), count, mode="testing"))
+            API_CALLS.reset()
+            started = time.perf_counter()
+            providers, result = plan()
+            applied = apply_plan(result.plan, providers)
+            report("mode change (plan + phases)", time.perf_counter() - started, count)
+            print(f"    {applied} changes applied")
 
             tracemalloc.start()
             plan()

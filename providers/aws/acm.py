@@ -20,13 +20,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from providers.aws.concurrency import each
 from providers.aws.errors import reported
 from providers.aws.tuning import CERT_TIMEOUT
-from providers.aws.waiting import attempts
+from provisioner.concurrency import each
 from provisioner.errors import ProviderError
+from provisioner.polling import Wait, WaitTimedOut, poll
 
 TAG_KEY = "mtasts:managed"
+VALIDATION_RECORD_WAIT = Wait(120.0, 2.0, 2.0)
+"""ACM names the validation CNAME a few seconds after the request: poll every 2 s, 2 min."""
 USABLE = ("ISSUED", "PENDING_VALIDATION")
 
 
@@ -108,13 +110,16 @@ class Certificates:
 
     def validation_record(self, arn: str, domain: str) -> ValidationRecord:
         """The CNAME ACM wants; it appears some seconds after the request on AWS."""
-        for _ in attempts(120, 2.0, 2.0):
-            record = self.current_validation_record(arn, domain)
-            if record is not None:
-                return record
-        raise ProviderError(
-            f"{self.provider}: {domain}: ACM gave no DNS validation record for {arn}"
-        )
+        try:
+            return poll(
+                f"{self.provider}: {domain}: the DNS validation record of {arn}",
+                lambda: self.current_validation_record(arn, domain),
+                VALIDATION_RECORD_WAIT,
+            )
+        except WaitTimedOut:
+            raise ProviderError(
+                f"{self.provider}: {domain}: ACM gave no DNS validation record for {arn}"
+            ) from None
 
     def wait_issued(self, certs: Iterable[tuple[str, str]]) -> None:
         """Wait until every (domain, arn) is ISSUED; bounded, failing with the domain named.
@@ -125,7 +130,8 @@ class Certificates:
         """
         waiting = dict((arn, domain) for domain, arn in certs)
         timeout = cert_timeout()
-        for _ in attempts(timeout, 0.5, 15.0):
+
+        def all_issued() -> bool | None:
             statuses = {
                 cert.arn: cert.status for found in self.by_host().values() for cert in found
             }
@@ -138,8 +144,13 @@ class Certificates:
                         f"{self.provider}: {domain}: certificate for mta-sts.{domain} is "
                         f"{status}; delete it or run apply again to request a new one"
                     )
-            if not waiting:
-                return
+            return True if not waiting else None
+
+        try:
+            poll(f"{self.provider}: certificates ISSUED", all_issued, Wait(timeout, 0.5, 15.0))
+            return
+        except WaitTimedOut:
+            pass
         domain = min(waiting.values())
         more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
         raise ProviderError(

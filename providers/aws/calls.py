@@ -17,6 +17,7 @@ counted from the session's first use: however the waits and retries add up, a ru
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import (
@@ -27,8 +28,8 @@ from botocore.exceptions import (
 )
 
 from providers.aws.errors import describe
-from providers.aws.tuning import Tuning
 from provisioner.errors import ProviderError
+from provisioner.knobs import CONNECT_TIMEOUT, READ_TIMEOUT, RUN_DEADLINE
 
 SILENT_ATTEMPTS = 2
 """Tries for a call that timed out or could not connect: one retry for a blip, no more."""
@@ -36,6 +37,20 @@ SILENT_ATTEMPTS = 2
 _SILENT = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
 
 _SERVICE_NAMES = {"route-53": "Route53", "cloudfront": "CloudFront", "acm": "ACM", "s3": "S3"}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The shared knobs every call is held to, read once per session."""
+
+    connect: float
+    read: float
+    deadline: float
+
+    @classmethod
+    def read_knobs(cls) -> Timeouts:
+        """Raises `provisioner.knobs.KnobError` naming the variable of a bad value."""
+        return cls(CONNECT_TIMEOUT.read(), READ_TIMEOUT.read(), RUN_DEADLINE.read())
 
 
 class CallTimedOut(ProviderError):
@@ -57,15 +72,15 @@ def call_name(event_name: str) -> str:
 class CallGuard:
     """The botocore hooks that bound every call of one provider's clients."""
 
-    def __init__(self, provider: str, tuning: Tuning) -> None:
+    def __init__(self, provider: str, timeouts: Timeouts) -> None:
         self.provider = provider
-        self.tuning = tuning
-        self.deadline = time.monotonic() + tuning.deadline
+        self.timeouts = timeouts
+        self.deadline = time.monotonic() + timeouts.deadline
 
     def check_deadline(self, call: str) -> None:
         if time.monotonic() > self.deadline:
             raise RunDeadline(
-                f"{self.provider}: {call}: the run's deadline of {self.tuning.deadline:g} s "
+                f"{self.provider}: {call}: the run's deadline of {self.timeouts.deadline:g} s "
                 "passed (MTASTS_DEADLINE); nothing more was sent"
             )
 
@@ -101,12 +116,12 @@ class CallGuard:
         tries = f"{attempts} tries"
         if isinstance(exc, ReadTimeoutError):
             return CallTimedOut(
-                f"{self.provider}: {call}: no answer within {self.tuning.read_timeout:g} s "
+                f"{self.provider}: {call}: no answer within {self.timeouts.read:g} s "
                 f"({tries}; MTASTS_READ_TIMEOUT)"
             )
         if isinstance(exc, ConnectTimeoutError):
             return CallTimedOut(
                 f"{self.provider}: {call}: no connection within "
-                f"{self.tuning.connect_timeout:g} s ({tries}; MTASTS_CONNECT_TIMEOUT)"
+                f"{self.timeouts.connect:g} s ({tries}; MTASTS_CONNECT_TIMEOUT)"
             )
         return ProviderError(f"{self.provider}: {call}: {describe(exc)} ({tries})")

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from providers.aws.concurrency import each
 from providers.aws.errors import reported
 from providers.aws.tuning import DEPLOY_TIMEOUT
-from providers.aws.waiting import attempts
+from provisioner.concurrency import each
 from provisioner.errors import ProviderError
+from provisioner.polling import Wait, WaitTimedOut, poll
 from provisioner.rfc8461 import POLICY_PATH
 
 COMMENT = "mtasts:managed"
@@ -234,14 +234,24 @@ class Distributions:
         waiting = {dist_id: domain for domain, dist_id in items}
         if not waiting:
             return
-        for _ in attempts(deploy_timeout(), 0.5, 20.0):
+
+        def all_deployed() -> bool | None:
             with reported(self.provider, min(waiting.values()), "waiting for distributions"):
                 for page in self.client.get_paginator("list_distributions").paginate():
                     for item in page.get("DistributionList", {}).get("Items") or []:
                         if item.get("Status") == "Deployed":
                             waiting.pop(item["Id"], None)
-            if not waiting:
-                return
+            return True if not waiting else None
+
+        try:
+            poll(
+                f"{self.provider}: distributions Deployed",
+                all_deployed,
+                Wait(deploy_timeout(), 0.5, 20.0),
+            )
+            return
+        except WaitTimedOut:
+            pass
         dist_id, domain = min(waiting.items(), key=lambda item: item[1])
         raise ProviderError(
             f"{self.provider}: {domain}: distribution {dist_id} not deployed after "
@@ -260,17 +270,24 @@ class Distributions:
         return str(answer["Invalidation"]["Id"])
 
     def wait_invalidated(self, domain: str, dist_id: str, invalidation_id: str) -> None:
-        for _ in attempts(deploy_timeout(), 0.5, 10.0):
+        def completed() -> bool | None:
             with reported(self.provider, domain, "waiting for the policy invalidation"):
                 status = self.client.get_invalidation(DistributionId=dist_id, Id=invalidation_id)[
                     "Invalidation"
                 ]["Status"]
-            if status.lower() == "completed":
-                return
-        raise ProviderError(
-            f"{self.provider}: {domain}: invalidation {invalidation_id} not completed "
-            f"after {deploy_timeout():.0f} s; the STS id was not changed"
-        )
+            return True if str(status).lower() == "completed" else None
+
+        try:
+            poll(
+                f"{self.provider}: {domain}: invalidation {invalidation_id} Completed",
+                completed,
+                Wait(deploy_timeout(), 0.5, 10.0),
+            )
+        except WaitTimedOut:
+            raise ProviderError(
+                f"{self.provider}: {domain}: invalidation {invalidation_id} not completed "
+                f"after {deploy_timeout():.0f} s; the STS id was not changed"
+            ) from None
 
     def disable(self, domain: str, dist_id: str) -> None:
         """Disable the distribution (a deployment to wait for) unless it already is."""

@@ -36,10 +36,10 @@ from providers.aws.cloudfront import (
     caller_reference,
     desired_config,
 )
-from providers.aws.concurrency import each
 from providers.aws.inventory import Inventory
 from providers.aws.route53 import ChangeSet, RRSet, Zone, apply_changes, normalize
 from providers.aws.s3 import PolicyBucket
+from provisioner.concurrency import each
 from provisioner.state import policy_host
 
 ALIAS_TYPES = ("A", "AAAA")

@@ -25,9 +25,9 @@ from typing import Any
 
 from providers.aws.acm import Certificate, Certificates
 from providers.aws.cloudfront import Distribution, Distributions
-from providers.aws.concurrency import each
 from providers.aws.route53 import RRSet, Zone, ZoneIndex, list_zone, normalize, txt_value
 from providers.aws.s3 import PolicyBucket, StoredPolicy
+from provisioner.concurrency import each
 from provisioner.state import BlockingRecord, Resource, policy_host, record_name
 
 

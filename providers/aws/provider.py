@@ -30,7 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers.aws.acm import Certificates
 from providers.aws.cloudfront import Distributions
-from providers.aws.concurrency import each
 from providers.aws.endpoint import Endpoints, describe, wanted
 from providers.aws.errors import reported
 from providers.aws.inventory import Inventory, read_inventory
@@ -44,6 +43,8 @@ from providers.aws.route53 import (
 )
 from providers.aws.s3 import PolicyBucket
 from providers.aws.session import AwsClients
+from provisioner.concurrency import each
+from provisioner.dnstext import normalize_pins
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
@@ -61,7 +62,10 @@ class AwsSettings(BaseModel):
     @field_validator("zone_ids")
     @classmethod
     def _normalise(cls, value: dict[str, str]) -> dict[str, str]:
-        return {d.lower().rstrip("."): z.split("/")[-1] for d, z in value.items()}
+        """Keys as spec domains are (lower case, IDN to A-labels: an IDN pin must match its
+        domain, not be silently ignored); values as zone ids (`/hostedzone/Z1` -> `Z1`)."""
+        pins = normalize_pins(value, "zone_ids")
+        return {domain: zone.split("/")[-1] for domain, zone in pins.items()}
 
 
 class AwsProvider(Provider):
@@ -242,7 +246,11 @@ def _refuse_blocked(provider: str, inventory: Inventory, changes: Sequence[Chang
 
 
 def _check_rrset(provider: str, change: Change) -> None:
-    """What moto does not check but AWS and senders do: one STS value per name, ASCII."""
+    """What moto does not check but senders do: one STS value per name.
+
+    Non-ASCII values need no check: a foreign one is written back as the text Route53 gave
+    (its `\\ddd` escapes), and any other is rendered by `provisioner.dnstext` with them.
+    """
     if change.resource is Resource.STS_RECORD:
         count = sum(1 for v in change.rrset_after if is_sts_record(v))
         if count > 1:
@@ -250,6 +258,3 @@ def _check_rrset(provider: str, change: Change) -> None:
                 f"{provider}: {change.domain}: refusing to publish {count} STS records "
                 "(senders would ignore them all)"
             )
-    for value in change.rrset_after:
-        if not value.isascii():
-            raise ProviderError(f"{provider}: {change.domain}: TXT value is not ASCII: {value!r}")

@@ -10,9 +10,12 @@ missed whatever order the domains' names sort in (an apex and its subdomains in 
 a zone of a few hundred records is one request.
 
 TXT values. Route53 stores a TXT record as zone-file text: quoted character-strings of at
-most 255 bytes each, `\\"` and `\\\\` escaped, other bytes as `\\ddd`. Values are joined
-with no separator when read and split with `provisioner.txtstrings` when written; moto
-accepts unquoted and over-long strings, AWS does not, so `txt_record` checks both itself.
+most 255 bytes each, `\\"` and `\\\\` escaped, other bytes as `\\ddd`. That text is read
+and written by `provisioner.dnstext` (dnspython), as every provider's is: strings joined
+with no separator when read, mtasts's values split at 255 bytes and quoted when written.
+moto accepts unquoted and over-long strings, AWS does not; dnstext never writes either. A
+value already live (a foreign one) is written back as the very text Route53 returned
+(`txt_rrset`), so its string split and escapes survive byte for byte.
 
 Writing. One ChangeResourceRecordSets per zone per apply step, split only when a batch would
 pass Route53's limits: 1,000 ResourceRecord elements and 32,000 characters of values, where
@@ -27,22 +30,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.aws.concurrency import each
 from providers.aws.errors import reported
 from providers.aws.listing import ListingRange
-from providers.aws.waiting import attempts
+from providers.aws.tuning import INSYNC_TIMEOUT
+from provisioner.concurrency import each
+from provisioner.dnstext import DnsTextError, parse_txt, txt_text, zone_for
 from provisioner.errors import ProviderError
-from provisioner.txtstrings import MAX_STRING_BYTES, join_strings, split_strings, zone_quoted
+from provisioner.polling import Wait, WaitTimedOut, poll
 
 MAX_BATCH_RECORDS = 1000
 MAX_BATCH_CHARS = 32_000
 LIST_PAGE = 300
 TXT_TTL = 300
-INSYNC_TIMEOUT = 600.0
 
 RRSet = dict[str, Any]
 
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _ESCAPE = re.compile(r"\\(\d{3}|.)")
 
 
@@ -56,24 +58,29 @@ def _unescape_one(match: re.Match[str]) -> str:
     return chr(int(token, 8)) if len(token) == 3 and token.isdigit() else token
 
 
-def txt_strings(value: str) -> list[str]:
-    """The character-strings of one stored TXT value; an unquoted value is one string."""
-    found = _QUOTED.findall(value)
-    if not found:
-        return [value]
-    return [_ESCAPE.sub(_unescape_one, s) for s in found]
+def txt_strings(stored: str) -> list[bytes]:
+    """The character-strings of one stored TXT value (zone-file text, read by dnspython).
+
+    Text dnspython cannot read (moto stores anything, e.g. an unbalanced quote) is taken as
+    one string of its own bytes, so a read never fails on someone else's record.
+    """
+    try:
+        return list(parse_txt(stored).strings)
+    except DnsTextError:
+        return [stored.encode("utf-8", "surrogateescape")]
 
 
 def txt_value(stored: str) -> str:
-    return join_strings(txt_strings(stored))
+    """The value senders see: the strings joined with no separator."""
+    try:
+        return parse_txt(stored).value
+    except DnsTextError:
+        return stored
 
 
 def txt_record(value: str) -> str:
-    """One TXT value as Route53 wants it: quoted strings of at most 255 bytes."""
-    stored = zone_quoted(value)
-    if any(len(s.encode("ascii")) > MAX_STRING_BYTES for s in split_strings(value)):
-        raise ValueError("TXT string over 255 bytes")  # split_strings guarantees it; belt
-    return stored
+    """One TXT value as Route53 wants it: quoted strings of at most 255 bytes, escaped."""
+    return txt_text(value)
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,8 @@ class ZoneIndex:
     def __init__(self, provider: str, client: Any, zone_ids: Mapping[str, str]) -> None:
         self.provider = provider
         self.client = client
-        self.zone_ids = {d.lower().rstrip("."): z.split("/")[-1] for d, z in zone_ids.items()}
+        self.zone_ids = dict(zone_ids)
+        """domain -> zone id, keyed as spec domains are (`AwsSettings` normalised them)."""
         self._zones: list[Zone] | None = None
 
     def zones(self) -> list[Zone]:
@@ -109,6 +117,8 @@ class ZoneIndex:
         return self._zones
 
     def zone_for(self, domain: str) -> Zone:
+        """The pinned zone, else the public zone with the longest suffix (`dnstext.zone_for`);
+        of two public zones with the same name, the first listed, as Route53 lists them."""
         zones = self.zones()
         wanted = self.zone_ids.get(domain)
         if wanted is not None:
@@ -119,18 +129,14 @@ class ZoneIndex:
                 f"{self.provider}: {domain}: zone_ids names hosted zone {wanted}, "
                 "which this account does not have"
             )
-        best: Zone | None = None
-        for zone in zones:
-            if zone.private or not (domain == zone.name or domain.endswith("." + zone.name)):
-                continue
-            if best is None or len(zone.name) > len(best.name):
-                best = zone
-        if best is None:
+        public = [zone for zone in zones if not zone.private]
+        name = zone_for(domain, [zone.name for zone in public])
+        if name is None:
             raise ProviderError(
                 f"{self.provider}: {domain}: no Route53 hosted zone for {domain} "
                 f"({len(zones)} public zones in the account; create one or set zone_ids)"
             )
-        return best
+        return next(zone for zone in public if zone.name == name)
 
 
 def list_zone(provider: str, client: Any, zone: Zone, domains: Sequence[str]) -> list[RRSet]:
@@ -250,13 +256,24 @@ def _send(
 
 
 def wait_insync(provider: str, client: Any, info: Mapping[str, Any], domain: str) -> None:
-    for attempt in attempts(INSYNC_TIMEOUT, 1.0, 10.0):
-        if attempt:
-            with reported(provider, domain, "waiting for a Route53 change"):
-                info = client.get_change(Id=info["Id"])["ChangeInfo"]
-        if info.get("Status") == "INSYNC":
-            return
-    raise ProviderError(
-        f"{provider}: {domain}: Route53 change {info.get('Id')} not INSYNC after "
-        f"{INSYNC_TIMEOUT:.0f} s"
-    )
+    """Poll GetChange until INSYNC; the answer to the change itself counts as the first poll."""
+    current = dict(info)
+    polls = 0
+
+    def insync() -> bool | None:
+        nonlocal current, polls
+        polls += 1
+        if polls == 1 or current.get("Status") == "INSYNC":
+            return True if current.get("Status") == "INSYNC" else None
+        with reported(provider, domain, "waiting for a Route53 change"):
+            current = dict(client.get_change(Id=current["Id"])["ChangeInfo"])
+        return True if current.get("Status") == "INSYNC" else None
+
+    timeout = INSYNC_TIMEOUT.read()
+    try:
+        poll(f"{provider}: {domain}: Route53 change INSYNC", insync, Wait(timeout, 1.0, 10.0))
+    except WaitTimedOut:
+        raise ProviderError(
+            f"{provider}: {domain}: Route53 change {current.get('Id')} not INSYNC after "
+            f"{timeout:.0f} s"
+        ) from None

@@ -1,47 +1,23 @@
-"""Every run-time knob the AWS provider reads, validated together before its first request.
+"""The AWS provider's own run-time knobs, declared with `provisioner.knobs`.
 
-The knobs are `provisioner.knobs` knobs (one parser, one error format for every provider):
-the shared request timeouts and run deadline, Route53's quota (`provisioner.pacing`), and
-two AWS waits declared here. Reading them all when the session is built means a typo in
-any one (`MTASTS_READ_TIMEOUT=20s`) stops the run before anything is read or written, in one
-line naming the variable, instead of surfacing mid-apply or, worse, as a silent default.
+The knobs every provider shares (connect and read timeouts, the run's deadline, the worker
+count, Route53's quota in `provisioner.pacing`) are declared in the core; what is declared
+here exists only on AWS: how long apply waits for ACM, CloudFront and Route53 to settle.
+All of them are read when the session is built (`session.AwsClients`), so a typo in any one
+(`MTASTS_AWS_CERT_TIMEOUT=30m`) stops the run before anything is read or written, in one
+line naming the variable, instead of surfacing mid-apply or as a silent default.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from provisioner.errors import ProviderError
-from provisioner.knobs import CONNECT_TIMEOUT, READ_TIMEOUT, RUN_DEADLINE, KnobError, seconds
-from provisioner.pacing import ROUTE53
+from provisioner.knobs import seconds
 
 CERT_TIMEOUT = seconds("MTASTS_AWS_CERT_TIMEOUT", 1800.0)
 """Seconds apply waits for ACM to issue the certificates it requested (DNS validation)."""
 DEPLOY_TIMEOUT = seconds("MTASTS_AWS_DEPLOY_TIMEOUT", 1800.0)
 """Seconds apply waits for CloudFront to deploy a distribution or finish an invalidation."""
+INSYNC_TIMEOUT = seconds("MTASTS_AWS_INSYNC_TIMEOUT", 600.0)
+"""Seconds apply waits for a Route53 change batch to be INSYNC (usually under a minute)."""
 
-
-@dataclass(frozen=True)
-class Tuning:
-    connect_timeout: float
-    read_timeout: float
-    deadline: float
-    route53_rps: float
-    cert_timeout: float
-    deploy_timeout: float
-
-    @classmethod
-    def read(cls, provider: str) -> Tuning:
-        """Every knob, validated; a bad one is a ProviderError naming provider and variable."""
-        try:
-            quota = ROUTE53.read()
-            return cls(
-                connect_timeout=CONNECT_TIMEOUT.read(),
-                read_timeout=READ_TIMEOUT.read(),
-                deadline=RUN_DEADLINE.read(),
-                route53_rps=quota.requests / quota.seconds,
-                cert_timeout=CERT_TIMEOUT.read(),
-                deploy_timeout=DEPLOY_TIMEOUT.read(),
-            )
-        except KnobError as exc:
-            raise ProviderError(f"{provider}: {exc}") from None
+AWS_KNOBS = (CERT_TIMEOUT, DEPLOY_TIMEOUT, INSYNC_TIMEOUT)
+"""Read together, with the shared knobs, before the first request."""

@@ -18,7 +18,7 @@ import boto3
 from clihelpers import write_spec
 from harness import MtaStsWorld, Response
 
-from providers.aws.route53 import normalize, txt_strings
+from providers.aws.route53 import normalize, txt_strings, txt_value
 
 BUCKET = "mtasts-test-policies"
 PROVIDERS = {"aws": {"type": "aws", "region": "eu-west-1", "bucket": BUCKET}}
@@ -101,7 +101,7 @@ class AwsWorld:
         return [r["Value"] for r in rrset["ResourceRecords"]] if rrset else []
 
     def txt(self, name: str) -> list[str]:
-        return ["".join(txt_strings(v)) for v in self.raw_txt(name)]
+        return [txt_value(v) for v in self.raw_txt(name)]
 
     # S3, CloudFront, ACM
 
@@ -143,7 +143,8 @@ class AwsWorld:
         for name in (f"_mta-sts.{domain}", f"_smtp._tls.{domain}"):
             rrset = records.get((name, "TXT"))
             if rrset:
-                world.publish_txt(name, [txt_strings(r["Value"]) for r in rrset["ResourceRecords"]])
+                values = [r["Value"] for r in rrset["ResourceRecords"]]
+                world.publish_txt(name, [[s.decode() for s in txt_strings(v)] for v in values])
         mx = records.get((domain, "MX"))
         if mx:
             world.publish_mx(

@@ -9,8 +9,8 @@ from aws_faults import FaultProxy, Rule
 from aws_world import AwsWorld
 from clihelpers import run
 
-from providers.aws.ratelimit import RateLimiter
 from providers.aws.session import API_CALLS
+from provisioner.pacing import Pacer
 
 
 def one_line_error(result) -> str:
@@ -82,14 +82,14 @@ def test_route53_is_paced_to_five_requests_a_second(
         aws.create_zone(f"p{i}.example")
     spec = aws.spec({f"p{i}.example": {"mx": [f"mx.p{i}.example"]} for i in range(8)})
     sent: list[float] = []
-    real_acquire = RateLimiter.acquire
+    real_acquire = Pacer.acquire
 
-    def acquire(self: RateLimiter) -> None:
+    def acquire(self: Pacer) -> None:
         real_acquire(self)
-        if self.rate == 5:
+        if self.quota.requests == 5:
             sent.append(time.monotonic())
 
-    monkeypatch.setattr(RateLimiter, "acquire", acquire)
+    monkeypatch.setattr(Pacer, "acquire", acquire)
     fault_proxy.arrivals.clear()
     result = run("plan", "-c", spec)
     assert result.exit_code == 0, result.stderr

@@ -194,10 +194,9 @@ def test_a_refused_endpoint_without_retries_is_still_one_line(aws: AwsWorld, mon
 def test_past_the_deadline_a_success_stands_and_a_retry_is_refused():
     from types import SimpleNamespace
 
-    from providers.aws.calls import CallGuard, RunDeadline
-    from providers.aws.tuning import Tuning
+    from providers.aws.calls import CallGuard, RunDeadline, Timeouts
 
-    guard = CallGuard("aws", Tuning(1.0, 1.0, 1.0, 5.0, 1.0, 1.0))
+    guard = CallGuard("aws", Timeouts(connect=1.0, read=1.0, deadline=1.0))
     guard.deadline = time.monotonic() - 1
     event = "needs-retry.route-53.ChangeResourceRecordSets"
     ok = (SimpleNamespace(status_code=200), {})

@@ -97,6 +97,8 @@ def test_zone_is_the_longest_public_suffix_unless_zone_ids_says(aws: AwsWorld):
     assert index.zone_for("other.example.com").id == parent
     pinned = provider(zone_ids={"X.Sub.Example.com.": f"/hostedzone/{parent}"}).zones
     assert pinned.zone_for("x.sub.example.com").id == parent
+    idn = provider(zone_ids={"Bücher.Sub.Example.com": parent}).zones
+    assert idn.zone_for("xn--bcher-kva.sub.example.com").id == parent, "an IDN pin is honoured"
     with pytest.raises(ProviderError, match=r"no Route53 hosted zone for example\.org"):
         index.zone_for("example.org")
 
@@ -130,8 +132,13 @@ def test_txt_values_are_quoted_split_and_read_back():
     assert txt_value(stored) == long
     assert txt_record('say "hi" \\o/') == '"say \\"hi\\" \\\\o/"'
     assert txt_value('"say \\"hi\\" \\\\o/"') == 'say "hi" \\o/'
-    assert txt_value('"a\\053b" "c"') == "a+bc"
-    assert txt_value("unquoted value") == "unquoted value"
+    assert txt_value('"a\\043b" "c"') == "a+bc", "\\DDD is decimal (RFC 1035 5.1), not octal"
+    assert txt_value('"a\\059b"') == "a;b", "one reading of \\DDD for every provider"
+    assert txt_value("unquoted") == "unquoted"
+    assert txt_value("unquoted value") == "unquotedvalue", "zone-file text: two strings"
+    assert txt_value('"caf\\195\\169"') == "café"
+    assert txt_record("café") == '"caf\\195\\169"'
+    assert txt_value('"unbalanced') == '"unbalanced', "moto stores anything: read as is"
     assert normalize("\\052.Example.COM.") == "*.example.com"
 
 
