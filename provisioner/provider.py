@@ -7,7 +7,10 @@ provider only reads what it holds and turns a phase's changes into its API's uni
 
 Contract:
 - `read(domains)` is called once per run with every domain the provider must report on,
-  so it can list zones once, batch, and run requests concurrently.
+  so it can list zones once, batch, and run requests concurrently. A plan calls it as
+  `read_expecting(domains, progress, expected)`, telling the provider the policy body the
+  spec renders for each domain, so a listing that carries content hashes (S3 ETag, GCS
+  md5Hash) is enough to know a body is unchanged without fetching it.
 - `managed_domains()` lists domains the provider holds a policy for: how removals are found.
 - `apply(changes)` receives the changes of ONE phase (see `provisioner.plan`) and returns
   only when they are live (caches purged, records in sync); it raises ProviderError naming
@@ -19,7 +22,7 @@ Contract:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -70,6 +73,20 @@ class Provider(ABC):
     @abstractmethod
     def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
         """Live state of each domain; a domain with nothing deployed may be left out."""
+
+    def read_expecting(
+        self, domains: Sequence[str], progress: Progress, expected: Mapping[str, str]
+    ) -> dict[str, LiveDomain]:
+        """`read`, knowing the policy body the spec renders for each domain in `expected`.
+
+        Why: reading a deployment should cost about one API call per domain, and fetching
+        every policy body doubles that; where the bulk listing carries a hash of each body,
+        a body whose hash equals the expected one's is that body, and needs no fetch. The
+        result must be exactly what `read` would return. A separate method, not a parameter
+        of `read`, so providers that cannot use it keep their `read` unchanged. Default:
+        `read`, ignoring `expected`.
+        """
+        return self.read(domains, progress)
 
     @abstractmethod
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:

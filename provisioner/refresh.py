@@ -48,13 +48,26 @@ def read_live(
     providers: Mapping[str, Provider],
     scope: Mapping[str, tuple[str, ...]],
     progress: Progress | None = None,
+    expected: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Live:
-    """Read each provider's scope, providers in parallel; missing domains read as empty."""
+    """Read each provider's scope, providers in parallel; missing domains read as empty.
+
+    `expected` (provider name -> domain -> the policy body the spec renders) lets a provider
+    whose bulk listing carries content hashes skip fetching bodies that already match
+    (`Provider.read_expecting`); a saved plan's re-read passes none and reads every body.
+    """
     sink = progress or NoProgress()
 
     def read_one(name: str) -> tuple[str, dict[str, LiveDomain]]:
         domains = scope[name]
-        states = providers[name].read(domains, sink) if domains else {}
+        bodies = (expected or {}).get(name)
+        provider = providers[name]
+        if not domains:
+            states: dict[str, LiveDomain] = {}
+        elif bodies:
+            states = provider.read_expecting(domains, sink, bodies)
+        else:
+            states = provider.read(domains, sink)
         return name, {d: states.get(d) or LiveDomain(d) for d in domains}
 
     names = [n for n in scope if n in providers]
@@ -78,7 +91,10 @@ def compute_plan(
     for name, provider in removals.items():
         scope[provider].add(name)
     frozen_scope = {p: tuple(sorted(d)) for p, d in scope.items()}
-    live = read_live(providers, frozen_scope, progress)
+    expected: dict[str, dict[str, str]] = {}
+    for name, want in desired.items():
+        expected.setdefault(want.provider, {})[name] = want.policy_text
+    live = read_live(providers, frozen_scope, progress, expected)
     flat = {
         domain: state
         for provider, states in live.items()

@@ -1,7 +1,8 @@
 """What the account holds for a set of domains, read in bulk: the provider's one snapshot.
 
 A plan reads, per run: hosted zones once, one targeted record listing per zone, the policy
-objects with one ListObjectsV2 plus one GetObject per existing policy, every CloudFront
+objects with one ListObjectsV2 (whose ETags tell which bodies are the ones the spec renders,
+`s3.StoredPolicy.same_body`) plus one GetObject per policy that differs, every CloudFront
 distribution and ACM certificate with one paginated listing each, and the bucket policy
 once. These reads are independent, so they run side by side; per-zone and per-object reads
 run concurrently too (Route53's are paced to its 5 requests a second).
@@ -17,7 +18,7 @@ stale, so the next read starts afresh; hosted zones stay cached for the run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -134,7 +135,10 @@ def read_inventory(
     certificates: Certificates,
     domains: Sequence[str],
     provider: str,
+    expected: Mapping[str, str] | None = None,
 ) -> Inventory:
+    """Everything mtasts reads for `domains`; `expected` (domain -> the body the spec
+    renders) spares the GetObject of every policy whose ETag is that body's MD5."""
     inventory = Inventory()
     by_zone: dict[str, tuple[Zone, list[str]]] = {}
     for domain in domains:
@@ -155,7 +159,17 @@ def read_inventory(
     def policies() -> None:
         listing = bucket.listing()
         inventory.policies = listing
-        wanted = [d for d in domains if d in listing]
+        known = expected or {}
+        wanted = []
+        for domain in domains:
+            stored = listing.get(domain)
+            if stored is None:
+                continue
+            body = known.get(domain)
+            if body is not None and stored.same_body(body):
+                inventory.bodies[domain] = (body, stored.last_modified)
+            else:
+                wanted.append(domain)
         for domain, found in zip(wanted, each(bucket.read, wanted), strict=True):
             if found is not None:
                 inventory.bodies[domain] = found

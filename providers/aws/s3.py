@@ -13,10 +13,17 @@ Other statements in the bucket policy are kept as they are.
 
 `LastModified` of a policy object is when it was published: RFC 8461 section 8.3 removal
 waits max_age from the moment `mode: none` went out.
+
+ETags. The listing carries each object's ETag, which for an object uploaded in one
+PutObject (as mtasts uploads: never multipart) and stored unencrypted or with SSE-S3 is the
+hex MD5 of its bytes (S3's Object docs). So a plan that knows the body it wants compares
+MD5s and fetches (GetObject) only a body that differs (`same_body`). A multipart ETag
+(`...-N`) or an SSE-KMS one never equals an MD5: such a body is fetched, never guessed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +59,12 @@ def domain_of_key(key: str) -> str | None:
 class StoredPolicy:
     key: str
     last_modified: datetime
+    etag: str = ""
+    """The listing's ETag without its quotes."""
+
+    def same_body(self, body: str) -> bool:
+        """Whether the stored bytes are `body` encoded as mtasts writes it (MD5 = ETag)."""
+        return bool(self.etag) and self.etag == hashlib.md5(body.encode("utf-8")).hexdigest()
 
 
 class PolicyBucket:
@@ -88,7 +101,9 @@ class PolicyBucket:
                     for obj in page.get("Contents", ()):
                         domain = domain_of_key(obj["Key"])
                         if domain is not None:
-                            found[domain] = StoredPolicy(obj["Key"], obj["LastModified"])
+                            found[domain] = StoredPolicy(
+                                obj["Key"], obj["LastModified"], str(obj.get("ETag", "")).strip('"')
+                            )
             except ClientError as exc:
                 if error_code(exc) == "NoSuchBucket":
                     return {}
