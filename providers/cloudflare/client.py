@@ -1,9 +1,10 @@
-"""The SDK client for one run: token, base URL, timeouts, limiter, retries, one-line errors.
+"""The SDK client for one run: token, base URL, timeouts, pacing, retries, one-line errors.
 
 The official `cloudflare` SDK does the HTTP: it reads `CLOUDFLARE_BASE_URL` (how tests aim it
 at the local fake), retries 429 honouring `Retry-After` (up to 60 s) and 5xx/connection
 errors with exponential backoff. We raise its retry budget, since a 1,000-domain apply can
-meet several 429s in a row, and put our limiter in front so 429s stay rare.
+meet several 429s in a row, and put the request gate (gate.py: the shared pacer, the hold
+after a 429, the run's deadline) in front so 429s stay rare.
 
 Credentials: exactly `CLOUDFLARE_API_TOKEN`, sent as `Authorization: Bearer`. The SDK would
 also read `CLOUDFLARE_API_KEY`, `CLOUDFLARE_EMAIL` and `CLOUDFLARE_API_USER_SERVICE_KEY`
@@ -14,9 +15,12 @@ the only credential a request carries. The token is never stored in settings or 
 file, and `scrub` takes every credential value out of an error message (an error page or a
 proxy may echo the request's headers).
 
-Waiting: every attempt has connect and read timeouts and the run a deadline (timeouts.py);
-an attempt that got no answer is tried once more, not eight times, and no retry sleeps past
-the deadline. The errors name the call: `GET /zones: no answer within 30 s`.
+Waiting: the knobs every provider shares (`provisioner.knobs`): `MTASTS_CONNECT_TIMEOUT`
+and `MTASTS_READ_TIMEOUT` on every attempt, `MTASTS_DEADLINE` on the run (gate.py). Why an
+attempt that got no answer is tried once more only (`TIMEOUT_RETRIES`), not eight times: an
+API that accepts the connection and never answers kept `plan` silent for 574 s, the SDK's
+60 s read timeout times its retries; now it costs about twice the timeout. No retry sleeps
+past the deadline. The errors name the call: `GET /zones: no answer within 60 s, twice`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import cloudflare
@@ -34,9 +39,17 @@ import httpx
 from cloudflare._models import FinalRequestOptions
 
 from provisioner.errors import ProviderError
+from provisioner.knobs import (
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    RUN_DEADLINE,
+    WORKERS,
+    KnobError,
+    Rate,
+)
+from provisioner.pacing import CLOUDFLARE
 
-from .ratelimit import SlidingWindowLimiter
-from .timeouts import TIMEOUT_ENV, TIMEOUT_RETRIES, Deadline, DeadlinePassed, Timeouts, api_call
+from .gate import Deadline, DeadlinePassed, RequestGate, api_call
 
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
 IGNORED_CREDENTIALS = (
@@ -47,10 +60,38 @@ IGNORED_CREDENTIALS = (
 """What the SDK would read besides the token; mtasts never sends them."""
 AUTH_HEADERS = frozenset({"authorization", "x-auth-key", "x-auth-email", "x-auth-user-service-key"})
 MAX_RETRIES = 8
+TIMEOUT_RETRIES = 1
+"""Tries after an attempt that got no answer in time: one, for a connection lost once."""
 MASK = "***"
 
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 """What a token can hold: visible ASCII. A `\\r` from a CRLF .env file is stripped first."""
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The shared knobs a Cloudflare run reads, all validated before its first request."""
+
+    connect_timeout: float
+    read_timeout: float
+    deadline: float
+    quota: Rate
+    workers: int
+
+    @classmethod
+    def read(cls, provider: str) -> Knobs:
+        """Every knob, or a one-line ProviderError naming the provider and the variable (a
+        typo must not run with a silent default, nor stop a run half-way)."""
+        try:
+            return cls(
+                connect_timeout=CONNECT_TIMEOUT.read(),
+                read_timeout=READ_TIMEOUT.read(),
+                deadline=RUN_DEADLINE.read(),
+                quota=CLOUDFLARE.read(),
+                workers=WORKERS.read(),
+            )
+        except KnobError as exc:
+            raise ProviderError(f"{provider}: {exc}") from None
 
 
 class _Client(cloudflare.Cloudflare):
@@ -126,19 +167,17 @@ def read_token(provider: str) -> str:
 
 
 def make_client(
-    provider: str, limiter: SlidingWindowLimiter, timeouts: Timeouts, deadline: Deadline
+    provider: str, token: str, gate: RequestGate, knobs: Knobs
 ) -> cloudflare.Cloudflare:
-    """An SDK client behind `limiter`, with `timeouts` on every attempt and `deadline` on the
-    run; a missing token is a one-line ProviderError."""
-    token = read_token(provider)
-    timeout = httpx.Timeout(timeouts.request)
-    limiter.deadline = deadline
+    """An SDK client for `token` behind `gate`, with the knobs' timeouts on every attempt
+    and the gate's deadline on every retry."""
+    timeout = httpx.Timeout(knobs.read_timeout, connect=knobs.connect_timeout)
     http = cloudflare.DefaultHttpxClient(
         timeout=timeout,
-        event_hooks={"request": [limiter.on_request], "response": [limiter.on_response]},
+        event_hooks={"request": [gate.on_request], "response": [gate.on_response]},
     )
     client = _Client(api_token=token, timeout=timeout, max_retries=MAX_RETRIES, http_client=http)
-    client.deadline = deadline
+    client.deadline = gate.deadline
     return client
 
 
@@ -190,11 +229,14 @@ def api_errors(provider: str, what: str) -> Iterator[None]:
         ) from None
     except cloudflare.APITimeoutError as exc:
         call = api_call(exc.request)
+        if isinstance(exc.__cause__, httpx.ConnectTimeout):
+            waited = f"no connection within {_timeout(exc.request, 'connect')}, twice"
+            knob = CONNECT_TIMEOUT.env
+        else:
+            waited = f"no answer within {_timeout(exc.request, 'read')}, twice"
+            knob = READ_TIMEOUT.env
         raise ProviderError(
-            scrub(
-                f"{provider}: {what}: Cloudflare API {call}: no answer within "
-                f"{_read_timeout(exc.request)}, twice ({TIMEOUT_ENV} sets the wait)"
-            )
+            scrub(f"{provider}: {what}: Cloudflare API {call}: {waited} ({knob} sets the wait)")
         ) from None
     except cloudflare.APIConnectionError as exc:
         cause = exc.__cause__
@@ -215,15 +257,14 @@ def api_errors(provider: str, what: str) -> Iterator[None]:
 def _deadline_text(provider: str, what: str, exc: DeadlinePassed) -> str:
     call = f"Cloudflare API {exc.call}: " if exc.call else ""
     return (
-        f"{provider}: {what}: {call}{exc} before the call could finish "
-        f"({TIMEOUT_ENV}=SECONDS/RUN_SECONDS sets it)"
+        f"{provider}: {what}: {call}{exc} before the call could finish ({RUN_DEADLINE.env} sets it)"
     )
 
 
-def _read_timeout(request: httpx.Request) -> str:
-    """The read timeout the request was sent with, as `30 s` or `0.5 s`."""
+def _timeout(request: httpx.Request, which: str) -> str:
+    """The `connect` or `read` timeout the request was sent with, as `60 s` or `0.5 s`."""
     timeout = request.extensions.get("timeout") or {}
-    seconds = timeout.get("read") if isinstance(timeout, dict) else None
+    seconds = timeout.get(which) if isinstance(timeout, dict) else None
     return f"{seconds:g} s" if isinstance(seconds, int | float) else "the timeout"
 
 

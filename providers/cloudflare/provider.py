@@ -4,8 +4,8 @@ What a domain gets: its policy in the account's mtasts Worker (worker.py), the W
 custom domain `mta-sts.<domain>` bound to that Worker (domains.py), and the `_mta-sts` and
 `_smtp._tls` TXT records in its zone (dns.py). The token comes from `CLOUDFLARE_API_TOKEN`
 only (client.py drops the other credentials the SDK would read); the SDK honours
-`CLOUDFLARE_BASE_URL`, which is how tests reach the local fake. Every request has
-timeouts and the run a deadline (timeouts.py).
+`CLOUDFLARE_BASE_URL`, which is how tests reach the local fake. Every request has the
+shared connect and read timeouts and the run a deadline (client.py, gate.py).
 
 How a run spends API calls (the account-wide rate limit is ~1,200 per 5 minutes):
 - read: the script content once (it is also `managed_domains`), the custom domains once,
@@ -18,7 +18,9 @@ How a run spends API calls (the account-wide rate limit is ~1,200 per 5 minutes)
   wrote, and one after, to confirm it is live); TXT changes in one batch call per zone,
   after the core's id guard has read again (one more fetch of the script; zones, records
   and custom domains come from what this run already read and wrote).
-Requests run on a few threads, all behind one client-side limiter (ratelimit.py).
+Per-zone and per-domain calls run side by side (`provisioner.concurrency.each`, at most
+`MTASTS_WORKERS` at once), all behind one gate (gate.py): the account's shared pacer, the
+hold after a 429, the run's deadline.
 
 Phase 0 also makes sure the script exists before a custom domain is bound to it (Cloudflare
 refuses a custom domain for a missing script); that first upload carries the live map
@@ -28,29 +30,25 @@ unchanged, so no policy is served before phase 1.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import cloudflare
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from provisioner.errors import ProviderError
+from provisioner.concurrency import each
+from provisioner.pacing import shared_pacer
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
 from provisioner.state import POLICY_HOST_PREFIX, LiveDomain, Resource, policy_host, record_name
 
-from .client import make_client
+from .client import Knobs, make_client, read_token
 from .dns import DnsRecords
 from .domains import CustomDomains, endpoint_text
-from .ratelimit import SlidingWindowLimiter, limiter_from_env
-from .timeouts import Deadline, timeouts_from_env
+from .gate import Deadline, RequestGate, pacer_key
 from .worker import PolicyEntry, PolicyMap, WorkerScript, now
 from .zones import ZoneIndex
-
-THREADS = 8
-T = TypeVar("T")
 
 
 class CloudflareSettings(BaseModel):
@@ -75,8 +73,9 @@ class _Api:
     """Everything that talks to Cloudflare in one run, made on first use."""
 
     client: cloudflare.Cloudflare
-    limiter: SlidingWindowLimiter
-    deadline: Deadline
+    gate: RequestGate
+    workers: int
+    """Calls side by side at most (`MTASTS_WORKERS`): the pacer, not the pool, sets the rate."""
     zones: ZoneIndex
     dns: DnsRecords
     script: WorkerScript
@@ -107,14 +106,15 @@ class CloudflareProvider(Provider):
         with self._lock:
             if self._api_instance is None:
                 cfg = self.config
-                limiter = limiter_from_env(self.name)
-                timeouts = timeouts_from_env(self.name)
-                deadline = Deadline(timeouts.run)
-                client = make_client(self.name, limiter, timeouts, deadline)
+                knobs = Knobs.read(self.name)
+                token = read_token(self.name)
+                pacer = shared_pacer(pacer_key(token), "cloudflare", knobs.quota)
+                gate = RequestGate(pacer, Deadline(knobs.deadline))
+                client = make_client(self.name, token, gate, knobs)
                 self._api_instance = _Api(
                     client,
-                    limiter,
-                    deadline,
+                    gate,
+                    knobs.workers,
                     ZoneIndex(client, self.name, cfg.account_id, cfg.zone_ids),
                     DnsRecords(client, self.name, cfg.read_mx),
                     WorkerScript(client, self.name, cfg.account_id, cfg.worker),
@@ -154,9 +154,10 @@ class CloudflareProvider(Provider):
         first_domain = {zone: domain for domain, zone in reversed(zone_of.items())}
         bound = api.domains.by_host()
         unbound = {zone for domain, zone in zone_of.items() if policy_host(domain) not in bound}
-        _parallel(
+        each(
             lambda z: api.dns.read_zone(z, first_domain[z], hosts=z in unbound),
             sorted(first_domain),
+            api.workers,
         )
         live: dict[str, LiveDomain] = {}
         for domain in domains:
@@ -182,7 +183,7 @@ class CloudflareProvider(Provider):
         # A fresh deadline when the writes begin: the read's time (and a wait at the
         # approval prompt) is not charged to them. Once: apply runs phase by phase.
         if not self._applying:
-            self.api.deadline.restart()
+            self.api.gate.deadline.restart()
             self._applying = True
         endpoints = [c for c in changes if c.resource is Resource.ENDPOINT]
         policies = [c for c in changes if c.resource is Resource.POLICY]
@@ -200,7 +201,8 @@ class CloudflareProvider(Provider):
             self._records(records, progress)
         detach = [c for c in endpoints if c.action is Action.DELETE]
         if detach:
-            _parallel(lambda c: self.api.domains.detach(policy_host(c.domain), c.domain), detach)
+            api = self.api
+            each(lambda c: api.domains.detach(policy_host(c.domain), c.domain), detach, api.workers)
             progress.advance(len(detach))
 
     def _ensure_script(self) -> None:
@@ -218,7 +220,7 @@ class CloudflareProvider(Provider):
             api.domains.attach(host, self.config.worker, zone_of[change.domain], change.domain)
             progress.advance()
 
-        _parallel(one, changes)
+        each(one, changes, api.workers)
 
     def _upload(self, changes: list[Change]) -> None:
         """One upload for the whole phase: the live map, with only these hosts changed."""
@@ -250,7 +252,7 @@ class CloudflareProvider(Provider):
             api.dns.apply_zone(zone, zone_changes, label)
             progress.advance(len(zone_changes))
 
-        _parallel(one, sorted(by_zone.items()))
+        each(one, sorted(by_zone.items()), api.workers)
 
     def close(self) -> None:
         """Close the SDK client's connections (apply_plan calls this at the end of a run)."""
@@ -260,22 +262,3 @@ class CloudflareProvider(Provider):
                 self._api_instance = None
                 self._policies = None
                 self._applying = False
-
-
-def _parallel(work: Callable[[T], Any], items: Iterable[T]) -> None:
-    """Run work over items on a few threads; the first ProviderError is raised after all
-    finish, so a failure half-way leaves every other item done and the next plan converges."""
-    items = list(items)
-    if not items:
-        return
-    errors: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=min(THREADS, len(items))) as pool:
-        for future in [pool.submit(work, item) for item in items]:
-            error = future.exception()
-            if error is not None:
-                errors.append(error)
-    if errors:
-        first = next((e for e in errors if isinstance(e, ProviderError)), errors[0])
-        if len(errors) > 1 and isinstance(first, ProviderError):
-            raise ProviderError(f"{first} (and {len(errors) - 1} more failures)") from None
-        raise first

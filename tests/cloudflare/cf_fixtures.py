@@ -14,6 +14,9 @@ from cf_fake_api import FakeCloudflareApi
 from cf_fake_state import ACCOUNT_ID, TOKEN
 from cf_miniflare import MiniflareRunner, miniflare_available_or_skip
 
+UNPACED = "1000000/1"
+"""`MTASTS_CLOUDFLARE_RATE_LIMIT` for runs against the fake: no pacing wait in practice."""
+
 
 @pytest.fixture(scope="session")
 def cf_server() -> Iterator[FakeCloudflareApi]:
@@ -30,7 +33,13 @@ def cf_api(cf_server: FakeCloudflareApi, monkeypatch: pytest.MonkeyPatch) -> Fak
     cf_server.reset()
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
     monkeypatch.setenv("CLOUDFLARE_BASE_URL", cf_server.base_url)
-    monkeypatch.delenv("MTASTS_CLOUDFLARE_RATE_LIMIT", raising=False)  # the default limiter
+    # The pacer is shared per token for the whole process (as in a run), and every test
+    # here uses the same token: at the default 1,100 per 300 s, a worker's tests would start
+    # waiting minutes after their first thousand requests. A rate this large never waits;
+    # tests of pacing set their own.
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", UNPACED)
+    for knob in ("MTASTS_CONNECT_TIMEOUT", "MTASTS_READ_TIMEOUT", "MTASTS_DEADLINE"):
+        monkeypatch.delenv(knob, raising=False)  # the defaults, whatever the shell has set
     monkeypatch.delenv("CLOUDFLARE_API_KEY", raising=False)
     monkeypatch.delenv("CLOUDFLARE_EMAIL", raising=False)
     return cf_server

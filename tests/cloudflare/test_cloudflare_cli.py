@@ -195,8 +195,9 @@ def test_client_side_limiter_keeps_under_the_server_limit(cf_api, tmp_path, monk
 
     apply_ok(spec)
     assert cf_api.throttled == 0, "the client-side limiter kept every request under the limit"
-    # the next run has a limiter of its own, so the server may throttle its first requests
-    # (as it would a second tool on the same account): 429s are retried, the plan completes
+    # in this process the next run shares the token's pacer; a run in another process (or a
+    # second tool on the account) has its own, and the server may throttle its first
+    # requests: 429s are retried, the plan completes either way
     assert_idempotent(spec)
     assert len(live_map(cf_api)) == len(names)
 

@@ -4,8 +4,9 @@
   Global API Key, the e-mail, a service key and custom auth headers set in the environment
   (the SDK would prefer those); no error message carries a credential, even when the API
   (or a proxy) echoes the request's headers.
-- Waiting: every request has connect and read timeouts and the run a deadline, from one
-  validated setting; an API that accepts and never answers ends the run in seconds with
+- Waiting: every request has connect and read timeouts and the run a deadline, from the
+  validated knobs every provider shares (`MTASTS_CONNECT_TIMEOUT`, `MTASTS_READ_TIMEOUT`,
+  `MTASTS_DEADLINE`); an API that accepts and never answers ends the run in seconds with
   the provider and the call named. Tested against a loopback server that never answers.
 """
 
@@ -14,15 +15,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import cloudflare
+import httpx
 import pytest
 from cf_fake_state import ACCOUNT_ID, TOKEN
 from cf_helpers import SilentServer, add_zones, cf_spec, domains_spec
 from clihelpers import run
 
-from providers.cloudflare.client import scrub
-from providers.cloudflare.ratelimit import SlidingWindowLimiter
-from providers.cloudflare.timeouts import Deadline, DeadlinePassed
+from providers.cloudflare.client import api_errors, scrub
+from providers.cloudflare.gate import Deadline, DeadlinePassed, RequestGate
 from provisioner.errors import ProviderError
+from provisioner.knobs import Rate
+from provisioner.pacing import Pacer
 from provisioner.provider import NoProgress
 from provisioner.registry import build_provider
 
@@ -124,12 +128,12 @@ def test_scrub_masks_values_and_auth_headers():
     assert scrub(text, env) == "*** *** Authorization: Bearer *** X-Auth-Email: ***"
 
 
-# Timeouts and the run deadline
+# Timeouts and the run deadline: the knobs every provider shares
 
 
 def test_an_api_that_never_answers_fails_in_seconds_naming_the_call(silent, tmp_path, monkeypatch):
     spec = cf_spec(tmp_path, domains_spec(["example.com"]))
-    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", "0.5")
+    monkeypatch.setenv("MTASTS_READ_TIMEOUT", "0.5")
     started = time.monotonic()
     result = run("plan", "-c", spec)
     elapsed = time.monotonic() - started
@@ -137,47 +141,68 @@ def test_an_api_that_never_answers_fails_in_seconds_naming_the_call(silent, tmp_
     line = one_line(result)
     assert line.startswith("cf: reading Worker script 'mtasts': Cloudflare API GET ")
     assert "/workers/scripts/mtasts/content/v2: no answer within 0.5 s, twice" in line
-    assert "MTASTS_CLOUDFLARE_TIMEOUT" in line
+    assert line.endswith("(MTASTS_READ_TIMEOUT sets the wait)")
     assert silent.accepted == 2, "one try and one retry, not the SDK's nine"
     assert elapsed < 10, f"bounded by the timeout, took {elapsed:.1f} s"
+
+
+def test_a_connection_that_never_opens_names_the_connect_timeout():
+    request = httpx.Request(
+        "GET",
+        "http://127.0.0.1:9/client/v4/zones",
+        extensions={"timeout": {"connect": 2.0, "read": 60.0, "write": 60.0, "pool": 60.0}},
+    )
+    with pytest.raises(ProviderError) as caught, api_errors("cf", "listing the zones"):
+        cause = httpx.ConnectTimeout("timed out", request=request)
+        raise cloudflare.APITimeoutError(request=request) from cause
+    assert str(caught.value) == (
+        "cf: listing the zones: Cloudflare API GET /zones: no connection within 2 s, twice "
+        "(MTASTS_CONNECT_TIMEOUT sets the wait)"
+    )
 
 
 def test_the_run_deadline_stops_retries(silent, tmp_path, monkeypatch):
     spec = cf_spec(tmp_path, domains_spec(["example.com"]))
     # 0.5 s per attempt; the retry's backoff (0.375-0.5 s) would end past the 0.8 s deadline
-    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", "0.5/0.8")
+    monkeypatch.setenv("MTASTS_READ_TIMEOUT", "0.5")
+    monkeypatch.setenv("MTASTS_DEADLINE", "0.8")
     result = run("plan", "-c", spec)
     assert result.exit_code == 1
     line = one_line(result)
     assert line.startswith("cf: reading Worker script 'mtasts': Cloudflare API GET ")
     assert "the run's deadline of 0.8 s has passed" in line
+    assert line.endswith("(MTASTS_DEADLINE sets it)")
     assert silent.accepted == 1
 
 
-def test_a_rate_limit_wait_past_the_deadline_fails_at_once(cf_api, tmp_path, monkeypatch):
+def test_a_pacing_wait_past_the_deadline_sends_nothing(cf_api, tmp_path, monkeypatch):
+    """The shared pacer's wait cannot be cut short (`Pacer.acquire` takes no timeout), so the
+    request that waited past the deadline is refused after the wait, before it is sent."""
     add_zones(cf_api, "example.com")
     spec = cf_spec(tmp_path, domains_spec(["example.com"]))
-    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "1/600")
-    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", "5/5")
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "1/2")
+    monkeypatch.setenv("MTASTS_DEADLINE", "1")
     started = time.monotonic()
     result = run("plan", "-c", spec)
-    assert time.monotonic() - started < 5, "no sleep into a certain failure"
+    assert time.monotonic() - started < 10, "at most one window late"
     assert result.exit_code == 1
     line = one_line(result)
     assert line.startswith("cf: listing the zones of account ")
-    assert "Cloudflare API GET /zones: the run's deadline of 5 s has passed" in line
+    assert "Cloudflare API GET /zones: the run's deadline of 1 s has passed" in line
     assert len(cf_api.calls) == 1, "only the first request went"
 
 
-def test_the_limiter_does_not_wait_past_the_deadline():
+def test_a_hold_past_the_deadline_fails_at_once_naming_the_call():
     clock = [0.0]
+    slept: list[float] = []
     deadline = Deadline(10.0, clock=lambda: clock[0])
-    limiter = SlidingWindowLimiter(1, 60.0, clock=lambda: clock[0], sleep=lambda s: None)
-    limiter.deadline = deadline
-    limiter.acquire("GET /zones")
+    gate = RequestGate(Pacer(Rate(1_000_000, 1.0)), deadline, lambda: clock[0], slept.append)
+    gate.admit("GET /zones")
+    gate.hold(60.0)  # a 429's Retry-After
     with pytest.raises(DeadlinePassed) as caught:
-        limiter.acquire("GET /zones/z/dns_records")
-    assert caught.value.call == "GET /zones/z/dns_records" and limiter.waited == 0
+        gate.admit("GET /zones/z/dns_records")
+    assert caught.value.call == "GET /zones/z/dns_records" and slept == []
+    assert gate.sent == 1
     clock[0] = 11.0
     deadline.restart()
     assert deadline.remaining() == 10.0
@@ -186,17 +211,17 @@ def test_the_limiter_does_not_wait_past_the_deadline():
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
-        ("MTASTS_CLOUDFLARE_TIMEOUT", "soon"),
-        ("MTASTS_CLOUDFLARE_TIMEOUT", "0"),
-        ("MTASTS_CLOUDFLARE_TIMEOUT", "-5"),
-        ("MTASTS_CLOUDFLARE_TIMEOUT", "1e3"),
-        ("MTASTS_CLOUDFLARE_TIMEOUT", "601"),
-        ("MTASTS_CLOUDFLARE_TIMEOUT", "30/10"),
-        ("MTASTS_CLOUDFLARE_TIMEOUT", "30/\x1b[2J"),
+        ("MTASTS_READ_TIMEOUT", "soon"),
+        ("MTASTS_READ_TIMEOUT", "0"),
+        ("MTASTS_READ_TIMEOUT", "-5"),
+        ("MTASTS_READ_TIMEOUT", "3601"),
+        ("MTASTS_CONNECT_TIMEOUT", "601"),
+        ("MTASTS_DEADLINE", "30/\x1b[2J"),
+        ("MTASTS_WORKERS", "0"),
         ("MTASTS_CLOUDFLARE_RATE_LIMIT", "nonsense"),
-        ("MTASTS_CLOUDFLARE_RATE_LIMIT", "600"),
         ("MTASTS_CLOUDFLARE_RATE_LIMIT", "600/0"),
         ("MTASTS_CLOUDFLARE_RATE_LIMIT", "-1/300"),
+        ("MTASTS_CLOUDFLARE_RATE_LIMIT", "0/1"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_nothing_is_called(
@@ -207,16 +232,21 @@ def test_a_bad_setting_is_one_line_and_nothing_is_called(
     result = run("plan", "-c", spec)
     assert result.exit_code == 1
     line = one_line(result)
-    assert line.startswith(f"cf: {variable}=")
+    assert line.startswith(f"cf: {variable}: ")
     assert "\x1b" not in line
     assert cf_api.calls == []
 
 
 def test_good_settings_are_used(cf_api, tmp_path, monkeypatch):
-    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", " 12.5/900 ")
-    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "0/1")
+    monkeypatch.setenv("MTASTS_READ_TIMEOUT", " 12.5 ")
+    monkeypatch.setenv("MTASTS_CONNECT_TIMEOUT", "3")
+    monkeypatch.setenv("MTASTS_DEADLINE", "900")
+    monkeypatch.setenv("MTASTS_WORKERS", "4")
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "1000000/1")
     provider = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
     api = provider.api
-    assert api.deadline.seconds == 900.0 and 899 < api.deadline.remaining() <= 900
-    assert api.client.timeout.read == 12.5 and api.client.timeout.connect == 12.5
-    assert api.limiter.limit == 0
+    deadline = api.gate.deadline
+    assert deadline.seconds == 900.0 and 899 < deadline.remaining() <= 900
+    assert api.client.timeout.read == 12.5 and api.client.timeout.connect == 3.0
+    assert api.gate.pacer.quota == Rate(1_000_000, 1.0), "no limit in practice: for fakes"
+    assert api.workers == 4

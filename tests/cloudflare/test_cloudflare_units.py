@@ -1,4 +1,4 @@
-"""The Cloudflare provider's parts on their own: limiter, record diffing, TXT content,
+"""The Cloudflare provider's parts on their own: request gate, record diffing, TXT content,
 zone matching, settings, and the provider contract (no secrets in a plan, errors as one
 line naming provider and domain)."""
 
@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from cf_fake_state import ACCOUNT_ID
+from cf_fake_state import ACCOUNT_ID, TOKEN
 from cf_helpers import add_zones, live_map
 from pydantic import ValidationError
 
+from providers.cloudflare.client import Knobs
 from providers.cloudflare.dns import Operations, TxtRecord, operations_for, txt_value
-from providers.cloudflare.ratelimit import SlidingWindowLimiter, limiter_from_env
+from providers.cloudflare.gate import Deadline, RequestGate
 from provisioner.errors import ProviderError
+from provisioner.knobs import Rate
+from provisioner.pacing import Pacer
 from provisioner.plan import Action, Change
 from provisioner.provider import NoProgress
 from provisioner.registry import build_provider
@@ -32,27 +35,30 @@ class FakeClock:
         self.now += seconds
 
 
-def test_limiter_lets_a_burst_through_then_waits_for_the_window():
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(3, 10.0, clock=clock, sleep=clock.sleep)
-    for _ in range(3):
-        limiter.acquire()
-    assert clock.sleeps == []
-    clock.now = 4.0
-    limiter.acquire()
-    assert clock.sleeps == [6.0], "the 4th request waits until the first leaves the window"
-    assert limiter.requests == 4
+def unpaced_gate(clock: FakeClock) -> RequestGate:
+    return RequestGate(Pacer(Rate(1_000_000, 1.0)), Deadline(10_000.0, clock), clock, clock.sleep)
 
 
-def test_limiter_from_env(monkeypatch):
+def test_the_rate_knob_keeps_its_format(monkeypatch):
     monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "600/300")
-    limiter = limiter_from_env("cf")
-    assert (limiter.limit, limiter.window) == (600, 300.0)
+    assert Knobs.read("cf").quota == Rate(600, 300.0)
     monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "")
-    assert limiter_from_env("cf").limit == 1100, "empty is unset"
+    assert Knobs.read("cf").quota == Rate(1100, 300.0), "empty is unset: the default"
     monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "nonsense")
-    with pytest.raises(ProviderError, match=r"^cf: MTASTS_CLOUDFLARE_RATE_LIMIT='nonsense': "):
-        limiter_from_env("cf")
+    with pytest.raises(ProviderError, match=r"^cf: MTASTS_CLOUDFLARE_RATE_LIMIT: 'nonsense' "):
+        Knobs.read("cf")
+
+
+def test_the_pacer_is_shared_per_token_not_per_account(cf_api, tmp_path, monkeypatch):
+    """Cloudflare's quota is the user's: two providers with one token spend one quota."""
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "600/300")
+    one = build_provider("a", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    two = build_provider("b", "cloudflare", {"account_id": "0ther"}, tmp_path)
+    assert one.api.gate.pacer is two.api.gate.pacer
+    assert one.api.gate.pacer.quota == Rate(600, 300.0)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN + "-other-user")
+    three = build_provider("c", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    assert three.api.gate.pacer is not one.api.gate.pacer
 
 
 @pytest.mark.parametrize(
@@ -214,23 +220,27 @@ def test_a_policy_upload_carries_over_what_changed_since_the_read(cf_api, tmp_pa
 
 def test_a_429_retry_after_holds_every_request():
     clock = FakeClock()
-    limiter = SlidingWindowLimiter(0, 1.0, clock=clock, sleep=clock.sleep)
-    limiter.acquire()
-    limiter.on_response(httpx.Response(429, headers={"Retry-After": "120"}))
-    limiter.on_response(httpx.Response(429, headers={"Retry-After": "later"}))
-    limiter.on_response(httpx.Response(200, headers={"Retry-After": "999"}))
-    limiter.acquire()
+    gate = unpaced_gate(clock)
+    gate.admit()
+    gate.on_response(httpx.Response(429, headers={"Retry-After": "120"}))
+    gate.on_response(httpx.Response(429, headers={"Retry-After": "later"}))
+    gate.on_response(httpx.Response(429, headers={"Retry-After": "86400"}))
+    gate.on_response(httpx.Response(200, headers={"Retry-After": "999"}))
+    gate.admit()
     assert clock.sleeps == [120.0], "longer than the SDK's 60 s cap, and for every thread"
-    limiter.acquire()
+    gate.admit()
     assert clock.sleeps == [120.0]
+    assert gate.sent == 3
 
 
-def test_every_request_goes_through_the_limiter(cf_api, tmp_path, monkeypatch):
+def test_every_request_goes_through_the_gate_and_the_pacer(cf_api, tmp_path, monkeypatch):
     monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", "1000/300")
     add_zones(cf_api, "a.example", "b.example")
     provider = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    gate = provider.api.gate
+    paced_before = gate.pacer.sent
     cf_api.inject("GET", r"^/zones$", 503)
     provider.read(["a.example", "b.example"], NoProgress())
-    limiter = provider.api.limiter
-    assert (limiter.limit, limiter.window) == (1000, 300.0)
-    assert limiter.requests == len(cf_api.calls) == 8, "retries are counted too"
+    assert gate.pacer.quota == Rate(1000, 300.0)
+    assert gate.sent == len(cf_api.calls) == 8, "retries are counted too"
+    assert gate.pacer.sent - paced_before == 8, "and paced too"
