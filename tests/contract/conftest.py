@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from aws_contract_world import AwsContractWorld
+from aws_faults import FaultProxy
+from aws_fixtures import aws, fault_proxy, fault_proxy_server, moto_url  # noqa: F401
 from cf_fake_api import FakeCloudflareApi
 from cf_fixtures import cf_api, cf_server  # noqa: F401
 from cloudflare_world import CloudflareWorld
@@ -21,7 +24,15 @@ def cloudflare_contract_world(tmp_path, request) -> CloudflareWorld:
     return CloudflareWorld(tmp_path, api)
 
 
-WORLDS = ["local", "cloudflare"]
+@pytest.fixture
+def aws_contract_world(tmp_path, request) -> AwsContractWorld:
+    """moto's server, reset, behind the fault proxy, with boto3 aimed at it (`aws`)."""
+    request.getfixturevalue("aws")
+    proxy: FaultProxy = request.getfixturevalue("fault_proxy")
+    return AwsContractWorld(tmp_path, proxy)
+
+
+WORLDS = ["local", "cloudflare", "aws"]
 """Provider worlds the suite runs against; each names a fixture `<name>_contract_world`."""
 
 
