@@ -59,6 +59,9 @@ IGNORED_CREDENTIALS = (
 )
 """What the SDK would read besides the token; mtasts never sends them."""
 AUTH_HEADERS = frozenset({"authorization", "x-auth-key", "x-auth-email", "x-auth-user-service-key"})
+RETIRED_TIMEOUT_ENV = "MTASTS_CLOUDFLARE_TIMEOUT"
+"""The Cloudflare-only timeout knob of earlier releases, replaced by the shared ones: a run
+that still sets it is refused, since ignoring it would run with deadlines nobody chose."""
 MAX_RETRIES = 8
 TIMEOUT_RETRIES = 1
 """Tries after an attempt that got no answer in time: one, for a connection lost once."""
@@ -82,6 +85,12 @@ class Knobs:
     def read(cls, provider: str) -> Knobs:
         """Every knob, or a one-line ProviderError naming the provider and the variable (a
         typo must not run with a silent default, nor stop a run half-way)."""
+        if os.environ.get(RETIRED_TIMEOUT_ENV, "").strip():
+            raise ProviderError(
+                f"{provider}: {RETIRED_TIMEOUT_ENV} is no longer read: set "
+                f"{CONNECT_TIMEOUT.env}, {READ_TIMEOUT.env} and {RUN_DEADLINE.env} instead "
+                "(docs/cloudflare.md)"
+            )
         try:
             return cls(
                 connect_timeout=CONNECT_TIMEOUT.read(),

@@ -38,7 +38,13 @@ def cf_api(cf_server: FakeCloudflareApi, monkeypatch: pytest.MonkeyPatch) -> Fak
     # waiting minutes after their first thousand requests. A rate this large never waits;
     # tests of pacing set their own.
     monkeypatch.setenv("MTASTS_CLOUDFLARE_RATE_LIMIT", UNPACED)
-    for knob in ("MTASTS_CONNECT_TIMEOUT", "MTASTS_READ_TIMEOUT", "MTASTS_DEADLINE"):
+    for knob in (
+        "MTASTS_CONNECT_TIMEOUT",
+        "MTASTS_READ_TIMEOUT",
+        "MTASTS_DEADLINE",
+        "MTASTS_WORKERS",
+        "MTASTS_CLOUDFLARE_TIMEOUT",
+    ):
         monkeypatch.delenv(knob, raising=False)  # the defaults, whatever the shell has set
     monkeypatch.delenv("CLOUDFLARE_API_KEY", raising=False)
     monkeypatch.delenv("CLOUDFLARE_EMAIL", raising=False)

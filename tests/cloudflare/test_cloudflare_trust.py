@@ -237,6 +237,18 @@ def test_a_bad_setting_is_one_line_and_nothing_is_called(
     assert cf_api.calls == []
 
 
+def test_the_retired_timeout_knob_is_refused_not_ignored(cf_api, tmp_path, monkeypatch):
+    spec = cf_spec(tmp_path, domains_spec(["example.com"]))
+    monkeypatch.setenv("MTASTS_CLOUDFLARE_TIMEOUT", "30/3600")
+    result = run("plan", "-c", spec)
+    assert result.exit_code == 1
+    assert one_line(result) == (
+        "cf: MTASTS_CLOUDFLARE_TIMEOUT is no longer read: set MTASTS_CONNECT_TIMEOUT, "
+        "MTASTS_READ_TIMEOUT and MTASTS_DEADLINE instead (docs/cloudflare.md)"
+    )
+    assert cf_api.calls == []
+
+
 def test_good_settings_are_used(cf_api, tmp_path, monkeypatch):
     monkeypatch.setenv("MTASTS_READ_TIMEOUT", " 12.5 ")
     monkeypatch.setenv("MTASTS_CONNECT_TIMEOUT", "3")
