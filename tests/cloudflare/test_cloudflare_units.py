@@ -4,19 +4,24 @@ line naming provider and domain)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 from cf_fake_state import ACCOUNT_ID, TOKEN
 from cf_helpers import add_zones, live_map
 from pydantic import ValidationError
 
+from providers.cloudflare import worker
 from providers.cloudflare.client import Knobs
 from providers.cloudflare.dns import Operations, TxtRecord, operations_for, txt_value
 from providers.cloudflare.gate import Deadline, RequestGate
+from providers.cloudflare.worker import PolicyEntry
 from provisioner.errors import ProviderError
 from provisioner.knobs import Rate
 from provisioner.pacing import Pacer
 from provisioner.plan import Action, Change
+from provisioner.polling import Wait
 from provisioner.provider import NoProgress
 from provisioner.registry import build_provider
 from provisioner.state import Resource
@@ -244,3 +249,40 @@ def test_every_request_goes_through_the_gate_and_the_pacer(cf_api, tmp_path, mon
     assert gate.pacer.quota == Rate(1000, 300.0)
     assert gate.sent == len(cf_api.calls) == 8, "retries are counted too"
     assert gate.pacer.sent - paced_before == 8, "and paced too"
+
+
+def stale_then_live(monkeypatch, script, stale: int) -> list[int]:
+    """`script.fetch` answers an empty map `stale` times, then what the fake holds."""
+    real_fetch = script.fetch
+    fetches = [0]
+
+    def fetch():
+        fetches[0] += 1
+        return {} if fetches[0] <= stale else real_fetch()
+
+    monkeypatch.setattr(script, "fetch", fetch)
+    return fetches
+
+
+def test_an_upload_is_read_back_until_it_is_served(cf_api, tmp_path, monkeypatch):
+    monkeypatch.setattr(worker, "READ_BACK", Wait(5.0, 0.01, 0.02))
+    provider = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    script = provider.api.script
+    fetches = stale_then_live(monkeypatch, script, stale=2)
+    entry = PolicyEntry("version: STSv1\nmode: testing\n", datetime(2026, 1, 1, tzinfo=UTC))
+    script.upload({"mta-sts.a.example": entry})
+    assert fetches[0] == 3, "two stale answers, then the uploaded map"
+
+
+def test_an_upload_never_served_back_is_one_line_naming_the_script(cf_api, tmp_path, monkeypatch):
+    monkeypatch.setattr(worker, "READ_BACK", Wait(0.05, 0.01, 0.02))
+    provider = build_provider("cf", "cloudflare", {"account_id": ACCOUNT_ID}, tmp_path)
+    script = provider.api.script
+    stale_then_live(monkeypatch, script, stale=1_000)
+    entry = PolicyEntry("version: STSv1\nmode: testing\n", datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ProviderError) as caught:
+        script.upload({"mta-sts.a.example": entry})
+    assert str(caught.value) == (
+        "cf: Worker script 'mtasts' was uploaded but the API still serves another version "
+        "after 0.05 s; run 'mtasts plan' again"
+    )
