@@ -135,10 +135,11 @@ def read_inventory(
     certificates: Certificates,
     domains: Sequence[str],
     provider: str,
-    expected: Mapping[str, str] | None = None,
+    expected: Mapping[str, Sequence[str]] | None = None,
 ) -> Inventory:
-    """Everything mtasts reads for `domains`; `expected` (domain -> the body the spec
-    renders) spares the GetObject of every policy whose ETag is that body's MD5."""
+    """Everything mtasts reads for `domains`; `expected` (domain -> bodies it may hold: the
+    one the spec renders, the one this process wrote) spares the GetObject of every policy
+    whose listed ETag is the MD5 of one of them."""
     inventory = Inventory()
     by_zone: dict[str, tuple[Zone, list[str]]] = {}
     for domain in domains:
@@ -165,8 +166,8 @@ def read_inventory(
             stored = listing.get(domain)
             if stored is None:
                 continue
-            body = known.get(domain)
-            if body is not None and stored.same_body(body):
+            body = next((b for b in known.get(domain, ()) if stored.same_body(b)), None)
+            if body is not None:
                 inventory.bodies[domain] = (body, stored.last_modified)
             else:
                 wanted.append(domain)

@@ -125,8 +125,8 @@ class AwsProvider(Provider):
     def read_expecting(
         self, domains: Sequence[str], progress: Progress, expected: Mapping[str, str]
     ) -> dict[str, LiveDomain]:
-        """One bulk read; a policy whose ETag is the MD5 of its expected body is not fetched
-        (issue 9.9: a no-change plan costs about one call per domain, not two)."""
+        """One bulk read; a policy whose listed ETag is the MD5 of its expected body, or of
+        the body this process wrote, is not fetched (issue 9.9: about one call per domain)."""
         inventory = self._read(domains, expected)
         live: dict[str, LiveDomain] = {}
         for domain in domains:
@@ -145,6 +145,11 @@ class AwsProvider(Provider):
         return live
 
     def _read(self, domains: Sequence[str], expected: Mapping[str, str] | None = None) -> Inventory:
+        candidates: dict[str, tuple[str, ...]] = {}
+        for domain, body in (expected or {}).items():
+            candidates[domain] = (body,)
+        for domain, body in self.bucket.written.items():
+            candidates[domain] = (*candidates.get(domain, ()), body)
         self._inventory = read_inventory(
             self.zones,
             self.clients.route53,
@@ -153,7 +158,7 @@ class AwsProvider(Provider):
             Certificates(self.name, self.clients.acm),
             sorted(set(domains)),
             self.name,
-            expected,
+            candidates,
         )
         self._inventory_domains = frozenset(domains)
         return self._inventory

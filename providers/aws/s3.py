@@ -19,6 +19,10 @@ PutObject (as mtasts uploads: never multipart) and stored unencrypted or with SS
 hex MD5 of its bytes (S3's Object docs). So a plan that knows the body it wants compares
 MD5s and fetches (GetObject) only a body that differs (`same_body`). A multipart ETag
 (`...-N`) or an SSE-KMS one never equals an MD5: such a body is fetched, never guessed.
+The bodies this process wrote (`written`) are candidates too: apply's id guard reads the
+policies back right after writing them, and a fresh listing whose ETag is the MD5 of what
+was written proves the object holds it, without a GetObject (nothing is taken on trust
+from memory: the ETag is read anew).
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ class PolicyBucket:
         self.region = region
         self._ensured = False
         self._listing: dict[str, StoredPolicy] | None = None
+        self.written: dict[str, str] = {}
+        """domain -> the body this process last wrote for it (see the module docstring)."""
 
     @property
     def origin_domain(self) -> str:
@@ -165,11 +171,13 @@ class PolicyBucket:
                 ContentType=CONTENT_TYPE,
                 CacheControl=CACHE_CONTROL,
             )
+        self.written[domain] = body
 
     def delete(self, domain: str) -> None:
         """Every version (and delete marker) of the domain's policy key, nothing else."""
         key = policy_key(domain)
         self._listing = None
+        self.written.pop(domain, None)
         with reported(self.provider, domain, f"deleting s3://{self.bucket}/{key}"):
             versions: list[dict[str, str]] = []
             pages = self.client.get_paginator("list_object_versions").paginate(

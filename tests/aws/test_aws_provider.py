@@ -42,6 +42,7 @@ def test_plan_reads_in_bulk_and_apply_writes_one_batch_per_zone_per_phase(aws: A
     # one listing per zone to plan, and one more when apply's id guard reads the domains
     # back right before the TXT phase (provisioner.apply.guard_ids)
     assert API_CALLS.count("route53", "ListResourceRecordSets") == 3 + 3
+    assert API_CALLS.count("s3", "GetObject") == 0, "the guard knows the bodies by their ETag"
 
     API_CALLS.reset()
     assert run("plan", "-c", spec, "--detailed-exitcode").exit_code == 0
@@ -67,6 +68,8 @@ def test_plan_reads_in_bulk_and_apply_writes_one_batch_per_zone_per_phase(aws: A
     assert API_CALLS.count("route53", "ChangeResourceRecordSets") == 3
     assert API_CALLS.count("s3", "PutObject") == len(DOMAINS)
     assert API_CALLS.count("cloudfront", "CreateInvalidation") == len(DOMAINS)
+    # the plan fetches the old bodies (they differ from the spec's); the guard fetches none
+    assert API_CALLS.count("s3", "GetObject") == len(DOMAINS)
 
 
 def test_a_policy_changed_behind_mtasts_is_fetched_and_planned_back(aws: AwsWorld):
