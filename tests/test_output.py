@@ -139,7 +139,8 @@ def _testing_then_enforce(tmp_path):
 def test_mode_change_text_speaks_mta_sts(tmp_path):
     spec, old_id = _testing_then_enforce(tmp_path)
 
-    result = run("plan", "-c", spec, "--detailed-exitcode")
+    same_clock = {"MTASTS_NOW": "2030-01-01T00:00:00Z"}  # a new id carries its minting time
+    result = run("plan", "-c", spec, "--detailed-exitcode", env=same_clock)
 
     assert result.exit_code == 2
     assert "mode testing -> enforce" in result.stdout
@@ -150,7 +151,7 @@ def test_mode_change_text_speaks_mta_sts(tmp_path):
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout
     assert "b.example" not in result.stdout
 
-    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+    assert run("apply", "-c", spec, "--auto-approve", env=same_clock).exit_code == 0
     assert sts_values(tmp_path / "out", "a.example") == [f"v=STSv1; id={match[1]}"]
 
 
