@@ -23,6 +23,7 @@ from typing import Any
 
 from pyrate_limiter import Limiter, Rate
 
+from provisioner.deadline import Deadline, DeadlinePassed
 from provisioner.knobs import Rate as Quota
 from provisioner.knobs import RateKnob
 
@@ -41,8 +42,14 @@ class Pacer:
         self.sent = 0
         self._count_lock = threading.Lock()
 
-    def acquire(self) -> None:
-        self._limiter.try_acquire("api", blocking=True)
+    def acquire(self, run: Deadline | None = None) -> None:
+        """Wait for a slot; with `run`, raise DeadlinePassed rather than wait past it."""
+        if run is None:
+            self._limiter.try_acquire("api", blocking=True)
+        else:
+            run.check()
+            if not self._limiter.try_acquire("api", blocking=True, timeout=run.remaining()):
+                raise DeadlinePassed(run.seconds, "waiting for the API's rate limit")
         with self._count_lock:
             self.sent += 1
 

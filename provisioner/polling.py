@@ -3,8 +3,8 @@
 Certificates turn ISSUED or ACTIVE, distributions Deployed, invalidations Completed, DNS
 changes INSYNC or done, a CDN serves the new policy: each wait polls, pauses a little
 longer each round up to a cap, and stops at a deadline, so apply fails naming what it
-waited for instead of hanging. The deadline is also capped by the run's own deadline
-(`MTASTS_DEADLINE`), so no single wait outlives the run.
+waited for instead of hanging. Given the run's deadline (`provisioner.deadline`, from
+`MTASTS_DEADLINE`), no pause starts that would outlive the run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from provisioner.deadline import Deadline
 from provisioner.errors import ProviderError
+from provisioner.knobs import RUN_DEADLINE
 
 T = TypeVar("T")
 
@@ -40,11 +42,13 @@ def poll(
     wait: Wait,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    run: Deadline | None = None,
 ) -> T:
     """Call `check` until it returns a value (not None); raise WaitTimedOut naming `what`.
 
     `what` completes the sentence "gave up waiting for ...", e.g. "aws: example.com:
-    certificate ISSUED". `check` may raise to stop at once (a FAILED certificate).
+    certificate ISSUED". `check` may raise to stop at once (a FAILED certificate). With
+    `run`, no pause starts that would end past the run's deadline.
     """
     deadline = clock() + wait.timeout
     pause = wait.first_pause
@@ -54,5 +58,10 @@ def poll(
             return result
         if clock() + pause > deadline:
             raise WaitTimedOut(f"gave up waiting for {what} after {wait.timeout:g}s")
+        if run is not None and pause >= run.remaining():
+            raise WaitTimedOut(
+                f"gave up waiting for {what}: the run's deadline of {run.seconds:g}s comes "
+                f"first ({RUN_DEADLINE.env})"
+            )
         sleep(pause)
         pause = min(pause * GROWTH, wait.longest_pause)

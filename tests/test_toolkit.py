@@ -96,3 +96,22 @@ def test_each_keeps_input_order_and_raises_the_first_error_in_that_order():
 
     with pytest.raises(ValueError, match="first"):
         each(work, [0, 1, 2], workers=3)
+
+
+def test_a_pacing_wait_past_the_run_deadline_fails_at_once():
+    from provisioner.deadline import Deadline, DeadlinePassed
+
+    pacer = Pacer(Rate(1, 60.0))
+    run = Deadline(0.2)
+    pacer.acquire(run)
+    started = time.monotonic()
+    with pytest.raises(DeadlinePassed, match="MTASTS_DEADLINE"):
+        pacer.acquire(run)
+    assert time.monotonic() - started < 5, "no 60 s wait past a 0.2 s deadline"
+
+
+def test_a_poll_stops_before_a_pause_that_would_outlive_the_run():
+    from provisioner.deadline import Deadline
+
+    with pytest.raises(WaitTimedOut, match=r"the run's deadline of 0\.05s comes first"):
+        poll("cert", lambda: None, Wait(100, 1, 1), run=Deadline(0.05))

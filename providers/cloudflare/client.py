@@ -38,6 +38,7 @@ import cloudflare
 import httpx
 from cloudflare._models import FinalRequestOptions
 
+from provisioner.deadline import Deadline, DeadlinePassed
 from provisioner.errors import ProviderError
 from provisioner.knobs import (
     CONNECT_TIMEOUT,
@@ -49,7 +50,7 @@ from provisioner.knobs import (
 )
 from provisioner.pacing import CLOUDFLARE
 
-from .gate import Deadline, DeadlinePassed, RequestGate, api_call
+from .gate import RequestGate, api_call
 
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
 IGNORED_CREDENTIALS = (

@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import httpx
 
+from provisioner.deadline import Deadline
 from provisioner.pacing import Pacer
 
 MAX_HOLD = 600.0
@@ -52,35 +53,6 @@ def api_call(request: httpx.Request) -> str:
     path = request.url.path
     base = path.find("/client/v4")
     return f"{request.method} {path[base + len('/client/v4') :] if base >= 0 else path}"
-
-
-class DeadlinePassed(Exception):
-    """No request may start: the run's deadline has passed (or would, during a wait)."""
-
-    def __init__(self, seconds: float, call: str = "") -> None:
-        super().__init__(f"the run's deadline of {seconds:g} s has passed")
-        self.seconds = seconds
-        self.call = call
-
-
-class Deadline:
-    """A point in time a run must not wait past; thread-safe to read."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self._clock = clock
-        self._end = clock() + seconds
-
-    def restart(self) -> None:
-        self._end = self._clock() + self.seconds
-
-    def remaining(self) -> float:
-        return self._end - self._clock()
-
-    def check(self, wait: float = 0.0, call: str = "") -> None:
-        """Raise DeadlinePassed unless a wait of `wait` seconds ends before the deadline."""
-        if wait >= self.remaining():
-            raise DeadlinePassed(self.seconds, call)
 
 
 class RequestGate:

@@ -38,6 +38,7 @@ import cloudflare
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from provisioner.concurrency import each
+from provisioner.deadline import Deadline
 from provisioner.pacing import shared_pacer
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
@@ -46,7 +47,7 @@ from provisioner.state import POLICY_HOST_PREFIX, LiveDomain, Resource, policy_h
 from .client import Knobs, make_client, read_token
 from .dns import DnsRecords
 from .domains import CustomDomains, endpoint_text
-from .gate import Deadline, RequestGate, pacer_key
+from .gate import RequestGate, pacer_key
 from .worker import PolicyEntry, PolicyMap, WorkerScript, now
 from .zones import ZoneIndex
 

@@ -23,7 +23,8 @@ from cf_helpers import SilentServer, add_zones, cf_spec, domains_spec
 from clihelpers import run
 
 from providers.cloudflare.client import api_errors, scrub
-from providers.cloudflare.gate import Deadline, DeadlinePassed, RequestGate
+from providers.cloudflare.gate import RequestGate
+from provisioner.deadline import Deadline, DeadlinePassed
 from provisioner.errors import ProviderError
 from provisioner.knobs import Rate
 from provisioner.pacing import Pacer

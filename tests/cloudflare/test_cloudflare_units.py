@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from providers.cloudflare import worker
 from providers.cloudflare.client import Knobs
 from providers.cloudflare.dns import Operations, TxtRecord, operations_for, txt_value
-from providers.cloudflare.gate import Deadline, RequestGate
+from providers.cloudflare.gate import RequestGate
 from providers.cloudflare.worker import PolicyEntry
+from provisioner.deadline import Deadline
 from provisioner.errors import ProviderError
 from provisioner.knobs import Rate
 from provisioner.pacing import Pacer
