@@ -165,6 +165,8 @@ def test_the_run_deadline_stops_retries(aws: AwsWorld, monkeypatch, silent_serve
         ("MTASTS_AWS_CERT_TIMEOUT", "soon", "'soon' is not a number of seconds"),
         ("MTASTS_AWS_DEPLOY_TIMEOUT", "-5", "-5 is outside"),
         ("MTASTS_AWS_ROUTE53_RPS", "fast", "'fast' is not a rate"),
+        ("MTASTS_AWS_INSYNC_TIMEOUT", "10m", "'10m' is not a number of seconds"),
+        ("MTASTS_WORKERS", "0", "0 is outside"),
     ],
 )
 def test_a_bad_setting_is_one_line_never_a_silent_default(
@@ -206,3 +208,14 @@ def test_past_the_deadline_a_success_stands_and_a_retry_is_refused():
         guard.needs_retry(event, attempts=1, response=busy)
     with pytest.raises(RunDeadline):
         guard.before_call("before-call.s3.GetObject")
+
+
+def test_route53_is_paced_with_a_jitter_margin_on_the_configured_quota():
+    """5 in any 1.1 s at the default quota; a raised quota keeps the same 0.1 s margin."""
+    from providers.aws.session import JITTER_MARGIN, pacing
+    from provisioner.knobs import Rate
+
+    [(_, _, default)] = pacing(Rate(5, 1.0))["route53"]
+    assert default == Rate(5, 1.0 + JITTER_MARGIN) and JITTER_MARGIN == 0.1
+    [(_, _, raised)] = pacing(Rate(1200, 300.0))["route53"]
+    assert raised == Rate(1200, 300.1)
