@@ -93,6 +93,7 @@ def trusted_plan(
             if _is_destructive(change, have):
                 destructive.add(domain)
             checked.append(replace(change, reason=_text(change.reason)))
+        _check_complete(changes, have, f"{where}: {domain}")
     summaries = {d.domain: d.summary for d in plan.domains}
     return Plan(
         changes=tuple(sorted(checked, key=Change.sort_key)),
@@ -110,6 +111,57 @@ def trusted_plan(
         unchanged_domains=plan.unchanged_domains,
         managed_domains=sum(len(p.managed_domains()) for p in providers.values()),
     )
+
+
+def _check_complete(changes: list[Change], have: LiveDomain, field: str) -> None:
+    """The changes of one domain go together, as `provisioner.plan.diff` makes them.
+
+    Checked one by one, every change of a plan can be valid while the set is not: a policy
+    published with its `_mta-sts` change cut out leaves the old id announcing the new body
+    (the fault of a crash between phases, made on purpose); a policy deleted while its
+    record stays leaves an id for a policy no one serves, forever.
+    """
+    by_resource = {c.resource: c for c in changes}
+    policy = by_resource.get(Resource.POLICY)
+    sts = by_resource.get(Resource.STS_RECORD)
+    live_ids = [_record_id(v) for v in have.sts_txt if is_sts_record(v)]
+    if policy is not None and policy.action is not Action.DELETE:
+        if sts is None or sts.after is None:
+            raise UntrustedPlanError(
+                f"{field}: the policy changes but the _mta-sts id does not: senders would "
+                "keep the old policy, or cache the new one under an old id"
+            )
+        if _record_id(sts.after) in live_ids:
+            raise UntrustedPlanError(
+                f"{field}: the new policy is announced by an id already live (an id is "
+                "never reused for another body)"
+            )
+    deleting_policy = policy is not None and policy.action is Action.DELETE
+    deleting_sts = sts is not None and sts.action is Action.DELETE
+    if deleting_policy and live_ids and not deleting_sts:
+        raise UntrustedPlanError(
+            f"{field}: the policy is deleted but its _mta-sts record stays (RFC 8461 "
+            "section 8.3 deletes both)"
+        )
+    if deleting_sts and not deleting_policy:
+        raise UntrustedPlanError(
+            f"{field}: the _mta-sts record is deleted but the policy stays (RFC 8461 "
+            "section 8.3 deletes both)"
+        )
+    endpoint = by_resource.get(Resource.ENDPOINT)
+    if (
+        deleting_policy
+        and have.endpoint is not None
+        and (endpoint is None or endpoint.action is not Action.DELETE)
+    ):
+        raise UntrustedPlanError(f"{field}: the policy is deleted but its endpoint stays")
+
+
+def _record_id(value: str | None) -> str | None:
+    try:
+        return parse_sts_record(value or "").id
+    except GrammarError:
+        return None
 
 
 def check_names(

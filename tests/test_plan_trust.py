@@ -176,3 +176,36 @@ def test_an_untouched_plan_still_applies(tmp_path):
     _, plan_path = _saved(tmp_path / "w")
     result = run("apply", plan_path)
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_policy_change_without_its_id_change_is_refused(tmp_path):
+    """Cutting the `_mta-sts` change out would leave the old id announcing the new body."""
+    spec, plan_path = _saved(tmp_path / "w")
+    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+    write_spec(tmp_path / "w", {"example.com": {"mx": ["mx.example.com"], "mode": "enforce"}})
+    assert run("plan", "-c", spec, "--out", plan_path).exit_code == 0
+    _edit(
+        plan_path,
+        lambda d: d.update(changes=[c for c in d["changes"] if c["resource"] != "sts_record"]),
+    )
+    assert "the policy changes but the _mta-sts id does not" in _refused(tmp_path, plan_path)
+
+
+def test_a_removal_that_keeps_the_record_is_refused(tmp_path):
+    spec, plan_path = _saved(
+        tmp_path / "w",
+        {"example.com": {"mx": ["mx.example.com"]}, "keep.example": {"mx": ["mx.keep.example"]}},
+    )
+    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+    write_spec(tmp_path / "w", {"keep.example": {"mx": ["mx.keep.example"]}})
+    assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
+    later = {"MTASTS_NOW": "2030-01-01T00:00:00Z"}
+    assert run("plan", "-c", spec, "--out", plan_path, env=later).exit_code == 0
+
+    def edit(data):
+        data["changes"] = [c for c in data["changes"] if c["resource"] != "sts_record"]
+
+    _edit(plan_path, edit)
+    result = run("apply", plan_path, env=later)
+    assert result.exit_code == 1
+    assert "the policy is deleted but its _mta-sts record stays" in result.stderr
