@@ -249,11 +249,11 @@ def apply(
         if plan_file is not None:
             if domain:
                 raise MtastsError("--domain cannot narrow a saved plan; plan again with -d")
-            if _given_on_command_line(ctx, "config"):
-                raise MtastsError(
-                    "--config does not apply to a saved plan: it holds its own providers"
-                )
-            the_plan, providers = workflow.load_saved(plan_file)
+            explicit = _given_on_command_line(ctx, "config")
+            # The plan's providers are checked against the spec when there is one (-c,
+            # $MTASTS_CONFIG or ./mtasts.yaml): an edited setting must not redirect writes.
+            spec = workflow.load(config) if explicit or config.is_file() else None
+            the_plan, providers = workflow.load_saved(plan_file, spec=spec)
         else:
             providers, result = _plan_from_spec(config, domain)
             the_plan = result.plan

@@ -113,6 +113,28 @@ def trusted_plan(
     )
 
 
+def check_providers(
+    saved: Mapping[str, Provider], configured: Mapping[str, Provider], where: str
+) -> None:
+    """Each provider of a saved plan is the spec's provider of that name, setting for setting."""
+    for name, provider in sorted(saved.items()):
+        mine = configured.get(name)
+        if mine is None:
+            raise UntrustedPlanError(f"{where}: providers.{name}: not a provider of the spec")
+        if mine.type_name != provider.type_name:
+            raise UntrustedPlanError(
+                f"{where}: providers.{name}.type: {provider.type_name!r} in the plan, "
+                f"{mine.type_name!r} in the spec"
+            )
+        ours, theirs = mine.plan_settings(), provider.plan_settings()
+        for key in sorted(set(ours) | set(theirs)):
+            if ours.get(key) != theirs.get(key):
+                raise UntrustedPlanError(
+                    f"{where}: providers.{name}.{key}: the plan says {theirs.get(key)!r}, "
+                    f"the spec {ours.get(key)!r}; plan again from the spec"
+                )
+
+
 def _check_complete(changes: list[Change], have: LiveDomain, field: str) -> None:
     """The changes of one domain go together, as `provisioner.plan.diff` makes them.
 

@@ -29,7 +29,7 @@ from provisioner.apply import PhaseHook, apply_plan
 from provisioner.errors import MtastsError
 from provisioner.plan import Change, Plan, diff
 from provisioner.planfile import build_saved_providers, check_fresh, load_plan, save_plan
-from provisioner.plantrust import check_names, trusted_plan
+from provisioner.plantrust import check_names, check_providers, trusted_plan
 from provisioner.provider import NoProgress, Progress, Provider
 from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_live
 from provisioner.registry import build_provider, build_providers
@@ -73,15 +73,22 @@ def save(path: Path, result: PlanResult, providers: dict[str, Provider]) -> None
     save_plan(path, result, providers)
 
 
-def load_saved(path: Path, *, now: datetime | None = None) -> tuple[Plan, dict[str, Provider]]:
+def load_saved(
+    path: Path, *, spec: Spec | None = None, now: datetime | None = None
+) -> tuple[Plan, dict[str, Provider]]:
     """A saved plan, only once the live state is unchanged and every value is checked.
 
-    Names are checked before any provider reads them; the live state is read again for the
-    plan's scope; a moved fingerprint is a StalePlanError; every value must be one a plan
-    computed now could hold (`provisioner.plantrust`).
+    With `spec`, the plan's providers must be the spec's, setting for setting: the plan file
+    is input from outside, and an edited provider setting (a local `path`, a bucket) would
+    send every write somewhere no spec named. Names are checked before any provider reads
+    them; the live state is read again for the plan's scope; a moved fingerprint is a
+    StalePlanError; every value must be one a plan computed now could hold
+    (`provisioner.plantrust`).
     """
     saved = load_plan(path)
     providers = build_saved_providers(saved, path)
+    if spec is not None:
+        check_providers(providers, build_providers(spec, set(providers)), str(path))
     check_names(saved.plan, saved.scope, providers, str(path))
     live = read_live(providers, saved.scope)
     check_fresh(saved, fingerprints(live))

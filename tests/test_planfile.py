@@ -347,10 +347,23 @@ def test_saved_plan_never_contains_environment_secrets(quickstart, tmp_path):
         assert value not in applied.stdout + applied.stderr
 
 
-def test_config_option_with_a_saved_plan_is_refused(quickstart, tmp_path):
+def test_a_saved_plan_whose_provider_settings_differ_from_the_spec_is_refused(quickstart, tmp_path):
+    """An edited `path` in a plan file would send every write where no spec said."""
     plan_path = tmp_path / "p.json"
     _save(quickstart, plan_path)
+    data = json.loads(plan_path.read_text(encoding="utf-8"))
+    data["providers"]["local"]["settings"]["path"] = str(tmp_path / "elsewhere")
+    plan_path.write_text(json.dumps(data), encoding="utf-8")
 
     line = _one_line_error(run("apply", plan_path, "-c", quickstart))
 
-    assert line == "error: --config does not apply to a saved plan: it holds its own providers"
+    assert line.startswith(f"error: {plan_path}: providers.local.path: the plan says ")
+    assert "plan again from the spec" in line
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_saved_plan_with_the_specs_providers_applies_with_c(quickstart, tmp_path):
+    plan_path = tmp_path / "p.json"
+    _save(quickstart, plan_path)
+    result = run("apply", plan_path, "-c", quickstart)
+    assert result.exit_code == 0, result.stderr
