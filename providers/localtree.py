@@ -68,9 +68,10 @@ class UnsafePath(ProviderError):
 
 
 def is_host_name(name: str) -> bool:
-    """Whether `name` is a normalised host name: the only names the tree turns into paths."""
+    """Whether `name` is a normalised host name of two labels or more (a spec domain can be
+    nothing else): the only names the tree turns into paths or counts as managed."""
     try:
-        return normalize_hostname(name) == name
+        return normalize_hostname(name) == name and "." in name
     except ValueError:
         return False
 

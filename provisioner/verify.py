@@ -66,7 +66,7 @@ def wait_until_served(ids: dict[str, str], fetch: Fetcher, options: VerifyOption
 
         def served() -> bool | None:
             last[:] = [fetch(domain)]
-            return True if last[0].status == 200 and _names(ids[domain], last[0].body) else None
+            return True if _acceptable(last[0]) and _names(ids[domain], last[0].body) else None
 
         wait = Wait(options.timeout, options.interval, options.interval)
         try:
@@ -85,6 +85,16 @@ def wait_until_served(ids: dict[str, str], fetch: Fetcher, options: VerifyOption
         )
 
 
+def _acceptable(result: FetchResult) -> bool:
+    """What a sender accepts (RFC 8461 section 3.3): HTTP 200, text/plain, within 64 KB.
+
+    The same rules `mtasts check` judges a fetch by: an id must not move to a policy that
+    senders will refuse to read (served as text/html by a misconfigured CDN, say).
+    """
+    media = (result.content_type or "").split(";", 1)[0].strip().lower()
+    return result.status == 200 and media == "text/plain" and not result.too_large
+
+
 def _names(record_id: str, body: bytes | None) -> bool:
     if body is None:
         return False
@@ -99,4 +109,6 @@ def _what_was_served(result: FetchResult) -> str:
         return result.error
     if result.status != 200:
         return f"HTTP {result.status}"
+    if not _acceptable(result):
+        return f"served as {result.content_type or '(no Content-Type)'}, senders need text/plain"
     return "not the policy the new id announces"

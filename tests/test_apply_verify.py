@@ -127,3 +127,22 @@ def test_bad_connect_to_is_a_one_line_error(tmp_path):
 
     assert result.exit_code == 1
     assert result.stderr == "error: --connect-to: 'nowhere' is not HOST:PORT\n"
+
+
+def test_verify_does_not_move_the_id_to_a_policy_served_as_html(mta_sts_world, tmp_path):
+    """Senders refuse a policy that is not text/plain: `check` fails it, so must --verify."""
+    spec = write_spec(tmp_path, {"example.com": {"mx": ["mx.example.com"]}})
+    root = tmp_path / "out"
+
+    def as_html(method, path, headers):
+        file = policy_file(root, "example.com")
+        body = file.read_bytes() if file.is_file() else b""
+        return Response(200, (("Content-Type", "text/html"),), body)
+
+    mta_sts_world.serve_handler("mta-sts.example.com", as_html)
+    result = run(
+        "apply", "-c", spec, "--auto-approve", *verify_args(mta_sts_world, "--verify-timeout", "1")
+    )
+    assert result.exit_code == 1
+    assert "served as text/html, senders need text/plain" in result.stderr
+    assert sts_values(root, "example.com") == []

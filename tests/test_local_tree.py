@@ -359,3 +359,18 @@ def test_a_huge_file_at_the_policy_path_is_refused_without_being_loaded(tmp_path
 
     line = _one_line_refusal(result, str(path), "is over 65536 bytes")
     assert len(line) < 1000
+
+
+def test_a_single_label_web_root_is_not_a_managed_domain(tmp_path):
+    """`mta-sts.com` with a valid policy: no spec can name `com`, so it is left alone."""
+    from clihelpers import run, simple_domains, write_spec
+
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+    stray = tmp_path / "out" / "mta-sts.com" / ".well-known"
+    stray.mkdir(parents=True)
+    policy = "version: STSv1\r\nmode: testing\r\nmx: mx.a.example\r\nmax_age: 86400\r\n"
+    (stray / "mta-sts.txt").write_bytes(policy.encode())
+    result = run("apply", "-c", spec, "--auto-approve")
+    assert result.exit_code == 0, result.stderr
+    assert not (tmp_path / "out" / "zones" / "com.zone").exists()
+    assert (stray / "mta-sts.txt").read_bytes() == policy.encode()
