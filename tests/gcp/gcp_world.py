@@ -17,7 +17,7 @@ DNS path is the provider core's, for real.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,10 @@ class GcpWorld:
         self.dns = dns_fake
         self.gcs = gcs
         self.lb = StubLoadBalancer()
+        self.extra: dict[str, Any] = {}
+        """More provider settings (the Compute and CM endpoints, for `gcp_full`)."""
+        self.compute: Any = None
+        self.certs: Any = None
 
     def provider_settings(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -123,6 +127,7 @@ class GcpWorld:
             "bucket": BUCKET,
             "dns_endpoint": self.dns.endpoint,
             "storage_endpoint": self.gcs.endpoint,
+            **self.extra,
             **extra,
         }
 
@@ -225,4 +230,50 @@ def gcp(
         "providers.gcp.provider.make_endpoints",
         lambda name, settings: StubEndpoints(world.lb, name, settings),
     )
+    return world
+
+
+@pytest.fixture(scope="session")
+def gcp_endpoint_servers() -> Iterator[tuple[Any, Any]]:
+    """The Compute and Certificate Manager fakes, wired (a proxy may only name a map that
+    exists), for tests that run the real endpoint half (providers/gcp/endpoint.py)."""
+    from gcp_fake_certmanager import FakeCertificateManager
+    from gcp_fake_compute import FakeCompute
+
+    compute, certs = FakeCompute(), FakeCertificateManager()
+    compute.start()
+    certs.start()
+    compute.certificate_map_exists = certs.map_exists
+    try:
+        yield compute, certs
+    finally:
+        compute.stop()
+        certs.stop()
+
+
+@pytest.fixture
+def gcp_full(
+    tmp_path: Path,
+    gcp_dns_fake: FakeCloudDns,
+    gcp_storage_front: GcsFront,
+    gcp_endpoint_servers: tuple[Any, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> GcpWorld:
+    """An empty project on all four fakes, with the real endpoint half (skipped without it)."""
+    pytest.importorskip("providers.gcp.endpoint")
+    compute, certs = gcp_endpoint_servers
+    for fake in (compute, certs):
+        fake.reset()
+        fake.operation_polls = 1
+    certs.provisioning_polls = 2
+    certs.provisioning_seconds = 0.0
+    monkeypatch.setenv("MTASTS_GCP_DNS_RATE", "100000/1")
+    monkeypatch.setenv("MTASTS_GCP_CERTIFICATE_MANAGER_RATE", "100000/1")
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    world = GcpWorld(tmp_path, gcp_dns_fake, gcp_storage_front)
+    world.compute, world.certs = compute, certs
+    world.extra = {
+        "compute_endpoint": compute.endpoint,
+        "certificate_manager_endpoint": certs.endpoint,
+    }
     return world
