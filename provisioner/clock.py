@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from provisioner.errors import MtastsError
 
 ENV_VAR = "MTASTS_NOW"
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def now() -> datetime:
@@ -34,4 +36,10 @@ def now() -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise MtastsError(f"{ENV_VAR}: {value!r} needs a UTC offset (e.g. a trailing Z)")
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if not EARLIEST <= parsed <= LATEST:
+        raise MtastsError(
+            f"{ENV_VAR}: {value!r} is outside {EARLIEST.year}..{LATEST.year} (ids carry a "
+            "four-digit year)"
+        )
+    return parsed

@@ -51,13 +51,16 @@ class NumberKnob(Generic[T]):
         raw = os.environ.get(self.env)
         if raw is None or raw.strip() == "":
             return self.default
+        text = raw.strip()
         try:
-            value = self.kind(raw.strip())
+            if not text.isascii() or len(text) > 32:
+                raise ValueError(text)
+            value = self.kind(text)
         except ValueError:
-            raise KnobError(f"{self.env}: {raw!r} is not a number of {self.unit}") from None
+            raise KnobError(f"{self.env}: {_shown(raw)} is not a number of {self.unit}") from None
         if not self.low <= value <= self.high:
             raise KnobError(
-                f"{self.env}: {raw.strip()} is outside {self.low:g}..{self.high:g} {self.unit}"
+                f"{self.env}: {_shown(text)} is outside {self.low:g}..{self.high:g} {self.unit}"
             )
         return value
 
@@ -74,17 +77,24 @@ class RateKnob:
         text = raw.strip()
         count, _, window = text.partition("/")
         try:
+            if not text.isascii() or len(text) > 32:
+                raise ValueError(text)
             per = Fraction(count) / Fraction(window or "1")
             requests, seconds = per.numerator, float(per.denominator)
             if Fraction(count) == int(Fraction(count)) and window:
                 requests, seconds = int(Fraction(count)), float(window)
         except (ValueError, ZeroDivisionError):
             raise KnobError(
-                f"{self.env}: {raw!r} is not a rate (N or N/SECONDS, e.g. 1200/300)"
+                f"{self.env}: {_shown(raw)} is not a rate (N or N/SECONDS, e.g. 1200/300)"
             ) from None
         if requests < 1 or not 0 < seconds <= 86_400:
             raise KnobError(f"{self.env}: {text} needs at least 1 request in 0..86400 seconds")
         return Rate(requests, seconds)
+
+
+def _shown(raw: str) -> str:
+    """A bad value as an error shows it: quoted, and cut short (it may be a whole file)."""
+    return repr(raw) if len(raw) <= 40 else repr(raw[:40]) + "..."
 
 
 def seconds(env: str, default: float, high: float = 86_400.0) -> NumberKnob[float]:

@@ -63,6 +63,8 @@ def load_plan(path: Path) -> SavedPlan:
         raise MtastsError(f"{path}: cannot read the plan ({exc})") from None
     except json.JSONDecodeError as exc:
         raise MtastsError(f"{path}:{exc.lineno}: not a JSON plan file ({exc.msg})") from None
+    except ValueError:  # a number past Python's 4,300-digit limit, and its kin
+        raise MtastsError(f"{path}: not a saved mtasts plan (a value out of range)") from None
     if not isinstance(data, dict) or "fingerprints" not in data:
         raise MtastsError(f"{path}: not a saved mtasts plan (make one with 'mtasts plan --out')")
     if data.get("mtasts_version") != __version__:
@@ -70,9 +72,10 @@ def load_plan(path: Path) -> SavedPlan:
             f"{path}: plan made by mtasts {data.get('mtasts_version')!r}; this is mtasts "
             f"{__version__}: make the plan again with this release"
         )
-    if data.get("format_version") != FORMAT_VERSION:
+    version = data.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
         raise MtastsError(
-            f"{path}: plan format_version {data.get('format_version')!r} is not supported "
+            f"{path}: plan format_version {str(version)[:20]!r} is not supported "
             f"(this mtasts reads {FORMAT_VERSION})"
         )
     try:

@@ -73,6 +73,8 @@ DEFAULT_MAX_AGE = {
     Mode.ENFORCE: ENFORCE_MIN_ADVISED_MAX_AGE,
     Mode.NONE: TESTING_MIN_ADVISED_MAX_AGE,
 }
+YAML_MAX_NUMBER_DIGITS = 100
+"""The longest number a spec may write: far past any setting, far below Python's limit."""
 _TOP_LEVEL_KEYS = ("version", "defaults", "providers", "domains")
 
 SPEC_MAX_BYTES = 4 * 1024 * 1024
@@ -242,6 +244,8 @@ class _SpecLoader:
             node = yaml.compose(text)
             if not self._check_keys(node, "", set()):
                 return None
+            if not self._check_numbers(node):
+                return None
             root = yaml.constructor.construct_document(node) if node is not None else None
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -281,6 +285,37 @@ class _SpecLoader:
         if not domains:
             warnings += ("domains is empty: every domain the providers manage will be removed",)
         return Spec(self.path, providers, domains, warnings)
+
+    def _check_numbers(self, root: Any) -> bool:
+        """Refuse numbers no setting can hold before ruamel turns them into ints.
+
+        Python refuses to convert integers of more than 4,300 digits (a guard against
+        quadratic conversion), and the YAML constructor would raise that from deep inside;
+        no mtasts setting needs more than a dozen digits.
+        """
+        stack = [root] if root is not None else []
+        seen: set[int] = set()
+        ok = True
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, MappingNode):
+                stack.extend(part for pair in node.value for part in pair)
+            elif isinstance(node, SequenceNode):
+                stack.extend(node.value)
+            elif isinstance(node.value, str) and len(node.value) > YAML_MAX_NUMBER_DIGITS and (
+                node.tag.endswith((":int", ":float"))
+            ):
+                self.add(
+                    node.start_mark.line + 1,
+                    "",
+                    f"a number of {len(node.value)} characters; no setting takes more than "
+                    f"{YAML_MAX_NUMBER_DIGITS}",
+                )
+                ok = False
+        return ok
 
     def _check_keys(self, node: Any, where: str, visited: set[int]) -> bool:
         """Report repeated keys (ruamel stops at the first) and keys that are not scalars.

@@ -20,6 +20,7 @@ A fragment that no longer holds any record is written as comments only, never de
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ def parse_zone_fragment(text: str, origin: str, filename: str = "<zone>") -> lis
         )
     except dns.exception.DNSException as exc:
         raise ZoneFileError(str(exc)) from None
+    if "$ORIGIN" in text.upper():
+        _refuse_names_outside(text, origin, filename)
     records: list[ZoneRecord] = []
     for name, node in zone.nodes.items():
         owner = name.to_text(omit_final_dot=True).lower()
@@ -78,6 +81,33 @@ def parse_zone_fragment(text: str, origin: str, filename: str = "<zone>") -> lis
                 else:
                     records.append(ZoneRecord(owner, rdataset.ttl, rdtype, rdata.to_text()))
     return records
+
+
+def _refuse_names_outside(text: str, origin: str, filename: str) -> None:
+    """A `$ORIGIN` leading outside the domain: refuse, rather than lose those records.
+
+    dnspython drops records outside the zone without a word, and the fragment's line edit
+    reads each line on its own (with the domain as origin), so a relative name under a
+    foreign `$ORIGIN` would be taken for one of mtasts's and deleted. A relative `$ORIGIN`
+    stays under the domain; an absolute one must name the domain or a name under it.
+    """
+    apex = dns.name.from_text(origin + ".")
+    for number, line in enumerate(text.split("\n"), start=1):
+        match = _ORIGIN_LINE.match(line)
+        if match is None or not match.group(1).endswith("."):
+            continue
+        try:
+            inside = dns.name.from_text(match.group(1)).is_subdomain(apex)
+        except dns.exception.DNSException:
+            inside = False
+        if not inside:
+            raise ZoneFileError(
+                f"{filename}:{number}: $ORIGIN {match.group(1)} is outside {origin}: mtasts "
+                "edits only fragments whose names are all under their domain"
+            )
+
+
+_ORIGIN_LINE = re.compile(r"^\s*\$ORIGIN\s+(\S+)", re.IGNORECASE)
 
 
 def txt_values(records: Iterable[ZoneRecord], owner: str) -> tuple[str, ...]:

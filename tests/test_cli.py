@@ -910,3 +910,12 @@ def test_a_bad_mtasts_now_is_a_one_line_error(tmp_path, value):
     assert result.exit_code == 1
     [line] = stderr_lines(result)
     assert line.startswith(f"error: MTASTS_NOW: {value!r}")
+
+
+@pytest.mark.parametrize("value", ["0999-01-01T00:00:00Z", "9999-12-31T23:00:00Z"])
+def test_mtasts_now_outside_four_digit_years_is_refused(tmp_path, value):
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+    result = run("plan", "-c", spec, env={"MTASTS_NOW": value})
+    assert result.exit_code == 1
+    [line] = stderr_lines(result)
+    assert "is outside 2000..9999" in line

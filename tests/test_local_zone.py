@@ -249,3 +249,19 @@ def test_a_value_that_is_not_utf8_survives_a_saved_plan_byte_for_byte(tmp_path):
         '_mta-sts.a.example. 300 IN TXT "v=STSv1; id=old"'
     ]
     assert run("plan", "-c", spec, "--detailed-exitcode").exit_code == 0
+
+
+def test_an_origin_leading_outside_the_domain_is_refused_not_deleted(tmp_path):
+    """A relative name under `$ORIGIN evil.` is not mtasts's record, whatever it says."""
+    root = tmp_path / "out"
+    lines = ("$ORIGIN evil.", '_mta-sts 300 IN TXT "v=STSv1; id=abc"', "www 300 IN A 192.0.2.1")
+    append_zone(root, "a.example", *lines)
+    before = zone_file(root, "a.example").read_bytes()
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+
+    result = run("apply", "-c", spec, "--auto-approve")
+
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert "$ORIGIN evil. is outside a.example" in line
+    assert zone_file(root, "a.example").read_bytes() == before

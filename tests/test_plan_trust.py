@@ -209,3 +209,15 @@ def test_a_removal_that_keeps_the_record_is_refused(tmp_path):
     result = run("apply", plan_path, env=later)
     assert result.exit_code == 1
     assert "the policy is deleted but its _mta-sts record stays" in result.stderr
+
+
+def test_a_plan_file_with_a_giant_number_is_one_line(tmp_path):
+    plan_path = tmp_path / "p.json"
+    plan_path.write_text('{"format_version": ' + "1" * 5000 + "}", encoding="utf-8")
+    assert "not a saved mtasts plan" in _refused(tmp_path, plan_path)
+
+
+def test_format_version_true_is_not_one(tmp_path):
+    _, plan_path = _saved(tmp_path / "w")
+    _edit(plan_path, lambda d: d.update(format_version=True))
+    assert "format_version 'True' is not supported" in _refused(tmp_path, plan_path)

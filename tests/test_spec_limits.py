@@ -506,3 +506,20 @@ def test_plan_names_the_line_of_each_refused_input(
         assert result.stderr.startswith(f"error: {spec}:{line}: {where}")
         assert len(result.stderr.splitlines()) == 1
         assert "internal error" not in result.stderr
+
+
+def test_a_number_past_any_setting_is_a_located_error(tmp_path):
+    from provisioner.errors import SpecError
+    from provisioner.spec import load_spec
+
+    path = tmp_path / "mtasts.yaml"
+    path.write_text(
+        "version: 1\ndefaults: {max_age: "
+        + "9" * 5000
+        + "}\ndomains:\n  a.example: {mx: [mx.a.example]}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:2: a number of 5000 characters; no setting takes more than 100"
+    ]

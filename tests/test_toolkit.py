@@ -115,3 +115,11 @@ def test_a_poll_stops_before_a_pause_that_would_outlive_the_run():
 
     with pytest.raises(WaitTimedOut, match=r"the run's deadline of 0\.05s comes first"):
         poll("cert", lambda: None, Wait(100, 1, 1), run=Deadline(0.05))
+
+
+@pytest.mark.parametrize("raw", ["٣", "9" * 5000])
+def test_a_knob_takes_ascii_digits_and_never_echoes_a_whole_file(monkeypatch, raw):
+    monkeypatch.setenv("MTASTS_TEST_TIMEOUT", raw)
+    with pytest.raises(KnobError) as caught:
+        seconds("MTASTS_TEST_TIMEOUT", 5.0).read()
+    assert len(str(caught.value)) < 120
