@@ -166,3 +166,25 @@ def test_private_zones_never_match_and_pins_win(gcp: GcpWorld):
     apply(spec)
     assert gcp.txt("outer", "_mta-sts.b.sub.example.com")
     assert not gcp.txt("inner", "_mta-sts.b.sub.example.com")
+
+
+def test_a_plan_reads_bodies_only_where_the_listing_cannot_vouch_for_them(gcp: GcpWorld):
+    import base64
+
+    for domain in ("a.example", "b.example", "c.example"):
+        gcp.zone(domain, mx=[f"mx.{domain}"])
+    spec = gcp.spec({d: {"mx": [f"mx.{d}"]} for d in ("a.example", "b.example", "c.example")})
+    apply(spec)
+    bucket = gcp.gcs.client().bucket(BUCKET)
+    # b: rewritten by hand, no metadata copy; c: a copy that does not match the bytes
+    bucket.blob("mta-sts.b.example/.well-known/mta-sts.txt").upload_from_string(b"by hand")
+    forged = bucket.blob("mta-sts.c.example/.well-known/mta-sts.txt")
+    forged.metadata = {"mtasts-policy": base64.b64encode(b"version: STSv1\r\n").decode()}
+    forged.upload_from_string(b"edited")
+    gcp.gcs.calls.clear()
+    shown = plan(spec)
+    befores = {c["domain"]: c["before"] for c in shown["changes"] if c["resource"] == "policy"}
+    assert befores == {"b.example": "by hand", "c.example": "edited"}
+    listings = gcp.gcs.count("GET", r"/o$")
+    downloads = len([c for c in gcp.gcs.calls if c.query.get("alt") == "media"])
+    assert (listings, downloads) == (1, 2)  # a's body came from the listing alone
