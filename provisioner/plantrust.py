@@ -47,7 +47,10 @@ from provisioner.rfc8461 import (
     parse_policy,
     parse_sts_record,
 )
-from provisioner.state import LiveDomain, Resource
+from provisioner.state import TLSRPT_PREFIX, LiveDomain, Resource
+
+MAX_NAME_LENGTH = 253
+"""The longest DNS name in text form (RFC 1035 section 2.3.4, without the final dot)."""
 
 MAX_TEXT = 500
 """Longest reason or summary kept from a file, in characters."""
@@ -219,6 +222,10 @@ def _check_domain(domain: object, field: str) -> None:
         raise UntrustedPlanError(f"{field}: {exc}") from None
     if normal != domain or "." not in normal:
         raise UntrustedPlanError(f"{field}: {domain!r} is not a normalised domain name")
+    if len(TLSRPT_PREFIX + domain) > MAX_NAME_LENGTH:
+        raise UntrustedPlanError(
+            f"{field}: {domain[:40]!r}...: too long for _smtp._tls.<domain> to be a DNS name"
+        )
 
 
 def _check_change_names(

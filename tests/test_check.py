@@ -1183,3 +1183,15 @@ def test_domain_arguments_are_normalised_and_deduplicated(world: MtaStsWorld) ->
     result = check(world, "Good.Example.", "good.example")
     assert result.exit_code == 0, result.stdout
     assert [d["domain"] for d in result.json()["domains"]] == ["good.example"]
+
+
+def test_a_body_shorter_than_its_content_length_fails(world: MtaStsWorld) -> None:
+    """The server closes before the promised bytes: a sender's read fails, so must check."""
+    body = deploy_good(world, "short.example")
+    world.serve(
+        "mta-sts.short.example", POLICY_PATH, body, headers=[("Content-Length", "100000000000")]
+    )
+    result = check(world, "short.example")
+    assert result.exit_code == 1
+    assert result.failing("short.example") == {"policy_fetch"}
+    assert "IncompleteRead" in result.messages("short.example", "policy_fetch", "fail")

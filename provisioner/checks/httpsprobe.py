@@ -140,6 +140,10 @@ def _read_body(
             break
         chunks.append(chunk)
         size += len(chunk)
+    if size <= POLICY_MAX_BYTES and response.length:
+        # The connection closed before the Content-Length promised: a sender's HTTP client
+        # fails such a read, so a truncated policy must not pass.
+        raise http.client.IncompleteRead(b"".join(chunks), response.length)
     return b"".join(chunks)
 
 
