@@ -67,6 +67,7 @@ class LocalProvider(Provider):
     type_name = "local"
     capabilities = frozenset({Capability.POLICY, Capability.STS_RECORD, Capability.TLSRPT_RECORD})
     Settings = LocalSettings
+    settings: LocalSettings
 
     def __init__(self, name: str, settings: BaseModel, base_dir: Path) -> None:
         super().__init__(name, settings, base_dir)
@@ -76,7 +77,6 @@ class LocalProvider(Provider):
 
     @property
     def root(self) -> Path:
-        assert isinstance(self.settings, LocalSettings)
         return (self.base_dir / self.settings.path).resolve()
 
     @property

@@ -61,7 +61,14 @@ class Provider(ABC):
     capabilities: ClassVar[frozenset[Capability]]
     Settings: ClassVar[type[BaseModel]]
 
+    settings: BaseModel
+    """The validated settings: each provider narrows the type, `settings: MySettings`."""
+
     def __init__(self, name: str, settings: BaseModel, base_dir: Path) -> None:
+        if not isinstance(settings, self.Settings):
+            raise TypeError(
+                f"provider {name!r} needs {self.Settings.__name__}, got {type(settings).__name__}"
+            )
         self.name = name
         self.settings = settings
         self.base_dir = base_dir

@@ -72,12 +72,12 @@ class AwsProvider(Provider):
     type_name = "aws"
     capabilities = HOSTED
     Settings = AwsSettings
+    settings: AwsSettings
 
     def __init__(self, name: str, settings: BaseModel, base_dir: Any) -> None:
         super().__init__(name, settings, base_dir)
-        assert isinstance(settings, AwsSettings)
-        self.config = settings
-        self.clients = AwsClients(name, settings.region)
+        self.config = self.settings
+        self.clients = AwsClients(name, self.settings.region)
         self._zones: ZoneIndex | None = None
         self._bucket: PolicyBucket | None = None
         self._inventory: Inventory | None = None

@@ -87,6 +87,7 @@ class CloudflareProvider(Provider):
     type_name = "cloudflare"
     capabilities = HOSTED
     Settings = CloudflareSettings
+    settings: CloudflareSettings
 
     def __init__(self, name: str, settings: BaseModel, base_dir: Any) -> None:
         super().__init__(name, settings, base_dir)
@@ -99,7 +100,6 @@ class CloudflareProvider(Provider):
 
     @property
     def config(self) -> CloudflareSettings:
-        assert isinstance(self.settings, CloudflareSettings)
         return self.settings
 
     @property
