@@ -71,6 +71,8 @@ class GcpInventory:
     """domain -> its managed zone."""
     rrsets: dict[tuple[str, str], Rrset] = field(default_factory=dict)
     """(absolute name, type) -> the live rrset, for every zone read."""
+    by_name: dict[str, dict[str, Rrset]] = field(default_factory=dict)
+    """absolute name -> type -> rrset: the same rrsets, found by name in one step."""
     bodies: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     """domain -> (policy body, when it was published)."""
     endpoint: Any = None
@@ -80,14 +82,15 @@ class GcpInventory:
         return self.rrsets.get((absolute(name), rtype))
 
     def at(self, name: str) -> list[Rrset]:
-        wanted = absolute(name)
-        return [r for (n, _), r in self.rrsets.items() if n == wanted]
+        return list(self.by_name.get(absolute(name), {}).values())
 
     def put(self, rrset: Rrset) -> None:
         self.rrsets[rrset.key] = rrset
+        self.by_name.setdefault(rrset.name, {})[rrset.type] = rrset
 
     def drop(self, rrset: Rrset) -> None:
         self.rrsets.pop(rrset.key, None)
+        self.by_name.get(rrset.name, {}).pop(rrset.type, None)
 
     def txt_values(self, name: str) -> tuple[str, ...]:
         """Every TXT value at `name`, joined as senders join them."""
@@ -146,6 +149,7 @@ def read_inventory(
     bucket: PolicyBucket,
     endpoints: EndpointReader,
     domains: Sequence[str],
+    expected: Mapping[str, str] | None = None,
 ) -> GcpInventory:
     """Read everything a plan of `domains` needs, DNS, GCS and endpoint side by side."""
     inventory = GcpInventory()
@@ -164,7 +168,7 @@ def read_inventory(
                 inventory.put(rrset)
 
     def policies() -> None:
-        inventory.bodies = bucket.bodies(list(domains))
+        inventory.bodies = bucket.bodies(list(domains), expected)
 
     def endpoint() -> None:
         inventory.endpoint = endpoints.read(domains)

@@ -32,7 +32,7 @@ object listing, not a second full read.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -73,16 +73,16 @@ class GcpProvider(Provider):
     type_name = "gcp"
     capabilities = HOSTED
     Settings = GcpSettings
+    settings: GcpSettings
 
     def __init__(self, name: str, settings: BaseModel, base_dir: Path) -> None:
         super().__init__(name, settings, base_dir)
-        self.config = GcpSettings.model_validate(settings)
-        self.dns = CloudDns(name, self.config.dns_project_id, self.config.dns_endpoint)
+        self.dns = CloudDns(name, self.settings.dns_project_id, self.settings.dns_endpoint)
         self.bucket = PolicyBucket(
             name,
-            self.config.project,
-            self.config.bucket_name,
-            storage_endpoint(self.config.storage_endpoint),
+            self.settings.project,
+            self.settings.bucket_name,
+            storage_endpoint(self.settings.storage_endpoint),
         )
         self._endpoints: EndpointReader | None = None
         self._inventory: GcpInventory | None = None
@@ -93,7 +93,7 @@ class GcpProvider(Provider):
     @property
     def endpoints(self) -> EndpointReader:
         if self._endpoints is None:
-            self._endpoints = make_endpoints(self.name, self.config)
+            self._endpoints = make_endpoints(self.name, self.settings)
         return self._endpoints
 
     # the contract: reading
@@ -105,7 +105,12 @@ class GcpProvider(Provider):
         return set(self.bucket.listing())
 
     def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
-        inventory = self._read(domains)
+        return self.read_expecting(domains, progress, {})
+
+    def read_expecting(
+        self, domains: Sequence[str], progress: Progress, expected: Mapping[str, str]
+    ) -> dict[str, LiveDomain]:
+        inventory = self._read(domains, expected)
         endpoints = self.endpoints
         live: dict[str, LiveDomain] = {}
         for domain in domains:
@@ -124,7 +129,9 @@ class GcpProvider(Provider):
             progress.advance()
         return live
 
-    def _read(self, domains: Sequence[str]) -> GcpInventory:
+    def _read(
+        self, domains: Sequence[str], expected: Mapping[str, str] | None = None
+    ) -> GcpInventory:
         if self._reads:
             self.bucket.forget()
         self._reads += 1
@@ -135,7 +142,7 @@ class GcpProvider(Provider):
             # again (another run may have published since), while the records and the
             # endpoint come from this run's snapshot, which its own writes keep current (as
             # the Cloudflare provider does): one object listing instead of a full read.
-            fresh = self.bucket.bodies(wanted)
+            fresh = self.bucket.bodies(wanted, expected)
             for domain in wanted:
                 if domain in fresh:
                     inventory.bodies[domain] = fresh[domain]
@@ -143,7 +150,7 @@ class GcpProvider(Provider):
                     inventory.bodies.pop(domain, None)
             return inventory
         self._inventory = read_inventory(
-            self.dns, self.config.zone_names, self.bucket, self.endpoints, wanted
+            self.dns, self.settings.zone_names, self.bucket, self.endpoints, wanted, expected
         )
         self._inventory_domains = frozenset(wanted)
         return self._inventory

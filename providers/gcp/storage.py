@@ -15,10 +15,11 @@ Reading in one call per 1,000 objects (issue 9.9). The listing carries each obje
 `md5Hash`, `updated`, `generation` and custom `metadata`. mtasts writes a copy of the body
 into the metadata (`mtasts-policy`, base64; bodies over `HINT_MAX_BYTES` get none), and a
 copy is believed only when its MD5 equals the object's `md5Hash`: then the listing alone
-gives the exact body. A body is fetched only when that check fails (an object written by
-someone else, or edited by hand). The core's `read` does not hand providers the rendered
-policies, so comparing with the rendered policy's hash is not possible here; the copy is
-the self-verifying equivalent.
+gives the exact body. A plan also knows the body the spec renders for each domain
+(`Provider.read_expecting`): a listed `md5Hash` equal to that body's MD5 is that body. A
+body is fetched only when neither check holds (an object written by someone else, edited by
+hand, or a policy about to change whose copy is missing); the copy covers the reads that
+have no rendered body to compare with (the id guard, domains leaving the spec).
 
 Writes carry `ifGenerationMatch` (the generation read, 0 for a new object): a policy that
 another writer changed since the read is refused (412) instead of overwritten, and the
@@ -35,6 +36,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,19 +138,30 @@ class PolicyBucket:
                 return {}
         return found
 
-    def bodies(self, domains: list[str]) -> dict[str, tuple[str, datetime]]:
-        """domain -> (body, updated) for the listed domains; fetches only unverified bodies."""
+    def bodies(
+        self, domains: list[str], expected: Mapping[str, str] | None = None
+    ) -> dict[str, tuple[str, datetime]]:
+        """domain -> (body, updated) for the listed domains, fetching only unverified ones.
+
+        A body is known without a fetch when the listed `md5Hash` is the MD5 of the body the
+        spec renders (`expected`, issue 9.9) or of the object's metadata copy.
+        """
         listing = self.listing()
-        wanted = [d for d in domains if d in listing]
-        fetch = [d for d in wanted if listing[d].hint is None]
-        fetched = dict(zip(fetch, each(self._download, fetch), strict=True))
-        out: dict[str, tuple[str, datetime]] = {}
-        for domain in wanted:
-            stored = listing[domain]
-            body = stored.hint if stored.hint is not None else fetched.get(domain)
+        known: dict[str, str] = {}
+        for domain in domains:
+            stored = listing.get(domain)
+            if stored is None:
+                continue
+            want = (expected or {}).get(domain)
+            if want is not None and stored.md5 == md5_of(want.encode("utf-8")):
+                known[domain] = want
+            elif stored.hint is not None:
+                known[domain] = stored.hint
+        fetch = [d for d in domains if d in listing and d not in known]
+        for domain, body in zip(fetch, each(self._download, fetch), strict=True):
             if body is not None:
-                out[domain] = (body, stored.updated)
-        return out
+                known[domain] = body
+        return {d: (known[d], listing[d].updated) for d in domains if d in known}
 
     def _download(self, domain: str) -> str | None:
         key = policy_key(domain)

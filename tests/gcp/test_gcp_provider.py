@@ -176,7 +176,11 @@ def test_a_plan_reads_bodies_only_where_the_listing_cannot_vouch_for_them(gcp: G
     spec = gcp.spec({d: {"mx": [f"mx.{d}"]} for d in ("a.example", "b.example", "c.example")})
     apply(spec)
     bucket = gcp.gcs.client().bucket(BUCKET)
-    # b: rewritten by hand, no metadata copy; c: a copy that does not match the bytes
+    # a: the same bytes rewritten by hand without the metadata copy: its md5 is the rendered
+    # policy's (Provider.read_expecting); b: other bytes, no copy; c: a copy that lies
+    same = bucket.blob("mta-sts.a.example/.well-known/mta-sts.txt")
+    same.upload_from_string(gcp.policy("a.example")["body"].encode())
+    assert not bucket.get_blob("mta-sts.a.example/.well-known/mta-sts.txt").metadata
     bucket.blob("mta-sts.b.example/.well-known/mta-sts.txt").upload_from_string(b"by hand")
     forged = bucket.blob("mta-sts.c.example/.well-known/mta-sts.txt")
     forged.metadata = {"mtasts-policy": base64.b64encode(b"version: STSv1\r\n").decode()}
