@@ -147,6 +147,14 @@ def test_the_documented_roles_allow_every_call_of_a_lifecycle(gcp_full: GcpWorld
     assert result.exit_code == 0, result.stdout + result.stderr
     assert world.policy("example.com") is None
     assert world.policy("example.org") is not None
+    # the endpoint half's records went with the domain; the other domain's stay
+    for name, rtype in (
+        ("mta-sts", "A"),
+        ("mta-sts", "AAAA"),
+        ("_acme-challenge.mta-sts", "CNAME"),
+    ):
+        assert world.rrset("example-com", f"{name}.example.com.", rtype) is None
+        assert world.rrset("example-org", f"{name}.example.org.", rtype) is not None
 
     dns_role, deployer_role = documented_roles()
     dns_needed = set().union(*(dns_permissions(c) for c in world.dns.calls))
