@@ -201,6 +201,38 @@ class GcpWorld:
 
         world.serve_handler(host, load_balancer)
 
+    def serve_through_load_balancer(self, world: MtaStsWorld, zone: str, domain: str) -> None:
+        """As `serve_in`, but the HTTPS answers come from the real endpoint half's load
+        balancer on the Compute fake: the forwarding rule on 443 at the A record's address,
+        its proxy (whose certificate map must hold an ACTIVE certificate for the host), the
+        URL map's route to the backend bucket's object (`FakeCompute.resolve`)."""
+        for name in (f"_mta-sts.{domain}", f"_smtp._tls.{domain}"):
+            texts = self.rrdatas(zone, name)
+            if texts:
+                world.publish_txt(name, [_strings(t) for t in texts])
+        mx = self.rrdatas(zone, domain, "MX")
+        if mx:
+            world.publish_mx(domain, [(int(v.split()[0]), v.split()[1].rstrip(".")) for v in mx])
+        host = f"mta-sts.{domain}"
+        [address] = self.rrdatas(zone, host, "A")
+        _, proxy, _ = self.compute.frontend(443, address)
+        assert self.certs.serving_certificate(proxy["certificateMap"], host) is not None
+        world.publish_a(host)
+        client = self.gcs.client()
+        compute = self.compute
+
+        def load_balancer(method: str, path: str, headers: Any) -> Response:
+            route = compute.resolve(host, path, project=PROJECT, ip=address)
+            if route.backend_bucket is None or route.object_key is None:
+                return Response(404, (("Content-Type", "text/html"),), b"Not Found")
+            blob = client.bucket(route.bucket).get_blob(route.object_key)
+            if blob is None:
+                return Response(404, (("Content-Type", "application/xml"),), b"NoSuchKey")
+            content_type = blob.content_type
+            return Response(200, (("Content-Type", content_type),), blob.download_as_bytes())
+
+        world.serve_handler(host, load_balancer)
+
 
 def _rdata(text: str) -> Any:
     return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)

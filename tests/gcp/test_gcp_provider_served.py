@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 import urllib.request
 
-from gcp_world import GcpWorld, gcp  # noqa: F401
+from gcp_world import GcpWorld, gcp, gcp_endpoint_servers, gcp_full  # noqa: F401
 from harness import MtaStsWorld
 from test_gcp_provider import ENFORCE, apply, assert_idempotent
 
@@ -53,3 +53,27 @@ def test_the_served_bytes_are_the_object_with_its_media_type(
         assert got.status == 200
         assert got.headers["Content-Type"] == "text/plain; charset=utf-8"
         assert got.read().decode() == stored["body"]
+
+
+def test_served_through_the_real_load_balancer_and_accepted(
+    gcp_full: GcpWorld, mta_sts_world: MtaStsWorld
+):
+    world = gcp_full
+    zone = world.zone("example.net", mx=["in.mail.example.net"])
+    spec = world.spec({"example.net": {"mx": ["*.mail.example.net"], **ENFORCE}})
+    apply(spec)
+    assert_idempotent(spec)
+    world.serve_through_load_balancer(mta_sts_world, zone, "example.net")
+    seen = mta_sts_world.resolve_with_postfix_client("example.net")
+    assert (seen.status, seen.mode) == ("VALID", "enforce"), seen.log
+    assert gcp_full.txt(zone, "_mta-sts.example.net") == [f"v=STSv1; id={seen.policy_id}"]
+    route = world.compute.resolve(
+        "mta-sts.example.net",
+        "/",
+        project="mtasts-test",
+        ip=world.rrdatas(zone, "mta-sts.example.net", "A")[0],
+    )
+    # only the policy path is served: any other path maps to no object (a 404)
+    assert route.object_key is None or (
+        world.gcs.client().bucket(route.bucket).get_blob(route.object_key) is None
+    )
