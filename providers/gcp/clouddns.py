@@ -7,10 +7,12 @@ Why the library's connection and not its objects. google-cloud-dns builds the re
 the credentials and the error classes (google-api-core's `Conflict`, `PreconditionFailed`,
 ...), but its `ManagedZone` drops `visibility` (private zones must never match), its
 `ResourceRecordSet` drops `routingPolicy`, and none of its calls takes a timeout or a retry
-(it never retries, see /work/shared notes in tests/gcp). So every request goes through
+(google-cloud-dns has no retry at all). So every request goes through
 `client._connection.api_request`, the library's own transport, with the run's timeouts,
-the shared Cloud DNS pacer (`provisioner.pacing.CLOUD_DNS`, per DNS project) and a retry
-of 429 and 5xx answers.
+the shared Cloud DNS pacer (`provisioner.pacing.CLOUD_DNS`, per DNS project) and the
+provider's retry of 429 and 5xx answers (`providers.gcp.transient`, bounded by
+MTASTS_GCP_RETRY_TIMEOUT). A change is atomic, so a refused or failed one applied nothing
+and is safe to send again.
 
 Reading. Zones are listed once per run (pages of up to 1,000), public ones only; a domain's
 zone is its `zone_names` pin, else the longest `dnsName` suffix (`provisioner.dnstext`).
@@ -29,15 +31,14 @@ one line says so, nothing of that change was applied (a change is atomic).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.api_core import exceptions as google_exceptions
-from google.api_core.retry import Retry, if_exception_type
-
 from providers.gcp.clients import client_options, credentials_for, http_timeout
 from providers.gcp.errors import reported
+from providers.gcp.transient import retried
 from provisioner.concurrency import each
 from provisioner.dnstext import zone_for
 from provisioner.errors import ProviderError
@@ -54,19 +55,6 @@ TXT_TTL = 300
 """The TTL of a TXT rrset mtasts creates; an existing rrset keeps its own."""
 CHANGE_TIMEOUT = seconds("MTASTS_GCP_DNS_CHANGE_TIMEOUT", 600.0)
 """How long apply waits for one Cloud DNS change to be `done`."""
-
-TRANSIENT = if_exception_type(
-    google_exceptions.TooManyRequests,
-    google_exceptions.InternalServerError,
-    google_exceptions.BadGateway,
-    google_exceptions.ServiceUnavailable,
-    google_exceptions.GatewayTimeout,
-)
-"""429 and 5xx: refused or failed before any change was applied (a change is atomic)."""
-
-
-def retry_policy() -> Retry:
-    return Retry(predicate=TRANSIENT, initial=0.5, maximum=8.0, multiplier=2.0, timeout=120.0)
 
 
 def absolute(name: str) -> str:
@@ -191,8 +179,7 @@ class CloudDns:
             return answer if isinstance(answer, dict) else {}
 
         with reported(self.provider, domain, doing):
-            result: dict[str, Any] = retry_policy()(send)()
-            return result
+            return retried(f"{self.provider}: {doing}", send, time.sleep)
 
     def pages(self, path: str, key: str, *, doing: str, domain: str | None = None) -> list[Any]:
         items: list[Any] = []
