@@ -305,8 +305,10 @@ class _SpecLoader:
                 stack.extend(part for pair in node.value for part in pair)
             elif isinstance(node, SequenceNode):
                 stack.extend(node.value)
-            elif isinstance(node.value, str) and len(node.value) > YAML_MAX_NUMBER_DIGITS and (
-                node.tag.endswith((":int", ":float"))
+            elif (
+                isinstance(node.value, str)
+                and len(node.value) > YAML_MAX_NUMBER_DIGITS
+                and (node.tag.endswith((":int", ":float")))
             ):
                 self.add(
                     node.start_mark.line + 1,
