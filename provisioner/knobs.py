@@ -60,7 +60,7 @@ class NumberKnob(Generic[T]):
             raise KnobError(f"{self.env}: {_shown(raw)} is not a number of {self.unit}") from None
         if not self.low <= value <= self.high:
             raise KnobError(
-                f"{self.env}: {_shown(text)} is outside {self.low:g}..{self.high:g} {self.unit}"
+                f"{self.env}: {text} is outside {self.low:g}..{self.high:g} {self.unit}"
             )
         return value
 

@@ -9,6 +9,7 @@ from aws_fixtures import aws, fault_proxy, fault_proxy_server, moto_url  # noqa:
 from cf_fake_api import FakeCloudflareApi
 from cf_fixtures import cf_api, cf_server  # noqa: F401
 from cloudflare_world import CloudflareWorld
+from gcp_contract_world import GcpContractWorld
 from local_world import LocalWorld
 
 
@@ -32,7 +33,13 @@ def aws_contract_world(tmp_path, request) -> AwsContractWorld:
     return AwsContractWorld(tmp_path, proxy)
 
 
-WORLDS = ["local", "cloudflare", "aws"]
+@pytest.fixture
+def gcp_contract_world(tmp_path, monkeypatch) -> GcpContractWorld:
+    """The Cloud DNS, Compute and Certificate Manager fakes and the GCS emulator."""
+    return GcpContractWorld(tmp_path, monkeypatch)
+
+
+WORLDS = ["local", "cloudflare", "aws", "gcp"]
 """Provider worlds the suite runs against; each names a fixture `<name>_contract_world`."""
 
 

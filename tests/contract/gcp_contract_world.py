@@ -2,23 +2,15 @@
 front), started once per process, emptied for each world; the endpoint half stubbed as in
 tests/gcp/gcp_world.py (the real one is tested on the Compute and Certificate Manager fakes
 in tests/gcp, and end to end with the provider in tests/gcp/test_gcp_provider_docs.py).
-
-To run the suite for gcp, `tests/contract/conftest.py` needs a fixture
-`gcp_contract_world(tmp_path, monkeypatch)` returning `GcpContractWorld(tmp_path,
-monkeypatch)`, and "gcp" in WORLDS.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gcp"))
-
 from gcp_fake_dns import FakeCloudDns
 from gcp_fake_dns_state import DEFAULT_PROJECT, fqdn
 from gcp_storage import GcsEmulator
