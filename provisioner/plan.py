@@ -338,7 +338,7 @@ def _diff_domain(want: DesiredDomain, have: LiveDomain, now: datetime) -> _Domai
             "new endpoint" if have.endpoint is None else "endpoint differs",
         )
         d.story.append("endpoint " + ("created" if have.endpoint is None else "updated"))
-    live_policy = _parsed(have.policy_text)
+    live_policy = policy_or_none(have.policy_text)
     if have.policy_text != want.policy_text:
         reason = "new domain" if is_new else _policy_story(live_policy, want.policy)
         d.add(Resource.POLICY, have.policy_text, want.policy_text, reason)
@@ -430,7 +430,7 @@ def _diff_removal(
     domain: str, provider: str, have: LiveDomain, now: datetime
 ) -> tuple[_DomainDiff, str | None]:
     d = _DomainDiff(domain, provider, destructive=True)
-    live_policy = _parsed(have.policy_text)
+    live_policy = policy_or_none(have.policy_text)
     if live_policy is None or live_policy.mode is not Mode.NONE:
         none_policy = Policy(
             Mode.NONE,
@@ -487,7 +487,8 @@ def _diff_removal(
     return d, kept
 
 
-def _parsed(text: str | None) -> Policy | None:
+def policy_or_none(text: str | None) -> Policy | None:
+    """The policy a live body holds, or None for no body or one that does not parse."""
     if text is None:
         return None
     try:

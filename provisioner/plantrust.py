@@ -33,7 +33,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from provisioner.errors import MtastsError, one_line
-from provisioner.plan import Action, Change, DomainPlan, Plan, is_downgrade
+from provisioner.plan import Action, Change, DomainPlan, Plan, is_downgrade, policy_or_none
 from provisioner.provider import Provider
 from provisioner.rfc8460 import is_tlsrpt_record, parse_tlsrpt_record
 from provisioner.rfc8461 import (
@@ -363,7 +363,7 @@ def _check_rrset(
 
 def _check_removal_due(field: str, have: LiveDomain, now: datetime) -> None:
     """RFC 8461 section 8.3: delete only once the `mode: none` policy has outlived max_age."""
-    policy = _parsed(have.policy_text)
+    policy = policy_or_none(have.policy_text)
     if policy is None or policy.mode is not Mode.NONE or have.policy_published_at is None:
         raise UntrustedPlanError(
             f"{field}: deletes before a mode none policy was published (RFC 8461 section 8.3)"
@@ -380,17 +380,8 @@ def _is_destructive(change: Change, have: LiveDomain) -> bool:
         return True
     if change.resource is not Resource.POLICY or change.after is None:
         return False
-    before, after = _parsed(have.policy_text), _parsed(change.after)
+    before, after = policy_or_none(have.policy_text), policy_or_none(change.after)
     return before is not None and after is not None and is_downgrade(before.mode, after.mode)
-
-
-def _parsed(text: str | None) -> Policy | None:
-    if text is None:
-        return None
-    try:
-        return parse_policy(text).policy
-    except GrammarError:
-        return None
 
 
 def _text(value: object) -> str:
