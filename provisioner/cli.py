@@ -423,6 +423,88 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command("reports")
+def reports_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            help="TLS-RPT reports: .json, .json.gz, .gz/.zip archives, mails (.eml), mboxes, "
+            "or folders (Maildir too), read recursively.",
+            show_default=False,
+        ),
+    ],
+    domains: DomainOption = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="YYYY-MM-DD", help="Only days from this one on.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="YYYY-MM-DD", help="Only days up to this one.")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", metavar="text|markdown|json", help="The summary's format."),
+    ] = OutputFormat.text,
+    plot_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png|FILE.svg",
+            help="Also draw the failure rate per domain per day (needs the 'plot' extra).",
+        ),
+    ] = None,
+) -> None:
+    """Summarise TLS-RPT reports (RFC 8460): sessions and failures per domain and day.
+
+    Failing domains come first, with failures by result type, receiving MX and reporter,
+    and the policy modes senders evaluated. The same report delivered twice counts once.
+    A file that holds no readable report is listed with the reason and the rest is read.
+    Exit 0 when reports were read (or there was nothing to read), 1 when every input was
+    unreadable or on a usage error.
+
+    \b
+    Examples:
+      mtasts reports ~/Maildir/.tlsrpt
+      mtasts reports reports/ --domain example.com --since 2026-11-01 --format json
+      mtasts reports reports/ --plot failures.svg
+    """
+    from datetime import date
+
+    from provisioner.output.reports import print_summary, summary_json, summary_markdown
+    from provisioner.reports import read_reports
+    from provisioner.reports.plot import check_plot_target, plot_failure_rates
+
+    with _errors_as_exit():
+        missing = [path for path in paths if not path.exists() and not path.is_symlink()]
+        if missing:
+            raise MtastsError(f"{missing[0]}: no such file or directory")
+        days: dict[str, date | None] = {}
+        for option, value in (("--since", since), ("--until", until)):
+            try:
+                days[option] = date.fromisoformat(value) if value is not None else None
+            except ValueError:
+                raise MtastsError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+        first, last = days["--since"], days["--until"]
+        if first and last and first > last:
+            raise MtastsError(f"--since {first} is after --until {last}")
+        if plot_file is not None:
+            check_plot_target(plot_file)
+        wanted = normalize_domain_filter(domains or [])
+        report_set = read_reports(paths)
+        summaries = report_set.summary(wanted, first, last)
+        if output_format is OutputFormat.json:
+            sys.stdout.write(summary_json(report_set, summaries))
+        elif output_format is OutputFormat.markdown:
+            sys.stdout.write(summary_markdown(report_set, summaries))
+        else:
+            print_summary(report_set, summaries, stdout)
+        if plot_file is not None:
+            drawn = plot_failure_rates(summaries, plot_file)
+            stderr.print(styled(f"Plot of {_count(drawn, 'domain')} written to ", str(plot_file)))
+    if report_set.reports == 0 and report_set.unreadable:
+        raise typer.Exit(1)
+
+
 def _expected_policies(config: Path, explicit: bool) -> dict[str, str] | None:
     """Policy bodies the spec would publish, by domain; None when there is no spec.
 
