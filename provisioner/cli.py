@@ -26,6 +26,9 @@ from provisioner import __version__, workflow
 from provisioner.checks.dnsprobe import split_host_port
 from provisioner.checks.verdict import CheckOptions, check_domains
 from provisioner.errors import MtastsError, SpecError
+from provisioner.lifecycle import importer, ladder
+from provisioner.lifecycle import output as lifecycle_output
+from provisioner.lifecycle import promote as promotion
 from provisioner.output.check import print_reports, reports_json, reports_markdown
 from provisioner.output.markdown import render_markdown
 from provisioner.output.text import print_plan, styled
@@ -503,6 +506,216 @@ def reports_command(
             stderr.print(styled(f"Plot of {_count(drawn, 'domain')} written to ", str(plot_file)))
     if report_set.reports == 0 and report_set.unreadable:
         raise typer.Exit(1)
+
+
+class LifecycleFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+NameserverOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="IP[:PORT]", help="Ask this DNS server, not the system's, for every record."
+    ),
+]
+CaBundleOption = Annotated[
+    Path | None, typer.Option(metavar="PEM", help="Trust these CA certificates for HTTPS and SMTP.")
+]
+ConnectToOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="[HOST]:PORT",
+        help="Fetch policies from there, keeping the name for SNI (as check's --connect-to).",
+    ),
+]
+TimeoutOption = Annotated[
+    float, typer.Option(metavar="SECONDS", help="Time allowed per DNS look-up, fetch or probe.")
+]
+
+
+def _lifecycle_check_options(
+    nameserver: str | None,
+    ca_bundle: Path | None,
+    connect_to: str | None,
+    timeout: float,
+    smtp: bool = False,
+    smtp_connect_to: str | None = None,
+) -> CheckOptions:
+    """`check`'s options, validated as `check` validates them."""
+    if timeout <= 0:
+        raise MtastsError(f"--timeout: must be more than 0 seconds, got {timeout:g}")
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise MtastsError(f"--ca-bundle {ca_bundle}: no such file")
+    return CheckOptions(
+        nameserver=_nameserver_option(nameserver),
+        ca_bundle=str(ca_bundle) if ca_bundle else None,
+        connect_to=_connect_to_option("--connect-to", connect_to),
+        smtp=smtp,
+        smtp_connect_to=_connect_to_option("--smtp-connect-to", smtp_connect_to),
+        timeout=timeout,
+    )
+
+
+@app.command(cls=_CheckCommand)
+def promote(
+    domains: Annotated[
+        list[str], typer.Argument(metavar="DOMAIN...", help="Domains to move one step up.")
+    ],
+    config: ConfigOption = Path("mtasts.yaml"),
+    reports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--reports",
+            metavar="PATH",
+            help="TLS-RPT reports (files or folders, as 'mtasts reports' reads them).",
+        ),
+    ] = None,
+    min_days: Annotated[
+        int, typer.Option(metavar="DAYS", help="With --reports: days of reports needed.")
+    ] = 14,
+    max_failure_rate: Annotated[
+        str,
+        typer.Option(
+            metavar="PERCENT", help="With --reports: highest failure rate allowed, e.g. 0.1%."
+        ),
+    ] = "0.1%",
+    steps: Annotated[
+        str,
+        typer.Option(metavar="SECONDS,...", help="max_age of each enforce step, lowest first."),
+    ] = "604800,1209600,31557600",
+    smtp: Annotated[
+        bool, typer.Option("--smtp", help="Also require STARTTLS with a valid certificate.")
+    ] = False,
+    smtp_connect_to: Annotated[
+        str | None,
+        typer.Option(metavar="[HOST]:PORT", help="With --smtp: connect there for every MX."),
+    ] = None,
+    nameserver: NameserverOption = None,
+    ca_bundle: CaBundleOption = None,
+    connect_to: ConnectToOption = None,
+    timeout: TimeoutOption = 10.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the spec's diff; change nothing.")
+    ] = False,
+    demote: Annotated[
+        bool,
+        typer.Option("--demote", help="Emergency brake: enforce -> testing now, no gates."),
+    ] = False,
+    output_format: Annotated[
+        LifecycleFormat, typer.Option("--format", metavar="text|json", help="Output format.")
+    ] = LifecycleFormat.text,
+) -> None:
+    """Move domains one step up the ladder (testing -> enforce, then a longer max_age),
+    only when the evidence says it is safe, by editing the spec in place.
+
+    Gates: in the spec and not at the top; 'check' passes from the outside; every live MX
+    is covered; with --smtp, STARTTLS on every MX; with --reports, enough days of reports
+    in the current mode and a failure rate at or under the maximum. Exit 0 only when every
+    named domain moved. No provider is touched: review the edit, then plan and apply.
+
+    \b
+    Examples:
+      mtasts promote example.com example.org -c mtasts.yaml --reports ./tlsrpt/
+      mtasts promote example.com --dry-run --format json
+      mtasts promote example.com --demote
+    """
+    with _errors_as_exit():
+        if demote:
+            result = promotion.demote(config, domains, dry_run=dry_run)
+        else:
+            if min_days < 0:
+                raise MtastsError(f"--min-days: must be 0 or more, got {min_days}")
+            options = promotion.PromoteOptions(
+                check=_lifecycle_check_options(
+                    nameserver, ca_bundle, connect_to, timeout, smtp, smtp_connect_to
+                ),
+                report_paths=tuple(reports or ()),
+                min_days=min_days,
+                max_failure_rate=_percent_option("--max-failure-rate", max_failure_rate),
+                steps=ladder.parse_steps(steps),
+                dry_run=dry_run,
+            )
+            result = promotion.promote(config, domains, options)
+        if output_format is LifecycleFormat.json:
+            sys.stdout.write(lifecycle_output.to_json(result))
+        else:
+            lifecycle_output.print_promote(result, stdout)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("import", cls=_CheckCommand)
+def import_(
+    domains: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="DOMAIN...", help="Domains that publish MTA-STS already."),
+    ] = None,
+    config: ConfigOption = Path("mtasts.yaml"),
+    provider: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="The spec's provider to give the imported domains."),
+    ] = None,
+    from_provider: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Import every domain this provider of the spec manages."),
+    ] = None,
+    nameserver: NameserverOption = None,
+    ca_bundle: CaBundleOption = None,
+    connect_to: ConnectToOption = None,
+    timeout: TimeoutOption = 10.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the spec's diff; change nothing.")
+    ] = False,
+    output_format: Annotated[
+        LifecycleFormat, typer.Option("--format", metavar="text|json", help="Output format.")
+    ] = LifecycleFormat.text,
+) -> None:
+    """Write spec entries (mode, mx, max_age, tlsrpt) for domains that already publish
+    MTA-STS, read from the outside as 'check' reads them; the next plan changes none of
+    them (at most it re-publishes the policy in canonical form under a new id).
+
+    The spec is edited in place (comments kept), or created with the embedded 'local'
+    provider. A domain that publishes nothing valid is named and not imported (exit 1).
+
+    \b
+    Examples:
+      mtasts import example.com example.org -c mtasts.yaml --provider aws
+      mtasts import --from-provider local -c mtasts.yaml
+    """
+    with _errors_as_exit():
+        if from_provider is not None:
+            if domains or provider:
+                raise MtastsError(
+                    "--from-provider imports every domain it manages: name no DOMAIN and no "
+                    "--provider"
+                )
+            result = importer.import_from_provider(config, from_provider, dry_run=dry_run)
+        else:
+            options = _lifecycle_check_options(nameserver, ca_bundle, connect_to, timeout)
+            result = importer.import_domains(
+                config, domains or [], options, provider=provider, dry_run=dry_run
+            )
+        if output_format is LifecycleFormat.json:
+            sys.stdout.write(lifecycle_output.to_json(result))
+        else:
+            lifecycle_output.print_import(result, stdout)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _percent_option(option: str, value: str) -> float:
+    """`0.1%`, `0.1 %` or `0.001` (a fraction) as a fraction between 0 and 1."""
+    text = value.strip()
+    percent = text.endswith("%")
+    number = text.removesuffix("%").strip()
+    try:
+        fraction = float(number) / (100 if percent else 1)
+    except ValueError:
+        fraction = -1.0
+    if not (0 <= fraction <= 1) or number.lower() in ("nan", "inf"):
+        raise MtastsError(f"{option}: {value[:20]!r} is not a rate such as 0.1% (0 to 100%)")
+    return fraction
 
 
 def _expected_policies(config: Path, explicit: bool) -> dict[str, str] | None:

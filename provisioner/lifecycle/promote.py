@@ -36,6 +36,7 @@ from provisioner.lifecycle.specedit import (
     replace_file,
     set_domain_fields,
     unified_diff,
+    unlined,
     verified_text,
 )
 from provisioner.plan import (
@@ -249,7 +250,7 @@ def _edit(spec: Spec, command: str, outcomes: list[DomainOutcome], dry_run: bool
     """One edit for every domain that moves, verified, then written (or shown)."""
     source = read_spec_text(spec.path)
     text = source.text
-    expected: dict[str, Callable[[DomainSpec | None], DomainSpec]] = {}
+    expected: dict[str, Callable[[DomainSpec | None], bool]] = {}
     for outcome in outcomes:
         if not outcome.promoted or outcome.target is None:
             continue
@@ -257,9 +258,9 @@ def _edit(spec: Spec, command: str, outcomes: list[DomainOutcome], dry_run: bool
         text = set_domain_fields(
             text, outcome.domain, {"mode": target.mode.value, "max_age": target.max_age}
         )
-        expected[outcome.domain] = _moved_to(target)
+        expected[outcome.domain] = _moved_to(spec.domains[outcome.domain], target)
     if expected:
-        verified_text(spec, text, expected)
+        verified_text(spec.path, spec.domains, text, expected)
     diff = unified_diff(spec.path, source.text, text)
     written = bool(expected) and not dry_run
     if written:
@@ -267,12 +268,10 @@ def _edit(spec: Spec, command: str, outcomes: list[DomainOutcome], dry_run: bool
     return PromoteResult(command, spec.path, tuple(outcomes), diff, written, dry_run)
 
 
-def _moved_to(target: Step) -> Callable[[DomainSpec | None], DomainSpec]:
-    def make(before: DomainSpec | None) -> DomainSpec:
-        assert before is not None
-        return replace(before, mode=target.mode, max_age=target.max_age)
-
-    return make
+def _moved_to(before: DomainSpec, target: Step) -> Callable[[DomainSpec | None], bool]:
+    """Whether a domain resolves to `before` moved to `target`, and nothing else changed."""
+    wanted = unlined(replace(before, mode=target.mode, max_age=target.max_age))
+    return lambda after: after is not None and unlined(after) == wanted
 
 
 def _safety(spec: Spec, demoted: list[DomainOutcome]) -> str:

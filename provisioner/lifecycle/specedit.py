@@ -87,41 +87,41 @@ def set_domain_fields(text: str, domain: str, fields: Mapping[str, Value]) -> st
 
 
 def verified_text(
-    spec: Spec, new_text: str, expected: Mapping[str, Callable[[DomainSpec | None], DomainSpec]]
+    path: Path,
+    before: Mapping[str, DomainSpec],
+    new_text: str,
+    expected: Mapping[str, Callable[[DomainSpec | None], bool]],
 ) -> Spec:
-    """Load `new_text` as the spec at `spec.path` would load, and check the edit's reach.
+    """Load `new_text` as the spec at `path` would load, and check the edit's reach.
 
-    `expected` maps each edited domain to a function giving what it must resolve to from
-    what it resolved to before (None: it was not in the spec). Every other domain must
-    resolve as before. Raises MtastsError with one line otherwise.
+    `before` is what each domain resolved to before the edit (empty for a new spec);
+    `expected` maps each edited domain to a test of what it resolves to now. Every other
+    domain must resolve as before. Raises MtastsError with one line otherwise.
     """
-    where = spec.path
     try:
-        edited = parse_spec(new_text, spec.path)
+        edited = parse_spec(new_text, path)
     except SpecError as exc:
         first = exc.problems[0] if exc.problems else None
         raise MtastsError(
-            f"refusing to edit {where}: the edited spec would not load ({first})"
+            f"refusing to edit {path}: the edited spec would not load ({first})"
         ) from None
-    wanted = {name: _unlined(d) for name, d in spec.domains.items()}
-    for name, make in expected.items():
-        wanted[name] = _unlined(make(spec.domains.get(name)))
-    got = {name: _unlined(d) for name, d in edited.domains.items()}
-    for name in sorted(set(wanted) | set(got)):
-        if wanted.get(name) == got.get(name):
-            continue
-        if name in expected:
+    for name in sorted(expected):
+        if not expected[name](edited.domains.get(name)):
             raise MtastsError(
-                f"refusing to edit {where}: {name} would not resolve to the new settings "
+                f"refusing to edit {path}: {name} would not resolve to the new settings "
                 "(its mapping is shared through a YAML anchor or merge?); give it its own "
-                "mode and max_age"
+                "settings first"
             )
-        edited_names = ", ".join(sorted(expected))
-        raise MtastsError(
-            f"refusing to edit {where}: editing {edited_names} would also change {name} "
-            "(their settings are shared through a YAML anchor or merge); give each its own "
-            "mode and max_age"
-        )
+    for name in sorted(set(before) | set(edited.domains)):
+        if name in expected:
+            continue
+        old, new = before.get(name), edited.domains.get(name)
+        if (old and unlined(old)) != (new and unlined(new)):
+            raise MtastsError(
+                f"refusing to edit {path}: editing {', '.join(sorted(expected))} would also "
+                f"change {name} (their settings are shared through a YAML anchor or merge); "
+                "give each its own settings first"
+            )
     return edited
 
 
@@ -362,6 +362,23 @@ def _json_flow(value: Any) -> str:
     return _flow(value)
 
 
-def _unlined(domain: DomainSpec) -> DomainSpec:
+def unlined(domain: DomainSpec) -> DomainSpec:
     """A domain without its line number: an insertion above it moves it, nothing else."""
     return replace(domain, line=None)
+
+
+def new_spec_text(
+    header: str,
+    providers: Mapping[str, Mapping[str, str]],
+    domains: Mapping[str, Mapping[str, Value]],
+) -> str:
+    """A new spec: `header` as comment lines, the providers in flow style, one block
+    mapping per domain (keys in the order given, values in flow style)."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += ["version: 1", "providers:"]
+    lines += [f"  {name}: {_flow(dict(settings))}" for name, settings in providers.items()]
+    lines.append("domains:" if domains else "domains: {}")
+    for name, fields in domains.items():
+        lines.append(f"  {name}:")
+        lines += [f"    {key}: {_flow(value)}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n"
