@@ -144,6 +144,20 @@ def validate(config: ConfigOption = Path("mtasts.yaml")) -> None:
 
 
 @app.command()
+def schema() -> None:
+    """Print the spec's JSON Schema, for editors to complete and check mtasts.yaml.
+
+    \b
+    Example (then add to the spec's first line):
+      mtasts schema > mtasts.schema.json
+      # yaml-language-server: $schema=./mtasts.schema.json
+    """
+    from provisioner.schema import shipped_schema_text
+
+    sys.stdout.write(shipped_schema_text())
+
+
+@app.command()
 def render(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory to write into.")],
     config: ConfigOption = Path("mtasts.yaml"),
