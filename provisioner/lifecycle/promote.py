@@ -46,6 +46,7 @@ from provisioner.plan import (
     Plan,
 )
 from provisioner.render import normalize_domain_filter, render_spec
+from provisioner.reports import read_reports
 from provisioner.rfc8461 import Mode
 from provisioner.spec import DomainSpec, Spec, load_spec
 
@@ -238,10 +239,6 @@ def _summaries(paths: tuple[Path, ...], names: list[str]) -> Mapping[str, Report
     for path in paths:
         if not path.exists():
             raise MtastsError(f"--reports {path}: no such file or directory")
-    try:
-        from provisioner.reports import read_reports
-    except ImportError:
-        raise MtastsError("--reports: this mtasts has no TLS report reader") from None
     summary: Mapping[str, ReportSummary] = read_reports(list(paths)).summary(domains=names)
     return summary
 
