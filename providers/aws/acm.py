@@ -1,4 +1,10 @@
-"""ACM: one DNS-validated certificate per policy host, in us-east-1 (CloudFront's region).
+"""ACM: one DNS-validated SAN certificate per group of policy hosts, in us-east-1.
+
+A group's certificate covers exactly its hosts (`grouping.py`); it is tagged
+`mtasts:managed=group <n>`. Each name's DNS validation CNAME is the same for every
+certificate that covers it, so adding a host to a group re-issues the certificate with the
+other names already validated. Older deployments have one certificate per host, tagged
+`mtasts:managed=<domain>`: they are kept until migration moves the host into a group.
 
 Ownership: certificates mtasts requests carry the tag `mtasts:managed=<domain>`. The list
 of certificates (one paginated ListCertificates per run) gives name and status; tags are
@@ -37,12 +43,27 @@ class Certificate:
     arn: str
     host: str
     status: str
+    names: frozenset[str] = frozenset()
+    """Every name it covers (its DomainName and subject alternative names), lower case;
+    empty when the listing did not say (moto 5.2 lists no SANs: `Certificates.complete`)."""
+
+    def covers(self) -> frozenset[str]:
+        return self.names or frozenset({self.host})
 
 
 @dataclass(frozen=True)
 class ValidationRecord:
     name: str
     value: str
+
+
+def _certificate(summary: dict[str, Any]) -> Certificate:
+    """A ListCertificates summary: AWS lists SANs as `SubjectAlternativeNameSummaries`
+    (the first 100), moto as `SubjectAlternativeNames`."""
+    host = summary["DomainName"].lower().rstrip(".")
+    sans = summary.get("SubjectAlternativeNameSummaries") or summary.get("SubjectAlternativeNames")
+    names = frozenset(n.lower().rstrip(".") for n in [host, *(sans or [])]) if sans else frozenset()
+    return Certificate(summary["CertificateArn"], host, summary.get("Status", "UNKNOWN"), names)
 
 
 def cert_timeout() -> float:
@@ -64,12 +85,18 @@ class Certificates:
             )
             for page in pages:
                 for summary in page["CertificateSummaryList"]:
-                    host = summary["DomainName"].lower().rstrip(".")
-                    cert = Certificate(
-                        summary["CertificateArn"], host, summary.get("Status", "UNKNOWN")
-                    )
-                    found.setdefault(host, []).append(cert)
+                    cert = _certificate(summary)
+                    for name in sorted(cert.covers()):
+                        found.setdefault(name, []).append(cert)
         return found
+
+    def complete(self, cert: Certificate) -> Certificate:
+        """`cert` with its names from DescribeCertificate (for a listing without SANs)."""
+        found = self.describe(cert.arn, cert.host)
+        names = [cert.host, *(found.get("SubjectAlternativeNames") or [])]
+        return Certificate(
+            cert.arn, cert.host, cert.status, frozenset(n.lower().rstrip(".") for n in names)
+        )
 
     def owned(self, candidates: Sequence[Certificate], domain: str) -> list[Certificate]:
         """The candidates tagged as mtasts's for this domain."""
@@ -81,6 +108,46 @@ class Certificates:
 
         flags = each(tagged, candidates, workers=4)
         return [cert for cert, ok in zip(candidates, flags, strict=True) if ok]
+
+    def request_group(self, number: int, hosts: Sequence[str]) -> str:
+        """Request the SAN certificate for a group's hosts (the first sorted is its name)."""
+        names = sorted(hosts)
+        token = hashlib.sha256(f"{number} {' '.join(names)}".encode()).hexdigest()[:32]
+        where = f"group {number}"
+        with reported(self.provider, where, f"requesting a certificate for {len(names)} hosts"):
+            answer = self.client.request_certificate(
+                DomainName=names[0],
+                SubjectAlternativeNames=names,
+                ValidationMethod="DNS",
+                IdempotencyToken=token,
+                Tags=[{"Key": TAG_KEY, "Value": where}],
+            )
+        return str(answer["CertificateArn"])
+
+    def validation_records(self, arn: str, where: str) -> list[ValidationRecord] | None:
+        """Every name's validation CNAME, once ACM names them all (None until then)."""
+        cert = self.describe(arn, where)
+        found = []
+        for option in cert.get("DomainValidationOptions", []):
+            record = option.get("ResourceRecord")
+            if not record or record.get("Type", "CNAME") != "CNAME":
+                return None
+            found.append(
+                ValidationRecord(record["Name"].lower().rstrip("."), record["Value"].rstrip("."))
+            )
+        return found or None
+
+    def wait_validation_records(self, arn: str, where: str) -> list[ValidationRecord]:
+        try:
+            return poll(
+                f"{self.provider}: {where}: the DNS validation records of {arn}",
+                lambda: self.validation_records(arn, where),
+                VALIDATION_RECORD_WAIT,
+            )
+        except WaitTimedOut:
+            raise ProviderError(
+                f"{self.provider}: {where}: ACM gave no DNS validation records for {arn}"
+            ) from None
 
     def request(self, domain: str, host: str) -> str:
         token = hashlib.sha256(host.encode()).hexdigest()[:32]
@@ -141,7 +208,7 @@ class Certificates:
                     del waiting[arn]
                 elif status != "PENDING_VALIDATION":
                     raise ProviderError(
-                        f"{self.provider}: {domain}: certificate for mta-sts.{domain} is "
+                        f"{self.provider}: {domain}: certificate {arn} is "
                         f"{status}; delete it or run apply again to request a new one"
                     )
             return True if not waiting else None
@@ -154,9 +221,9 @@ class Certificates:
         domain = min(waiting.values())
         more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
         raise ProviderError(
-            f"{self.provider}: {domain}{more}: certificate for mta-sts.{domain} still "
-            f"PENDING_VALIDATION after {timeout:.0f} s (its DNS validation CNAME "
-            "is published); run apply again later to continue"
+            f"{self.provider}: {domain}{more}: certificate still PENDING_VALIDATION after "
+            f"{timeout:.0f} s (its DNS validation CNAMEs are published); run apply again "
+            "later to continue"
         )
 
     def delete(self, arn: str, domain: str) -> None:

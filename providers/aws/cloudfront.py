@@ -1,16 +1,23 @@
-"""CloudFront: one distribution per policy host, serving the S3 object over HTTPS only.
+"""CloudFront: shared distributions (groups of policy hosts) serving S3 objects over HTTPS only.
 
-Each distribution has the single alias `mta-sts.<domain>`, the ACM certificate for it (SNI,
-minimum TLSv1.2_2021), viewer protocol `https-only` (never `redirect-to-https`: RFC 8461
-section 3.3 forbids senders to follow redirects, so plain HTTP simply fails), GET/HEAD only,
-and the bucket as origin through origin access control with `OriginPath=/mta-sts.<domain>`,
-so `/.well-known/mta-sts.txt` maps to the policy key. Cache TTLs are short (default 300 s),
-and every policy change is followed by an invalidation that apply waits for.
+A group's distribution has the group's `mta-sts.<domain>` hosts as aliases, one ACM SAN
+certificate for exactly those names (SNI, minimum TLSv1.2_2021), the provider's CloudFront
+Function on viewer requests (`function.py`: Host header -> the host's key prefix, 404 for any
+other path), and the bucket as origin with an empty OriginPath. Its Comment is
+`mtasts:managed group <n>`: the group's identity (`grouping.py`).
 
-Ownership: the distribution's Comment is `mtasts:managed` (it comes back in the one
+Older deployments have one distribution per domain (Comment `mtasts:managed`, one alias,
+`OriginPath=/mta-sts.<domain>`): read, served, and moved into groups by migration (a
+released one has no alias left, is disabled, and is deleted once Deployed). Both kinds have
+viewer protocol `https-only` (never `redirect-to-https`: RFC 8461 section 3.3 forbids
+senders to follow redirects, so plain HTTP simply fails), GET/HEAD only, and the bucket as
+origin through origin access control. Cache TTLs are short (default 300 s), and every policy
+change is followed by an invalidation that apply waits for.
+
+Ownership: the distribution's Comment starts `mtasts:managed` (it comes back in the one
 ListDistributions per run, so discovery needs no per-distribution tag reads) and it is
-tagged `mtasts:managed=<domain>` at creation for people and billing. Distributions without
-the comment are never updated or deleted, even with the same alias.
+tagged `mtasts:managed=<domain or group n>` at creation for people and billing.
+Distributions without the comment are never updated or deleted, even with the same alias.
 
 Creation uses a CallerReference derived from host and certificate, so a CreateDistribution
 retried after a lost answer returns the distribution already made instead of a second one.
@@ -20,6 +27,7 @@ Deletion is disable, wait until Deployed, delete (CloudFront refuses anything el
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +54,10 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 class Distribution:
     id: str
     arn: str
-    host: str
+    hosts: tuple[str, ...]
+    """Its aliases, lower case, sorted."""
+    group: int | None
+    """The group number; None for a per-domain distribution of an older deployment."""
     domain_name: str
     status: str
     enabled: bool
@@ -58,6 +69,13 @@ class Distribution:
     oac_id: str | None
     """None when the API did not report it: AWS always does (empty when unset); moto 5.2
     drops OriginAccessControlId from stored origins, so it cannot be checked there."""
+    function_arns: tuple[str, ...] = ()
+    """Viewer-request function ARNs as reported (moto 5.2 drops them: always empty there)."""
+
+    @property
+    def host(self) -> str:
+        """The first alias: the only one of a per-domain distribution ("" once released)."""
+        return self.hosts[0] if self.hosts else ""
 
 
 def deploy_timeout() -> float:
@@ -65,10 +83,22 @@ def deploy_timeout() -> float:
     return DEPLOY_TIMEOUT.read()
 
 
+GROUP_COMMENT = re.compile(r"^mtasts:managed group ([1-9][0-9]{0,5})$")
+
+
+def group_comment(number: int) -> str:
+    return f"{COMMENT} group {number}"
+
+
 def _summary(item: dict[str, Any]) -> Distribution | None:
     aliases = item.get("Aliases", {}).get("Items") or []
-    if item.get("Comment") != COMMENT or len(aliases) != 1:
+    comment = str(item.get("Comment") or "")
+    grouped = GROUP_COMMENT.match(comment)
+    if grouped is None and (comment != COMMENT or len(aliases) > 1):
         return None
+    functions = (item.get("DefaultCacheBehavior", {}).get("FunctionAssociations") or {}).get(
+        "Items"
+    ) or []
     origins = item.get("Origins", {}).get("Items") or [{}]
     origin = origins[0]
     viewer = item.get("ViewerCertificate", {})
@@ -76,7 +106,8 @@ def _summary(item: dict[str, Any]) -> Distribution | None:
     return Distribution(
         id=item["Id"],
         arn=item["ARN"],
-        host=aliases[0].lower(),
+        hosts=tuple(sorted(a.lower() for a in aliases)),
+        group=int(grouped.group(1)) if grouped else None,
         domain_name=item.get("DomainName", "").lower(),
         status=item.get("Status", ""),
         enabled=bool(item.get("Enabled")),
@@ -86,15 +117,64 @@ def _summary(item: dict[str, Any]) -> Distribution | None:
         origin_domain=origin.get("DomainName", ""),
         origin_path=origin.get("OriginPath", ""),
         oac_id=origin.get("OriginAccessControlId"),
+        function_arns=tuple(
+            f["FunctionARN"] for f in functions if f.get("EventType") == "viewer-request"
+        ),
     )
 
 
-def desired_config(
-    host: str, cert_arn: str, origin_domain: str, oac_id: str, caller_reference: str
+def group_config(
+    number: int,
+    hosts: Sequence[str],
+    cert_arn: str,
+    origin_domain: str,
+    oac_id: str,
+    function_arn: str,
+    caller_ref: str,
 ) -> dict[str, Any]:
+    """A group's distribution: every host an alias, one certificate, the router function."""
+    config = desired_config(sorted(hosts), cert_arn, origin_domain, oac_id, caller_ref, "")
+    config["Comment"] = group_comment(number)
+    config["DefaultCacheBehavior"]["FunctionAssociations"] = {
+        "Quantity": 1,
+        "Items": [{"FunctionARN": function_arn, "EventType": "viewer-request"}],
+    }
+    return config
+
+
+def released_config(current: dict[str, Any]) -> dict[str, Any]:
+    """A per-domain distribution's config without its alias, disabled (migration, step 1).
+
+    CloudFront refuses one alias on two distributions (CNAMEAlreadyExists), so the alias
+    must leave the old distribution before the group's takes it; disabling in the same
+    update readies the old one for deletion. The certificate becomes CloudFront's default:
+    a custom certificate needs an alias it covers.
+    """
+    config = dict(current)
+    config["Aliases"] = {"Quantity": 0}
+    config["Enabled"] = False
+    config["ViewerCertificate"] = {
+        "CloudFrontDefaultCertificate": True,
+        "MinimumProtocolVersion": "TLSv1",
+    }
+    return config
+
+
+def desired_config(
+    hosts: Sequence[str] | str,
+    cert_arn: str,
+    origin_domain: str,
+    oac_id: str,
+    caller_reference: str,
+    origin_path: str | None = None,
+) -> dict[str, Any]:
+    """A distribution serving `hosts` from the bucket; a per-domain one (a single host) by
+    default has `OriginPath=/<host>`, a group's an empty one (its function adds the host)."""
+    items = [hosts] if isinstance(hosts, str) else list(hosts)
+    path = f"/{items[0]}" if origin_path is None else origin_path
     return {
         "CallerReference": caller_reference,
-        "Aliases": {"Quantity": 1, "Items": [host]},
+        "Aliases": {"Quantity": len(items), "Items": items},
         "DefaultRootObject": "",
         "Origins": {
             "Quantity": 1,
@@ -102,7 +182,7 @@ def desired_config(
                 {
                     "Id": ORIGIN_ID,
                     "DomainName": origin_domain,
-                    "OriginPath": f"/{host}",
+                    "OriginPath": path,
                     "CustomHeaders": {"Quantity": 0},
                     "S3OriginConfig": {"OriginAccessIdentity": ""},
                     "OriginAccessControlId": oac_id,
@@ -157,16 +237,16 @@ class Distributions:
         self.provider = provider
         self.client = client
 
-    def by_host(self) -> dict[str, Distribution]:
-        """host -> mtasts's distribution for it, from one paginated listing."""
-        found: dict[str, Distribution] = {}
+    def listing(self) -> list[Distribution]:
+        """mtasts's distributions (grouped and per-domain), from one paginated listing."""
+        found: list[Distribution] = []
         with reported(self.provider, None, "listing CloudFront distributions"):
             for page in self.client.get_paginator("list_distributions").paginate():
                 items = page.get("DistributionList", {}).get("Items") or []
                 for item in each(self._complete, items, workers=8):
                     dist = _summary(item)
                     if dist is not None:
-                        found[dist.host] = dist
+                        found.append(dist)
         return found
 
     def _complete(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -197,19 +277,21 @@ class Distributions:
             )
         return str(answer["OriginAccessControl"]["Id"])
 
-    def create(self, domain: str, config: dict[str, Any]) -> Distribution:
-        with reported(self.provider, domain, f"creating a distribution for mta-sts.{domain}"):
+    def create(self, domain: str, config: dict[str, Any], tag: str | None = None) -> Distribution:
+        """Create with the tag `mtasts:managed=<tag or domain>` (`domain` names errors)."""
+        with reported(self.provider, domain, f"creating a distribution for {domain}"):
             answer = self.client.create_distribution_with_tags(
                 DistributionConfigWithTags={
                     "DistributionConfig": config,
-                    "Tags": {"Items": [{"Key": TAG_KEY, "Value": domain}]},
+                    "Tags": {"Items": [{"Key": TAG_KEY, "Value": tag or domain}]},
                 }
             )
         item = answer["Distribution"]
         return self._from_full(item)
 
     def update(self, domain: str, dist_id: str, wanted: dict[str, Any]) -> Distribution:
-        """Overlay mtasts's settings on the live config (keeping its CallerReference)."""
+        """Overlay mtasts's settings on the live config (keeping its CallerReference): one
+        UpdateDistribution, so aliases and certificate change together."""
         with reported(self.provider, domain, f"updating distribution {dist_id}"):
             current = self.client.get_distribution_config(Id=dist_id)
             config = dict(current["DistributionConfig"])
@@ -218,6 +300,15 @@ class Distributions:
                 Id=dist_id, IfMatch=current["ETag"], DistributionConfig=config
             )
         return self._from_full(answer["Distribution"])
+
+    def release(self, domain: str, dist_id: str) -> None:
+        """Take the alias off a per-domain distribution and disable it (`released_config`)."""
+        with reported(self.provider, domain, f"releasing mta-sts.{domain} from {dist_id}"):
+            current = self.client.get_distribution_config(Id=dist_id)
+            config = released_config(current["DistributionConfig"])
+            self.client.update_distribution(
+                Id=dist_id, IfMatch=current["ETag"], DistributionConfig=config
+            )
 
     def _from_full(self, item: dict[str, Any]) -> Distribution:
         config = item["DistributionConfig"]

@@ -1,30 +1,39 @@
-"""The HTTPS endpoint of a domain: certificate, distribution, bucket grant, alias records.
+"""The HTTPS endpoint of a domain: its place in a shared distribution (group), the group's
+certificate, the bucket grant, the alias records.
 
-The endpoint is one resource to the core, described by a string. `wanted()` is what a
-healthy endpoint reads as; `describe()` reads what is live and names every missing or wrong
-piece, so the plan shows `endpoint: ... (needs: cert PENDING_VALIDATION, alias AAAA)` and
-apply repairs it. Convergence is idempotent: each step first looks at what exists, so an
-apply that stopped half-way (a certificate still validating, a distribution not yet
-deployed) is completed by the next plan/apply, never duplicated.
+The endpoint is one resource to the core, a structured `Endpoint` (provisioner/state.py).
+`wanted()` is what a healthy endpoint reads as; `describe()` reads each part's live state,
+so the plan shows `certificate PENDING_VALIDATION -> ISSUED` or `alias AAAA missing` and
+apply repairs it. Hosts are packed into groups (`grouping.py`): one CloudFront distribution
+with one ACM SAN certificate per group, and one CloudFront Function for all (`function.py`).
 
-Create/update, for all of a phase's domains at once, in dependency order:
-  1. bucket (private, versioned) and the shared origin access control;
-  2. a certificate per host: the one the distribution uses if still usable, else one mtasts
-     requested earlier (tagged), else a new request;
-  3. validation CNAMEs of certificates not yet issued: one Route53 batch per zone; wait
-     until every certificate is ISSUED (bounded);
-  4. distributions created or updated (only when a setting differs);
-  5. the bucket policy grants exactly mtasts's distributions;
-  6. alias A and AAAA records (and the validation CNAMEs of issued certificates, kept for
-     renewals): one Route53 batch per zone; wait until the distributions are Deployed.
-Delete: alias and validation records (one batch per zone), then disable, wait and delete the
-distribution, drop it from the bucket policy, and delete mtasts's certificates.
+Create/update (phase 0), for the phase's domains at once:
+  1. bucket, origin access control, the router function (created once);
+  2. the new groups (`grouping.assign`): for each group whose hosts change, a certificate
+     covering exactly its new hosts (an existing one if it does, else a request), the
+     validation CNAMEs of names that lack them (one Route53 batch per zone; each name's
+     CNAME is the same for every certificate covering it, so it is written once and kept),
+     and a bounded wait until every new certificate is ISSUED;
+  3. per group, ONE UpdateDistribution switching aliases and certificate together (or a
+     CreateDistribution for a new group); a host migrating from a per-domain distribution is
+     first released from it (alias removed and the old one disabled in one update: CloudFront
+     refuses one alias on two distributions), right before the group takes it;
+  4. the bucket policy grants exactly mtasts's distributions; alias A/AAAA records point at
+     the group's distribution; wait until everything touched is Deployed;
+  5. only then: delete the replaced certificates and the released per-domain distributions.
+The old certificate keeps serving until the switch is deployed, so a host already in a group
+never loses its endpoint. Apply is idempotent: a run stopped half-way is completed by the
+next plan/apply (a certificate already requested for the same hosts is reused).
+
+Delete (phase 4): the hosts leave their groups the same way (new certificate for the rest,
+one update, then the old certificate goes); an emptied group's distribution is disabled,
+waited for and deleted. Per-domain distributions of older deployments are removed as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from providers.aws.acm import USABLE, Certificate, Certificates, ValidationRecord
 from providers.aws.cloudfront import (
@@ -34,13 +43,15 @@ from providers.aws.cloudfront import (
     Distribution,
     Distributions,
     caller_reference,
-    desired_config,
+    group_config,
 )
+from providers.aws.function import Functions, function_name
+from providers.aws.grouping import GroupChange, assign, changes, group_of
 from providers.aws.inventory import Inventory
 from providers.aws.route53 import ChangeSet, RRSet, Zone, apply_changes, normalize
 from providers.aws.s3 import PolicyBucket
 from provisioner.concurrency import each
-from provisioner.state import policy_host
+from provisioner.state import POLICY_HOST_PREFIX, Endpoint, policy_host
 
 ALIAS_TYPES = ("A", "AAAA")
 VALIDATION_TTL = 300
@@ -48,56 +59,107 @@ CREATE_WORKERS = 4
 """CloudFront's control plane is slow and modestly rate limited: a few at a time."""
 
 
-def wanted(domain: str) -> str:
-    return (
-        f"cloudfront {policy_host(domain)} (cert ISSUED, {MIN_TLS}, {VIEWER_POLICY}, alias A/AAAA)"
+SERVING = "serving"
+MOVING = "per-domain, moves into a group"
+
+
+def wanted(domain: str) -> Endpoint:
+    """The healthy endpoint: served by a distribution (a group's), an ISSUED certificate
+    covering the host, TLS and viewer settings, the bucket grant, both alias records."""
+    return Endpoint(
+        policy_host(domain),
+        "cloudfront",
+        (
+            ("distribution", SERVING),
+            ("certificate", "ISSUED"),
+            ("TLS minimum", MIN_TLS),
+            ("viewer protocol", VIEWER_POLICY),
+            ("origin", "policy bucket"),
+            ("bucket grant", "present"),
+            ("alias A", "present"),
+            ("alias AAAA", "present"),
+        ),
     )
 
 
-def describe(inventory: Inventory, domain: str, origin_domain: str) -> str | None:
-    """The live endpoint as a string; None when nothing of it exists."""
+def migrating(inventory: Inventory, domains: Sequence[str], per_apply: int) -> frozenset[str]:
+    """The per-domain hosts among `domains` this apply moves into groups: the first
+    `per_apply` in sorted order, so a plan and its apply pick the same ones."""
+    legacy = inventory.legacy()
+    hosts = sorted(policy_host(d) for d in domains if policy_host(d) in legacy)
+    return frozenset(hosts[:per_apply])
+
+
+def describe(
+    inventory: Inventory,
+    domain: str,
+    origin_domain: str,
+    moving: frozenset[str] = frozenset(),
+) -> Endpoint | None:
+    """The live endpoint, part by part (absent parts left out); None when nothing of it
+    exists. A per-domain host in `moving` reads as `per-domain, moves into a group`, so the
+    plan shows the move and apply makes it; other per-domain hosts serve until their turn."""
     host = policy_host(domain)
     dist = inventory.distributions.get(host)
-    aliases = [t for t in ALIAS_TYPES if inventory.rrset(host, t) is not None]
-    if dist is None:
-        if not aliases:
-            return None
-        return f"cloudfront {host} (needs: distribution; records {'/'.join(aliases)} exist)"
-    needs: list[str] = []
-    status = inventory.certificate_status(dist.cert_arn, host)
-    if status != "ISSUED":
-        needs.append(f"cert {status}")
-    if not dist.enabled:
-        needs.append("distribution disabled")
-    if dist.min_tls != MIN_TLS:
-        needs.append(f"TLS minimum {dist.min_tls or 'unset'}")
-    if dist.viewer_policy != VIEWER_POLICY:
-        needs.append(f"viewer protocol {dist.viewer_policy}")
-    if (
-        dist.origin_domain != origin_domain
-        or dist.origin_path != f"/{host}"
-        or dist.oac_id == ""  # None: not reported (moto), see cloudfront.Distribution
-    ):
-        needs.append("origin")
-    if inventory.granted is None or dist.arn not in inventory.granted:
-        needs.append("bucket policy grant")
+    parts: list[tuple[str, str]] = []
+    if dist is not None:
+        if not dist.enabled:
+            parts.append(("distribution", "disabled"))
+        elif dist.group is None and host in moving:
+            parts.append(("distribution", MOVING))
+        else:
+            parts.append(("distribution", SERVING))
+        cert = inventory.certificate(dist.cert_arn)
+        if cert is None:
+            parts.append(("certificate", "MISSING" if dist.cert_arn else "NONE"))
+        elif host not in cert.covers():
+            parts.append(("certificate", "not covering the host"))
+        else:
+            parts.append(("certificate", cert.status))
+        parts.append(("TLS minimum", dist.min_tls or "unset"))
+        parts.append(("viewer protocol", dist.viewer_policy or "unset"))
+        path = "" if dist.group is not None else f"/{host}"
+        right = (
+            dist.origin_domain == origin_domain
+            and dist.origin_path == path
+            and dist.oac_id != ""  # None: not reported (moto), see cloudfront.Distribution
+        )
+        parts.append(("origin", "policy bucket" if right else "elsewhere"))
+        if inventory.granted is not None and dist.arn in inventory.granted:
+            parts.append(("bucket grant", "present"))
+    target = dist.domain_name.rstrip(".") if dist is not None else None
     for rtype in ALIAS_TYPES:
         rrset = inventory.rrset(host, rtype)
-        target = (rrset or {}).get("AliasTarget", {}).get("DNSName", "")
-        if normalize(target) != dist.domain_name.rstrip("."):
-            needs.append(f"alias {rtype}")
-    if not needs:
-        return wanted(domain)
-    return f"cloudfront {host} (needs: {', '.join(needs)})"
+        if rrset is None:
+            continue
+        alias = normalize(rrset.get("AliasTarget", {}).get("DNSName", ""))
+        parts.append((f"alias {rtype}", "present" if alias == target else "elsewhere"))
+    if not parts:
+        return None
+    return Endpoint(host, "cloudfront", tuple(parts))
+
+
+def domain_of(host: str) -> str:
+    return host[len(POLICY_HOST_PREFIX) :]
 
 
 @dataclass
-class _Plan:
-    domain: str
-    zone: Zone
-    cert: Certificate
-    validation: ValidationRecord | None = None
-    dist: Distribution | None = None
+class _Group:
+    """One group being converged: its change, certificate and distribution."""
+
+    change: GroupChange
+    dist: Distribution | None
+    cert: Certificate | None = None
+    old_cert: str | None = None
+    validation: list[ValidationRecord] = field(default_factory=list)
+
+    @property
+    def number(self) -> int:
+        return self.change.number
+
+    @property
+    def label(self) -> str:
+        return f"group {self.number}"
 
 
 class Endpoints:
@@ -108,117 +170,221 @@ class Endpoints:
         bucket: PolicyBucket,
         distributions: Distributions,
         certificates: Certificates,
+        functions: Functions,
+        group_size: int,
     ) -> None:
         self.provider = provider
         self.route53 = route53
         self.bucket = bucket
         self.distributions = distributions
         self.certificates = certificates
+        self.functions = functions
+        self.group_size = group_size
 
     # create / update
 
     def converge(self, inventory: Inventory, domains: Sequence[str]) -> None:
+        """Give every domain a healthy place in a group (see the module's steps)."""
         self.bucket.ensure_bucket()
         oac_id = self.distributions.ensure_oac(self.bucket.bucket)
+        function_arn = self.functions.ensure(function_name(self.bucket.bucket))
+        hosts = {policy_host(d) for d in domains}
+        legacy = inventory.legacy()
+        current = inventory.group_hosts()
+        after = assign(current, hosts, (), self.group_size)
+        touched = {c.number: c for c in changes(current, after)}
+        for host in sorted(hosts):
+            number = group_of(after, host)
+            if number is not None and number not in touched:
+                same = frozenset(after[number])
+                touched[number] = GroupChange(number, same, same)  # a repair
+        groups = [_Group(c, inventory.groups.get(c.number)) for _, c in sorted(touched.items())]
+        self._certificates(inventory, groups)
 
-        # Request and describe in one task per domain, so the two ACM quotas (5 requests and
-        # 10 describes a second) are used side by side rather than one after the other.
-        def prepare(domain: str) -> _Plan:
-            plan = self._certificate(inventory, domain)
-            plan.validation = self.certificates.validation_record(plan.cert.arn, domain)
-            return plan
+        def switch(group: _Group) -> None:
+            assert group.cert is not None
+            for host in sorted(group.change.joining & set(legacy)):
+                self.distributions.release(domain_of(host), legacy[host].id)
+            hosts_after = sorted(group.change.after)
+            dist = group.dist
+            config = group_config(
+                group.number,
+                hosts_after,
+                group.cert.arn,
+                self.bucket.origin_domain,
+                oac_id,
+                function_arn,
+                caller_reference(f"group {group.number}", group.cert.arn),
+            )
+            if dist is None:
+                group.dist = self.distributions.create(group.label, config, group.label)
+            elif not self._healthy(dist, group, oac_id, function_arn):
+                group.old_cert = dist.cert_arn if dist.cert_arn != group.cert.arn else None
+                group.dist = self.distributions.update(group.label, dist.id, config)
 
-        plans = each(prepare, domains)
-        pending = [p for p in plans if p.cert.status != "ISSUED"]
-        self._write(inventory, [(p, self._validation_changes(inventory, p)) for p in pending])
-        self.certificates.wait_issued((p.domain, p.cert.arn) for p in pending)
-
-        def distribution(plan: _Plan) -> None:
-            plan.dist = self._distribution(inventory, plan, oac_id)
-
-        each(distribution, plans, workers=CREATE_WORKERS)
-        for plan in plans:
-            assert plan.dist is not None
-            host = policy_host(plan.domain)
-            inventory.distributions[host] = plan.dist
-            others = [c for c in inventory.certificates.get(host, []) if c.arn != plan.cert.arn]
-            inventory.certificates[host] = [Certificate(plan.cert.arn, host, "ISSUED"), *others]
-        ours = {
-            d.arn
-            for d in inventory.distributions.values()
-            if d.origin_domain == self.bucket.origin_domain
-        }
-        ours |= {p.dist.arn for p in plans if p.dist is not None}
-        if inventory.granted != ours:
-            self.bucket.grant(ours)
-            inventory.granted = ours
-        issued = [p for p in plans if p.cert.status == "ISSUED"]
+        each(switch, groups, workers=CREATE_WORKERS)
+        released = [legacy[h] for g in groups for h in sorted(g.change.joining & set(legacy))]
+        for group in groups:
+            assert group.dist is not None
+            inventory.groups[group.number] = group.dist
+            for host in group.dist.hosts:
+                inventory.distributions[host] = group.dist
+        self._grant(inventory, gone=frozenset(d.arn for d in released))
         self._write(
             inventory,
-            [(p, self._alias_changes(inventory, p)) for p in plans]
-            + [(p, self._validation_changes(inventory, p)) for p in issued],
+            [
+                rrset
+                for group in groups
+                for host in sorted(group.change.after)
+                for rrset in self._alias_changes(inventory, host, group.dist)
+            ]
+            + [
+                rrset
+                for group in groups
+                for record in group.validation
+                for rrset in self._validation_changes(inventory, record)
+            ],
+            "mtasts endpoint",
         )
         self.distributions.wait_all_deployed(
-            [(p.domain, p.dist.id) for p in plans if p.dist is not None]
+            [(g.label, g.dist.id) for g in groups if g.dist is not None]
+            + [(d.host or d.id, d.id) for d in released]
         )
+        self._retire(inventory, groups, released)
 
-    def _certificate(self, inventory: Inventory, domain: str) -> _Plan:
-        host = policy_host(domain)
-        zone = inventory.zones[domain]
-        dist = inventory.distributions.get(host)
-        live = {c.arn: c for c in inventory.certificates.get(host, [])}
-        if dist is not None and dist.cert_arn in live and live[dist.cert_arn].status in USABLE:
-            return _Plan(domain, zone, live[dist.cert_arn], dist=dist)
-        candidates = [c for c in live.values() if c.status in USABLE]
-        owned = self.certificates.owned(candidates, domain) if candidates else []
-        owned.sort(key=lambda c: c.status != "ISSUED")
-        if owned:
-            return _Plan(domain, zone, owned[0], dist=dist)
-        arn = self.certificates.request(domain, host)
-        return _Plan(domain, zone, Certificate(arn, host, "PENDING_VALIDATION"), dist=dist)
-
-    def _distribution(self, inventory: Inventory, plan: _Plan, oac_id: str) -> Distribution:
-        host = policy_host(plan.domain)
-        config = desired_config(
-            host,
-            plan.cert.arn,
-            self.bucket.origin_domain,
-            oac_id,
-            caller_reference(host, plan.cert.arn),
-        )
-        dist = plan.dist
-        if dist is None:
-            return self.distributions.create(plan.domain, config)
-        if (
+    def _healthy(self, dist: Distribution, group: _Group, oac_id: str, function_arn: str) -> bool:
+        assert group.cert is not None
+        return (
             dist.enabled
-            and dist.cert_arn == plan.cert.arn
+            and frozenset(dist.hosts) == group.change.after
+            and dist.cert_arn == group.cert.arn
             and dist.min_tls == MIN_TLS
             and dist.viewer_policy == VIEWER_POLICY
             and dist.origin_domain == self.bucket.origin_domain
-            and dist.origin_path == f"/{host}"
+            and dist.origin_path == ""
             and dist.oac_id in (oac_id, None)
-        ):
-            return dist
-        return self.distributions.update(plan.domain, dist.id, config)
+            and (not dist.function_arns or dist.function_arns == (function_arn,))
+        )
 
-    def _validation_changes(self, inventory: Inventory, plan: _Plan) -> list[RRSet]:
-        record = plan.validation
-        if record is None:
-            return []
-        wanted_set: RRSet = {
-            "Name": record.name + ".",
-            "Type": "CNAME",
-            "TTL": VALIDATION_TTL,
-            "ResourceRecords": [{"Value": record.value + "."}],
+    def _certificates(self, inventory: Inventory, groups: Sequence[_Group]) -> None:
+        """A usable certificate covering exactly each group's new hosts; new ones validated
+        (missing CNAMEs written) and waited for until ISSUED."""
+
+        def choose(group: _Group) -> None:
+            want = group.change.after
+            live = inventory.certificate(group.dist.cert_arn) if group.dist else None
+            if live is not None and live.covers() == want and live.status in USABLE:
+                group.cert = live
+            else:
+                first = sorted(want)[0]
+                candidates = [
+                    c
+                    for c in inventory.certificates.get(first, [])
+                    if c.covers() == want and c.status in USABLE
+                ]
+                owned = self.certificates.owned(candidates, group.label) if candidates else []
+                owned.sort(key=lambda c: c.status != "ISSUED")
+                if owned:
+                    group.cert = owned[0]
+                else:
+                    arn = self.certificates.request_group(group.number, sorted(want))
+                    group.cert = Certificate(arn, first, "PENDING_VALIDATION", want)
+            if group.cert.status != "ISSUED":
+                group.validation = self.certificates.wait_validation_records(
+                    group.cert.arn, group.label
+                )
+
+        each(choose, groups)
+        pending = [g for g in groups if g.cert is not None and g.cert.status != "ISSUED"]
+        self._write(
+            inventory,
+            [
+                rrset
+                for g in pending
+                for record in g.validation
+                for rrset in self._validation_changes(inventory, record)
+            ],
+            "mtasts certificate validation",
+        )
+        self.certificates.wait_issued((g.label, g.cert.arn) for g in pending if g.cert is not None)
+        for group in groups:
+            assert group.cert is not None
+            cert = Certificate(group.cert.arn, group.cert.host, "ISSUED", group.change.after)
+            group.cert = cert
+            for name in cert.covers():
+                others = [c for c in inventory.certificates.get(name, []) if c.arn != cert.arn]
+                inventory.certificates[name] = [cert, *others]
+
+    def _grant(self, inventory: Inventory, gone: frozenset[str] = frozenset()) -> None:
+        ours = {
+            d.arn
+            for d in inventory.distributions.values()
+            if d.origin_domain == self.bucket.origin_domain and d.arn not in gone
         }
+        if inventory.granted != ours:
+            self.bucket.grant(ours)
+            inventory.granted = ours
+
+    def _retire(
+        self, inventory: Inventory, groups: Sequence[_Group], released: Sequence[Distribution]
+    ) -> None:
+        """After the switch is Deployed: the replaced group certificates (tagged ours), and
+        the released per-domain distributions with their certificates, go."""
+        old = [(g.label, g.old_cert) for g in groups if g.old_cert]
+        doomed = [
+            (label, c) for label, arn in old for c in [inventory.certificate(arn)] if c is not None
+        ]
+        owned = [(label, c) for label, c in doomed if self.certificates.owned([c], label)]
+        each(lambda item: self.certificates.delete(item[1].arn, item[0]), owned)
+        stale = list(released) + [d for d in inventory.released if d not in released]
+        if stale:
+            self.distributions.wait_all_deployed([(d.host or d.id, d.id) for d in stale])
+            each(
+                lambda d: self.distributions.delete(d.host or d.id, d.id),
+                stale,
+                workers=CREATE_WORKERS,
+            )
+            inventory.released = []
+            legacy_certs = [
+                (domain_of(d.host), c)
+                for d in released
+                for c in inventory.certificates.get(d.host, [])
+                if c.covers() == {d.host}
+            ]
+            tagged = [
+                (domain, c) for domain, c in legacy_certs if self.certificates.owned([c], domain)
+            ]
+            each(lambda item: self.certificates.delete(item[1].arn, item[0]), tagged)
+        self._drop_certificates(inventory, {c.arn for _, c in owned})
+
+    def _drop_certificates(self, inventory: Inventory, arns: set[str]) -> None:
+        for name, certs in inventory.certificates.items():
+            inventory.certificates[name] = [c for c in certs if c.arn not in arns]
+
+    def _validation_changes(self, inventory: Inventory, record: ValidationRecord) -> list[RRSet]:
+        """The record to UPSERT for a validation CNAME, where its zone was read and it is
+        not already there (a name's CNAME is the same for every certificate covering it)."""
+        if self._zone_of(inventory, record.name) is None:
+            return []
         live = inventory.rrset(record.name, "CNAME")
         values = [normalize(r["Value"]) for r in (live or {}).get("ResourceRecords", [])]
-        return [] if values == [normalize(record.value)] else [wanted_set]
+        if values == [normalize(record.value)]:
+            return []
+        return [
+            {
+                "Name": record.name + ".",
+                "Type": "CNAME",
+                "TTL": VALIDATION_TTL,
+                "ResourceRecords": [{"Value": record.value + "."}],
+            }
+        ]
 
-    def _alias_changes(self, inventory: Inventory, plan: _Plan) -> list[RRSet]:
-        assert plan.dist is not None
-        host = policy_host(plan.domain)
-        target = plan.dist.domain_name.rstrip(".")
+    def _alias_changes(
+        self, inventory: Inventory, host: str, dist: Distribution | None
+    ) -> list[RRSet]:
+        if dist is None or self._zone_of(inventory, host) is None:
+            return []
+        target = dist.domain_name.rstrip(".")
         out = []
         for rtype in ALIAS_TYPES:
             live = inventory.rrset(host, rtype)
@@ -240,19 +406,126 @@ class Endpoints:
             )
         return out
 
-    def _write(self, inventory: Inventory, items: list[tuple[_Plan, list[RRSet]]]) -> None:
+    def _zone_of(self, inventory: Inventory, name: str) -> tuple[str, Zone] | None:
+        """(domain, zone) of a policy host or a name under it, if that domain was read.
+
+        A group's other hosts may lie outside this run's domains (`-d`): their records were
+        written when they joined and are kept, so nothing is written for them."""
+        labels = name.split(".")
+        for i in range(len(labels)):
+            candidate = ".".join(labels[i:])
+            if candidate.startswith(POLICY_HOST_PREFIX):
+                domain = domain_of(candidate)
+                zone = inventory.zones.get(domain)
+                if zone is not None:
+                    return domain, zone
+        return None
+
+    def _write(self, inventory: Inventory, rrsets: list[RRSet], comment: str) -> None:
         """UPSERT the record sets, one batch per zone, zones side by side; wait INSYNC."""
         sets: dict[str, tuple[ChangeSet, str]] = {}
-        for plan, rrsets in items:
-            for rrset in rrsets:
-                entry = sets.setdefault(plan.zone.id, (ChangeSet(plan.zone), plan.domain))
-                entry[0].upsert(rrset)
-                inventory.records[(normalize(rrset["Name"]), rrset["Type"])] = rrset
-        apply_changes(self.provider, self.route53, list(sets.values()), "mtasts endpoint")
+        for rrset in rrsets:
+            found = self._zone_of(inventory, normalize(rrset["Name"]))
+            assert found is not None
+            domain, zone = found
+            entry = sets.setdefault(zone.id, (ChangeSet(zone), domain))
+            entry[0].upsert(rrset)
+            inventory.records[(normalize(rrset["Name"]), rrset["Type"])] = rrset
+        apply_changes(self.provider, self.route53, list(sets.values()), comment)
 
     # delete
 
     def remove(self, inventory: Inventory, domains: Sequence[str]) -> None:
+        """Take the domains' endpoints away: grouped hosts leave their groups, per-domain
+        endpoints of older deployments go as before."""
+        grouped = [d for d in domains if inventory.distributions.get(policy_host(d), None)]
+        grouped = [d for d in grouped if inventory.distributions[policy_host(d)].group]
+        legacy = [d for d in domains if d not in set(grouped)]
+        if grouped:
+            self._leave(inventory, grouped)
+        if legacy:
+            self._remove_legacy(inventory, legacy)
+
+    def _leave(self, inventory: Inventory, domains: Sequence[str]) -> None:
+        leaving = {policy_host(d) for d in domains}
+        current = inventory.group_hosts()
+        after = assign(current, (), leaving, self.group_size)
+        groups = [_Group(c, inventory.groups.get(c.number)) for c in changes(current, after)]
+        # DNS first: the leaving hosts' alias and validation records (ours only).
+        sets: dict[str, tuple[ChangeSet, str]] = {}
+        for group in groups:
+            dist = group.dist
+            assert dist is not None
+            cert = inventory.certificate(dist.cert_arn)
+            records = (
+                self.certificates.validation_records(cert.arn, group.label) or []
+                if cert is not None
+                else []
+            )
+            for host in sorted(group.change.leaving):
+                domain = domain_of(host)
+                zone = inventory.zones[domain]
+                entry = sets.setdefault(zone.id, (ChangeSet(zone), domain))
+                doomed = [
+                    live
+                    for rtype in ALIAS_TYPES
+                    for live in [inventory.rrset(host, rtype)]
+                    if live is not None
+                    and normalize(live.get("AliasTarget", {}).get("DNSName", ""))
+                    == dist.domain_name.rstrip(".")
+                ]
+                doomed += [
+                    live
+                    for record in records
+                    if record.name == host or record.name.endswith("." + host)
+                    for live in [inventory.rrset(record.name, "CNAME")]
+                    if live is not None
+                ]
+                for rrset in doomed:
+                    entry[0].delete(rrset)
+                    inventory.records.pop((normalize(rrset["Name"]), rrset["Type"]), None)
+        apply_changes(self.provider, self.route53, list(sets.values()), "mtasts endpoint removal")
+        emptied = [g for g in groups if not g.change.after]
+        shrunk = [g for g in groups if g.change.after]
+        if shrunk:
+            self._certificates(inventory, shrunk)
+
+            def switch(group: _Group) -> None:
+                assert group.dist is not None and group.cert is not None
+                config = group_config(
+                    group.number,
+                    sorted(group.change.after),
+                    group.cert.arn,
+                    group.dist.origin_domain,
+                    group.dist.oac_id or self.distributions.ensure_oac(self.bucket.bucket),
+                    self.functions.ensure(function_name(self.bucket.bucket)),
+                    caller_reference(f"group {group.number}", group.cert.arn),
+                )
+                group.old_cert = group.dist.cert_arn
+                group.dist = self.distributions.update(group.label, group.dist.id, config)
+
+            each(switch, shrunk, workers=CREATE_WORKERS)
+        emptied_ids = [(g.label, g.dist.id) for g in emptied if g.dist is not None]
+        each(lambda item: self.distributions.disable(*item), emptied_ids, workers=CREATE_WORKERS)
+        self.distributions.wait_all_deployed(
+            [(g.label, g.dist.id) for g in groups if g.dist is not None]
+        )
+        each(lambda item: self.distributions.delete(*item), emptied_ids, workers=CREATE_WORKERS)
+        for group in emptied:
+            assert group.dist is not None
+            group.old_cert = group.dist.cert_arn
+            inventory.groups.pop(group.number, None)
+        for group in shrunk:
+            assert group.dist is not None
+            inventory.groups[group.number] = group.dist
+        for host in leaving:
+            inventory.distributions.pop(host, None)
+        self._grant(inventory)
+        self._retire(inventory, groups, [])
+
+    def _remove_legacy(self, inventory: Inventory, domains: Sequence[str]) -> None:
+        """Remove per-domain endpoints of an older deployment (one distribution each)."""
+
         def records_of(domain: str) -> tuple[str, list[Certificate], list[RRSet]]:
             """The domain's certificates (tagged ours) and the records pointing at them."""
             host = policy_host(domain)

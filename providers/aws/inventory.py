@@ -29,6 +29,7 @@ from providers.aws.cloudfront import Distribution, Distributions
 from providers.aws.route53 import RRSet, Zone, ZoneIndex, list_zone, normalize, txt_value
 from providers.aws.s3 import PolicyBucket, StoredPolicy
 from provisioner.concurrency import each
+from provisioner.errors import ProviderError
 from provisioner.state import BlockingRecord, Resource, policy_host, record_name
 
 
@@ -43,7 +44,11 @@ class Inventory:
     policies: dict[str, StoredPolicy] = field(default_factory=dict)
     bodies: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     distributions: dict[str, Distribution] = field(default_factory=dict)
-    """policy host -> mtasts's distribution."""
+    """policy host -> mtasts's distribution serving it (a group's or a per-domain one)."""
+    groups: dict[int, Distribution] = field(default_factory=dict)
+    """group number -> its shared distribution."""
+    released: list[Distribution] = field(default_factory=list)
+    """Per-domain distributions whose alias migration took off: to delete once Deployed."""
     certificates: dict[str, list[Certificate]] = field(default_factory=dict)
     """policy host -> certificates for that name (anyone's)."""
     granted: set[str] | None = None
@@ -97,6 +102,42 @@ class Inventory:
             ):
                 found.append(BlockingRecord(Resource.ENDPOINT, host, rtype, _shown(rrset)))
         return tuple(found)
+
+    def group_hosts(self) -> dict[int, frozenset[str]]:
+        """group number -> the hosts its distribution serves (`grouping.Groups`)."""
+        return {n: frozenset(d.hosts) for n, d in sorted(self.groups.items())}
+
+    def legacy(self) -> dict[str, Distribution]:
+        """policy host -> its per-domain distribution (an older deployment's)."""
+        return {h: d for h, d in self.distributions.items() if d.group is None}
+
+    def set_distributions(self, found: Sequence[Distribution], provider: str) -> None:
+        """Index a listing; one alias on two of mtasts's distributions is refused (AWS
+        refuses it too, CNAMEAlreadyExists; moto does not, so it is checked here)."""
+        self.distributions, self.groups, self.released = {}, {}, []
+        for dist in found:
+            if dist.group is not None:
+                if dist.group in self.groups:
+                    raise ProviderError(
+                        f"{provider}: distributions {self.groups[dist.group].id} and {dist.id} "
+                        f"both claim group {dist.group}; remove one of them"
+                    )
+                self.groups[dist.group] = dist
+            elif not dist.hosts:
+                self.released.append(dist)
+            for host in dist.hosts:
+                other = self.distributions.get(host)
+                if other is not None:
+                    raise ProviderError(
+                        f"{provider}: {host} is an alias of two distributions ({other.id}, "
+                        f"{dist.id}), which CloudFront refuses; remove it from one"
+                    )
+                self.distributions[host] = dist
+
+    def certificate(self, arn: str) -> Certificate | None:
+        return next(
+            (c for certs in self.certificates.values() for c in certs if c.arn == arn), None
+        )
 
     def certificate_status(self, arn: str, host: str) -> str:
         """Status of the certificate a distribution for `host` uses (MISSING: not found)."""
@@ -176,7 +217,7 @@ def read_inventory(
                 inventory.bodies[domain] = found
 
     def cloudfront() -> None:
-        inventory.distributions = distributions.by_host()
+        inventory.set_distributions(distributions.listing(), provider)
 
     def acm() -> None:
         inventory.certificates = certificates.by_host()
@@ -190,4 +231,24 @@ def read_inventory(
         error = future.exception()
         if error is not None:
             raise error
+    _complete_names(inventory, certificates)
     return inventory
+
+
+def _complete_names(inventory: Inventory, certificates: Certificates) -> None:
+    """Give the certificates of group distributions their names where the listing lacked
+    them (AWS lists SANs, moto 5.2 does not): one DescribeCertificate per such group."""
+    used = {d.cert_arn for d in inventory.groups.values()}
+    unknown = {
+        c.arn: c
+        for certs in inventory.certificates.values()
+        for c in certs
+        if c.arn in used and not c.names
+    }
+    for cert in each(certificates.complete, list(unknown.values())):
+        for name in cert.covers():
+            others = [c for c in inventory.certificates.get(name, []) if c.arn != cert.arn]
+            inventory.certificates[name] = [cert, *others]
+        inventory.certificates[cert.host] = [
+            c if c.arn != cert.arn else cert for c in inventory.certificates.get(cert.host, [])
+        ]

@@ -30,8 +30,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers.aws.acm import Certificates
 from providers.aws.cloudfront import Distributions
-from providers.aws.endpoint import Endpoints, describe, wanted
+from providers.aws.endpoint import Endpoints, describe, migrating, wanted
 from providers.aws.errors import reported
+from providers.aws.function import Functions
+from providers.aws.grouping import (
+    DEFAULT_GROUP_SIZE,
+    MAX_GROUP_SIZE,
+    applies_remaining,
+    assign,
+    changes,
+)
 from providers.aws.inventory import Inventory, read_inventory
 from providers.aws.route53 import (
     TXT_TTL,
@@ -49,7 +57,7 @@ from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
 from provisioner.rfc8461 import is_sts_record
-from provisioner.state import LiveDomain, Resource, policy_host, record_name
+from provisioner.state import Endpoint, LiveDomain, Resource, policy_host, record_name
 
 
 class AwsSettings(BaseModel):
@@ -58,6 +66,11 @@ class AwsSettings(BaseModel):
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     zone_ids: dict[str, str] = Field(default_factory=dict)
+    hosts_per_certificate: int = Field(default=DEFAULT_GROUP_SIZE, ge=1, le=MAX_GROUP_SIZE)
+    """Policy hosts per shared distribution and certificate: ACM's names-per-certificate
+    quota (10 by default; up to 100 once the account's quota is raised)."""
+    migrate_per_apply: int = Field(default=50, ge=1, le=1000)
+    """Per-domain endpoints (older deployments) moved into groups per apply."""
 
     @field_validator("zone_ids")
     @classmethod
@@ -82,6 +95,7 @@ class AwsProvider(Provider):
         self._bucket: PolicyBucket | None = None
         self._inventory: Inventory | None = None
         self._inventory_domains: frozenset[str] = frozenset()
+        self._notices: tuple[str, ...] = ()
 
     # the pieces, built on first use (no credentials needed before a call)
 
@@ -109,11 +123,13 @@ class AwsProvider(Provider):
             self.bucket,
             Distributions(self.name, self.clients.cloudfront),
             Certificates(self.name, self.clients.acm),
+            Functions(self.name, self.clients.cloudfront),
+            self.config.hosts_per_certificate,
         )
 
     # the contract
 
-    def endpoint_for(self, domain: str) -> str | None:
+    def endpoint_for(self, domain: str) -> Endpoint | None:
         return wanted(domain)
 
     def managed_domains(self) -> set[str]:
@@ -128,6 +144,8 @@ class AwsProvider(Provider):
         """One bulk read; a policy whose listed ETag is the MD5 of its expected body, or of
         the body this process wrote, is not fetched (issue 9.9: about one call per domain)."""
         inventory = self._read(domains, expected)
+        moving = migrating(inventory, domains, self.config.migrate_per_apply)
+        self._notices = self._group_notices(inventory, domains, moving)
         live: dict[str, LiveDomain] = {}
         for domain in domains:
             body = inventory.bodies.get(domain)
@@ -137,12 +155,39 @@ class AwsProvider(Provider):
                 policy_published_at=body[1] if body else None,
                 sts_txt=inventory.txt_values(record_name(Resource.STS_RECORD, domain)),
                 tlsrpt_txt=inventory.txt_values(record_name(Resource.TLSRPT_RECORD, domain)),
-                endpoint=describe(inventory, domain, self.bucket.origin_domain),
+                endpoint=describe(inventory, domain, self.bucket.origin_domain, moving),
                 mx_hosts=inventory.mx_hosts(domain),
                 blocking=inventory.blocking(domain),
             )
             progress.advance()
         return live
+
+    def notices(self) -> tuple[str, ...]:
+        return self._notices
+
+    def _group_notices(
+        self, inventory: Inventory, domains: Sequence[str], moving: frozenset[str]
+    ) -> tuple[str, ...]:
+        """What the next apply does to the shared distributions, in MTA-STS words, and how
+        many applies the migration of per-domain endpoints still needs.
+
+        The read cannot tell a domain being removed from one being added; hosts with no
+        endpoint yet are the ones that join, hosts leaving show in the plan's removals."""
+        hosts = {policy_host(d) for d in domains}
+        joining = {h for h in hosts if h not in inventory.distributions or h in moving}
+        current = inventory.group_hosts()
+        after = assign(current, joining, (), self.config.hosts_per_certificate)
+        notes = [f"{self.name}: endpoints: {change.story()}" for change in changes(current, after)]
+        legacy = len(inventory.legacy())
+        if legacy:
+            remaining = applies_remaining(legacy, self.config.migrate_per_apply)
+            notes.append(
+                f"{self.name}: {legacy} domains still have their own CloudFront distribution; "
+                f"this apply moves {len(moving)} into groups, {remaining} "
+                f"{'apply' if remaining == 1 else 'applies'} remain"
+                f" (migrate_per_apply: {self.config.migrate_per_apply})"
+            )
+        return tuple(notes)
 
     def _read(self, domains: Sequence[str], expected: Mapping[str, str] | None = None) -> Inventory:
         candidates: dict[str, tuple[str, ...]] = {}

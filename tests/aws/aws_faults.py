@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from aws_functions import FunctionStore
+
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
 THROTTLE_XML = (
@@ -62,6 +64,8 @@ class FaultProxy:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
     arrivals: dict[str, list[float]] = field(default_factory=dict)
+    functions: FunctionStore = field(default_factory=FunctionStore)
+    """CloudFront Functions, which moto lacks (see `aws_functions`)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -138,12 +142,29 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(rule.body)
                     return
+                if proxy.functions.handles(self.path):
+                    lowered = {k.lower(): v for k, v in self.headers.items()}
+                    status, extra, data = proxy.functions.handle(
+                        self.command, self.path, lowered, body
+                    )
+                    self.send_response(status)
+                    for key, value in extra.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                     conn.request(self.command, self.path, body=body, headers=headers)
                     answer = conn.getresponse()
                     data = answer.read()
+                    if self.path.startswith("/2020-05-31/distribution") and self.command in (
+                        "POST",
+                        "PUT",
+                    ):
+                        proxy.functions.note_distribution(body, data)
                     self.send_response(answer.status)
                     for key, value in answer.getheaders():
                         if key.lower() not in ("transfer-encoding", "connection", "content-length"):

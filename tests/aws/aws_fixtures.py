@@ -55,6 +55,7 @@ def fault_proxy_server(moto_url: str) -> Iterator[FaultProxy]:
 @pytest.fixture
 def fault_proxy(fault_proxy_server: FaultProxy) -> FaultProxy:
     fault_proxy_server.rules.clear()
+    fault_proxy_server.functions.clear()
     fault_proxy_server.arrivals.clear()
     return fault_proxy_server
 
@@ -78,4 +79,4 @@ def aws(
     monkeypatch.setenv("MTASTS_AWS_CERT_TIMEOUT", "30")
     monkeypatch.setenv("MTASTS_AWS_DEPLOY_TIMEOUT", "30")
     API_CALLS.reset()
-    return AwsWorld(tmp_path)
+    return AwsWorld(tmp_path, fault_proxy.functions)

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from aws_functions import FunctionStore
+from cf_function import run as run_function
 from clihelpers import write_spec
 from harness import MtaStsWorld, Response
 
 from providers.aws.route53 import normalize, txt_strings, txt_value
+from provisioner.rfc8461 import POLICY_PATH
 
 BUCKET = "mtasts-test-policies"
 PROVIDERS = {"aws": {"type": "aws", "region": "eu-west-1", "bucket": BUCKET}}
@@ -31,8 +34,9 @@ DEFAULTS: dict[str, Any] = {
 
 
 class AwsWorld:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, functions: FunctionStore | None = None) -> None:
         self.tmp_path = tmp_path
+        self.functions = functions or FunctionStore()
         self.route53 = boto3.client("route53", region_name="us-east-1")
         self.s3 = boto3.client("s3", region_name="eu-west-1")
         self.acm = boto3.client("acm", region_name="us-east-1")
@@ -137,6 +141,54 @@ class AwsWorld:
 
     # what a sender sees
 
+    def aliases(self) -> dict[str, str]:
+        """alias -> the id of the one distribution holding it; fails on an alias held twice
+        (CloudFront refuses that, moto does not: every test step checks it here)."""
+        found: dict[str, str] = {}
+        for dist in self.distributions():
+            for alias in dist["DistributionConfig"]["Aliases"].get("Items") or []:
+                assert alias not in found, f"{alias} is on {found[alias]} and {dist['Id']}"
+                found[alias] = dist["Id"]
+        return found
+
+    def route(self, dist: dict[str, Any], host: str, path: str) -> str | None:
+        """The S3 key CloudFront reads for `path` on `host`, or None where it answers 404:
+        a group's distribution runs its viewer-request function (for real, in node)."""
+        config = dist["DistributionConfig"]
+        origin_path = config["Origins"]["Items"][0]["OriginPath"]
+        arns = self.functions.associations.get(dist["Id"], [])
+        if arns:
+            [arn] = arns
+            code = self.functions.live_code(arn.rsplit("/", 1)[-1])
+            assert code is not None, f"{arn} is not published"
+            [answer] = run_function(code, [(host, path)])
+            if "uri" not in answer:
+                assert answer["status"] == 404, answer
+                return None
+            path = answer["uri"]
+        return (origin_path + path.split("?")[0]).lstrip("/")
+
+    def served(self, domains: list[str]) -> dict[str, str | None]:
+        """domain -> the policy body a sender fetches (Host -> distribution -> function ->
+        key), None where nothing is served; every alias on at most one distribution."""
+        aliases = self.aliases()
+        dists = {d["Id"]: d for d in self.distributions()}
+        out: dict[str, str | None] = {}
+        for domain in domains:
+            host = f"mta-sts.{domain}"
+            alias = self.rrsets(domain).get((host, "A"))
+            dist = dists.get(aliases.get(host, ""))
+            if dist is None or alias is None or not dist["DistributionConfig"]["Enabled"]:
+                out[domain] = None
+                continue
+            key = self.route(dist, host, POLICY_PATH)
+            try:
+                body = self.s3.get_object(Bucket=BUCKET, Key=key or "-")["Body"].read()
+                out[domain] = body.decode()
+            except self.s3.exceptions.NoSuchKey:
+                out[domain] = None
+        return out
+
     def serve_in(self, world: MtaStsWorld, domain: str) -> None:
         """Publish the account's view of `domain` into the real-client harness."""
         records = self.rrsets(domain)
@@ -159,12 +211,14 @@ class AwsWorld:
         assert normalize(alias["AliasTarget"]["DNSName"]) == dist["DomainName"].lower()
         world.publish_a(host)
         config = dist["DistributionConfig"]
-        origin = config["Origins"]["Items"][0]
         assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "https-only"
         s3 = self.s3
+        world_view = self
 
         def cloudfront(method: str, path: str, headers: Any) -> Response:
-            key = (origin["OriginPath"] + path.split("?")[0]).lstrip("/")
+            key = world_view.route(dist, host, path)
+            if key is None:
+                return Response(404, (("Content-Type", "text/plain"),), b"Not Found")
             try:
                 answer = s3.get_object(Bucket=BUCKET, Key=key)
             except s3.exceptions.NoSuchKey:

@@ -64,20 +64,25 @@ def test_apply_from_empty_deploys_everything_a_sender_needs(
     [cert] = [c for c in aws.certificates() if c["DomainName"] == "mta-sts.example.com"]
     assert cert["Status"] == "ISSUED"
     tags = aws.acm.list_tags_for_certificate(CertificateArn=cert["CertificateArn"])["Tags"]
-    assert {"Key": "mtasts:managed", "Value": "example.com"} in tags
+    assert {"Key": "mtasts:managed", "Value": "group 1"} in tags
     records = aws.rrsets("example.com")
     validation = aws.acm.describe_certificate(CertificateArn=cert["CertificateArn"])
-    record = validation["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
-    assert (record["Name"].rstrip(".").lower(), "CNAME") in records
+    for option in validation["Certificate"]["DomainValidationOptions"]:
+        name = option["ResourceRecord"]["Name"].rstrip(".").lower()
+        assert (name, "CNAME") in aws.rrsets(name.split(".mta-sts.")[-1])
 
     dist = aws.distribution("example.com")
+    assert aws.distribution("example.org") == dist, "one shared distribution"
     config = dist["DistributionConfig"]
-    assert config["Aliases"]["Items"] == ["mta-sts.example.com"]
+    assert config["Aliases"]["Items"] == ["mta-sts.example.com", "mta-sts.example.org"]
+    assert config["Comment"] == "mtasts:managed group 1"
+    [function_arn] = aws.functions.associations[dist["Id"]]
+    assert aws.functions.live_code(function_arn.rsplit("/", 1)[-1])
     assert config["ViewerCertificate"]["ACMCertificateArn"] == cert["CertificateArn"]
     assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
     assert config["ViewerCertificate"]["SSLSupportMethod"] == "sni-only"
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "https-only"
-    assert config["Origins"]["Items"][0]["OriginPath"] == "/mta-sts.example.com"
+    assert config["Origins"]["Items"][0]["OriginPath"] == ""
     for rtype in ("A", "AAAA"):
         alias = records[("mta-sts.example.com", rtype)]["AliasTarget"]
         assert alias["DNSName"].rstrip(".") == dist["DomainName"]
@@ -259,7 +264,7 @@ def test_a_broken_endpoint_piece_is_planned_and_repaired(aws: AwsWorld):
     )
     plan = run("plan", "-c", spec, "--detailed-exitcode")
     assert plan.exit_code == 2
-    assert "needs: alias AAAA" in plan.stdout
+    assert "alias AAAA missing" in plan.stdout
     API_CALLS.reset()
     apply(spec)
     assert API_CALLS.count("cloudfront", "CreateDistributionWithTags") == 0
@@ -273,7 +278,7 @@ def test_a_certificate_left_by_an_interrupted_apply_is_reused(aws: AwsWorld):
     left = aws.acm.request_certificate(
         DomainName="mta-sts.example.com",
         ValidationMethod="DNS",
-        Tags=[{"Key": "mtasts:managed", "Value": "example.com"}],
+        Tags=[{"Key": "mtasts:managed", "Value": "group 1"}],
     )["CertificateArn"]
     aws.acm.request_certificate(DomainName="mta-sts.example.com", ValidationMethod="DNS")
     spec = aws.spec({"example.com": {"mx": ["mx1.example.com"]}})
@@ -297,7 +302,7 @@ def test_a_certificate_wait_that_runs_out_stops_clearly_and_the_next_apply_compl
     assert stopped.exit_code == 1
     [line] = stopped.stderr.strip().splitlines()
     assert "apply stopped in phase 'endpoints'" in line
-    assert "example.com: certificate for mta-sts.example.com still PENDING_VALIDATION" in line
+    assert "group 1: certificate still PENDING_VALIDATION" in line
     assert not aws.txt("_mta-sts.example.com"), "no id published before the policy is served"
     plan = run("plan", "-c", spec)
     assert "endpoint created" in plan.stdout, plan.stdout  # nothing of it serves yet
