@@ -147,24 +147,32 @@ def replace_file(path: Path, text: str, expected_bytes: bytes | None) -> None:
     """
     target = path.resolve() if path.is_symlink() else path
     try:
+        _replace(target, text, expected_bytes)
+    except OSError as exc:
+        raise MtastsError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _replace(target: Path, text: str, expected_bytes: bytes | None) -> None:
+    try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temporary = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        Path(temporary).chmod(mode)
+        temporary.chmod(mode)
         current = target.read_bytes() if target.exists() else None
         if current != expected_bytes:
-            raise MtastsError(f"{path} changed while mtasts was editing it; nothing was written")
-        Path(temporary).replace(target)
+            raise MtastsError(f"{target} changed while mtasts was editing it; nothing was written")
+        temporary.replace(target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -295,13 +303,13 @@ def _insertion(
     first_key = mapping.value[0][0]
     indent = " " * first_key.start_mark.column
     lines = "".join(f"{indent}{k}: {_flow(v)}{newline}" for k, v in fields.items())
-    if after is not None:
-        at = _after_line(text, after)
-        if at == len(text) and not text.endswith("\n"):
-            return _Edit(at, at, newline + lines.removesuffix(newline))
-        return _Edit(at, at, lines)
-    line_start = first_key.start_mark.index - first_key.start_mark.column
-    return _Edit(line_start, line_start, lines)
+    if after is None:  # after the mapping's last entry
+        last_key, last_value = mapping.value[-1]
+        after = max(_value_span(text, last_key, last_value)[1], int(last_key.end_mark.index))
+    at = _after_line(text, after)
+    if at == len(text) and not text.endswith("\n"):
+        return _Edit(at, at, newline + lines.removesuffix(newline))
+    return _Edit(at, at, lines)
 
 
 def _new_domain_edit(
