@@ -71,7 +71,12 @@ def refuse_conflicts(
 
 
 def describe(records: list[BlockingRecord], domain: str) -> str:
-    """One line: what is there, why mtasts stops, and the two ways out."""
+    """One line: what is there, why mtasts stops, and how to take it over.
+
+    `mtasts import` reads the live policy from the outside (through a delegation too) and
+    writes its fields into the spec, so removing the record then changes nothing senders
+    see; importing alone does not lift the conflict, the record must still go.
+    """
     found = "; ".join(
         f"{r.name} is {_article(r.rdtype)} {r.rdtype}"
         + (f" to {r.value}" if r.rdtype == "CNAME" else f" ({r.value})")
@@ -82,7 +87,8 @@ def describe(records: list[BlockingRecord], domain: str) -> str:
         f"{found}: "
         + ("MTA-STS is delegated elsewhere" if delegated else "another deployment owns it")
         + "; mtasts writes nothing for this domain. Remove that record to let mtasts manage "
-        f"it, or adopt the live policy with 'mtasts import {domain}'"
+        "it; to keep what senders see now, first copy the live mode, mx, max_age and rua "
+        f"into the spec with 'mtasts import {domain}'"
     )
 
 

@@ -302,6 +302,8 @@ def diff(
     for name in sorted(desired):
         want = desired[name]
         results.append(_diff_domain(want, live.get(name) or LiveDomain(name), now))
+        if (republished := republish_note(want, live.get(name))) is not None:
+            notes.append(republished)
     for name, provider in sorted((removals or {}).items()):
         if name in desired:
             continue
@@ -523,3 +525,28 @@ def _record_id(value: str | None) -> str:
         return parse_sts_record(value).id
     except GrammarError:
         return "invalid"
+
+
+def republish_note(want: DesiredDomain, have: LiveDomain | None) -> str | None:
+    """One line when a plan re-publishes a live policy whose fields (mode, mx, max_age) it
+    keeps: its text is not mtasts's canonical form, or its id is not one mtasts derived.
+
+    Why: after `mtasts import` (or any adoption of a hand-made deployment) the first plan
+    changes no field, yet shows a policy update and a new id; the note says that this is
+    only the canonical re-publication (RFC 8461 section 3.3: senders refetch the same
+    policy once, under the new id).
+    """
+    if have is None or policy_or_none(have.policy_text) != want.policy:
+        return None
+    if have.policy_text != want.policy_text:
+        return (
+            f"{want.domain}: mode, mx and max_age unchanged; the live policy is re-published "
+            "in mtasts's canonical form under a new id"
+        )
+    ids = [_record_id(v) for v in have.sts_txt if is_sts_record(v)]
+    if len(ids) == 1 and not id_names_body(ids[0], want.policy_text):
+        return (
+            f"{want.domain}: the policy is unchanged; its id {ids[0]} is replaced by one "
+            "mtasts derives from the policy (senders refetch the same policy once)"
+        )
+    return None

@@ -27,8 +27,8 @@ def test_a_delegated_sts_name_is_one_line_naming_the_record_and_the_ways_out():
     assert line == (
         "example.com (aws): _mta-sts.example.com is a CNAME to _mta-sts.hosted.example.net: "
         "MTA-STS is delegated elsewhere; mtasts writes nothing for this domain. Remove that "
-        "record to let mtasts manage it, or adopt the live policy with "
-        "'mtasts import example.com'"
+        "record to let mtasts manage it; to keep what senders see now, first copy the live "
+        "mode, mx, max_age and rua into the spec with 'mtasts import example.com'"
     )
 
 
