@@ -54,7 +54,7 @@ from provisioner.rfc8461 import (
     render_sts_record,
     uncovered_mx_hosts,
 )
-from provisioner.state import DesiredDomain, LiveDomain, Resource
+from provisioner.state import DesiredDomain, Endpoint, LiveDomain, Resource
 
 FORMAT_VERSION = 1
 MAX_SAFE_DESTRUCTIVE_FRACTION = 0.3
@@ -83,7 +83,9 @@ class Change:
     """One step of a plan: `before`/`after` are the exact text published (or an endpoint).
 
     For TXT resources `rrset_before`/`rrset_after` hold every value at the name, foreign ones
-    included, so a provider whose API replaces whole record sets needs nothing else.
+    included, so a provider whose API replaces whole record sets needs nothing else. For an
+    endpoint `endpoint_before`/`endpoint_after` hold the structured values (plan JSON writes
+    them as objects in `before`/`after`), and `before`/`after` their one-line text.
     """
 
     domain: str
@@ -95,6 +97,8 @@ class Change:
     reason: str
     rrset_before: tuple[str, ...] = ()
     rrset_after: tuple[str, ...] = ()
+    endpoint_before: Endpoint | None = None
+    endpoint_after: Endpoint | None = None
 
     @property
     def phase(self) -> int:
@@ -120,21 +124,39 @@ class Change:
         if self.resource in (Resource.STS_RECORD, Resource.TLSRPT_RECORD):
             data["rrset_before"] = list(self.rrset_before)
             data["rrset_after"] = list(self.rrset_after)
+        if self.resource is Resource.ENDPOINT:
+            data["before"] = _endpoint_json(self.endpoint_before)
+            data["after"] = _endpoint_json(self.endpoint_after)
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Change:
+        """The inverse of `to_json`; KeyError/ValueError on a malformed change."""
+        resource = Resource(data["resource"])
+        before, after = data.get("before"), data.get("after")
+        endpoint_before = endpoint_after = None
+        if resource is Resource.ENDPOINT:
+            endpoint_before = None if before is None else Endpoint.from_json(before)
+            endpoint_after = None if after is None else Endpoint.from_json(after)
+            before = None if endpoint_before is None else str(endpoint_before)
+            after = None if endpoint_after is None else str(endpoint_after)
         return cls(
             domain=str(data["domain"]),
             provider=str(data["provider"]),
-            resource=Resource(data["resource"]),
+            resource=resource,
             action=Action(data["action"]),
-            before=data.get("before"),
-            after=data.get("after"),
+            before=before,
+            after=after,
             reason=str(data.get("reason", "")),
             rrset_before=tuple(data.get("rrset_before", ())),
             rrset_after=tuple(data.get("rrset_after", ())),
+            endpoint_before=endpoint_before,
+            endpoint_after=endpoint_after,
         )
+
+
+def _endpoint_json(endpoint: Endpoint | None) -> dict[str, Any] | None:
+    return None if endpoint is None else endpoint.to_json()
 
 
 @dataclass(frozen=True)
@@ -274,6 +296,15 @@ class _DomainDiff:
             )
         )
 
+    def add_endpoint(self, before: Endpoint | None, after: Endpoint | None, reason: str) -> None:
+        self.add(
+            Resource.ENDPOINT,
+            None if before is None else str(before),
+            None if after is None else str(after),
+            reason,
+        )
+        self.changes[-1] = replace(self.changes[-1], endpoint_before=before, endpoint_after=after)
+
     def result(self) -> DomainPlan | None:
         if not self.changes:
             return None
@@ -332,12 +363,11 @@ def diff(
 def _diff_domain(want: DesiredDomain, have: LiveDomain, now: datetime) -> _DomainDiff:
     d = _DomainDiff(want.domain, want.provider)
     is_new = not have.exists
-    if want.endpoint is not None and have.endpoint != want.endpoint:
-        d.add(
-            Resource.ENDPOINT,
+    if want.endpoint is not None and (wrong := want.endpoint.differences(have.endpoint)):
+        d.add_endpoint(
             have.endpoint,
             want.endpoint,
-            "new endpoint" if have.endpoint is None else "endpoint differs",
+            "new endpoint" if have.endpoint is None else "; ".join(wrong),
         )
         d.story.append("endpoint " + ("created" if have.endpoint is None else "updated"))
     live_policy = policy_or_none(have.policy_text)
@@ -474,7 +504,7 @@ def _diff_removal(
     d.changes = [replace(c, reason=reason) for c in d.changes]
     d.add(Resource.POLICY, have.policy_text, None, reason)
     if have.endpoint is not None:
-        d.add(Resource.ENDPOINT, have.endpoint, None, reason)
+        d.add_endpoint(have.endpoint, None, reason)
     d.story = [
         "removal step 2 of 2: _mta-sts record, policy"
         + (" and endpoint" if have.endpoint is not None else "")

@@ -291,9 +291,11 @@ def _check_change(
         if change.after is not None:
             _check_policy_body(change.after, f"{field}.after")
     elif change.resource is Resource.ENDPOINT:
-        if change.before != have.endpoint:
+        if change.endpoint_before != have.endpoint:
             raise UntrustedPlanError(f"{field}.before: is not the endpoint live now")
-        if change.after is not None and change.after != provider.endpoint_for(change.domain):
+        if change.after is not None and change.endpoint_after != provider.endpoint_for(
+            change.domain
+        ):
             raise UntrustedPlanError(
                 f"{field}.after: is not the endpoint provider {provider.name!r} builds"
             )

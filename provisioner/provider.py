@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from provisioner.plan import Change
-from provisioner.state import LiveDomain
+from provisioner.state import Endpoint, LiveDomain
 
 
 class Capability(StrEnum):
@@ -111,8 +111,12 @@ class Provider(ABC):
         """Release what the provider holds for a run (the local provider's apply lock)."""
         return None
 
-    def endpoint_for(self, domain: str) -> str | None:
-        """The endpoint description this provider should hold; None where it hosts none."""
+    def endpoint_for(self, domain: str) -> Endpoint | None:
+        """The healthy endpoint this provider builds for `domain`; None where it hosts none.
+
+        Its `read` must describe a live endpoint with the same host, target and part names,
+        so the planner can say by field what is missing or wrong (`Endpoint.differences`).
+        """
         return None
 
     def plan_settings(self) -> dict[str, Any]:

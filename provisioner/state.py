@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from provisioner.rfc8461 import Policy
 
@@ -43,6 +44,73 @@ def policy_host(domain: str) -> str:
     return POLICY_HOST_PREFIX + domain
 
 
+MISSING = "missing"
+"""The state of an endpoint part that does not exist at all."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The HTTPS host that serves `mta-sts.<domain>/.well-known/mta-sts.txt` (RFC 8461 3.3).
+
+    `host` is the policy host; `target` what serves it (`worker <script>`, `cloudfront`,
+    `gcp-lb`); `parts` each piece the provider checks, as (name, state) in the provider's
+    order, e.g. ("certificate", "ISSUED"), ("alias AAAA", "present"). A provider's
+    `endpoint_for` gives the healthy value; its `read` gives what is live, each wanted part
+    with its live state (`MISSING` when absent). The planner compares the two by field, so a
+    plan says what is missing or wrong ("certificate PENDING_VALIDATION -> ISSUED") and a
+    saved plan carries the fields (`to_json`) rather than a sentence.
+    """
+
+    host: str
+    target: str
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def part(self, name: str) -> str:
+        """The state of one part; `MISSING` when this value does not list it."""
+        return dict(self.parts).get(name, MISSING)
+
+    def differences(self, live: Endpoint | None) -> tuple[str, ...]:
+        """What `live` lacks to be this endpoint, one phrase a field; () when it is it."""
+        if live is None:
+            return (f"{self.target} {self.host} missing",)
+        out: list[str] = []
+        for name, want, have in (
+            ("host", self.host, live.host),
+            ("target", self.target, live.target),
+        ):
+            if want != have:
+                out.append(f"{name} {have} -> {want}")
+        for name, want in self.parts:
+            have = live.part(name)
+            if have != want:
+                out.append(f"{name} missing" if have == MISSING else f"{name} {have} -> {want}")
+        names = {name for name, _ in self.parts}
+        out.extend(f"{name} {have} -> (none)" for name, have in live.parts if name not in names)
+        return tuple(out)
+
+    def __str__(self) -> str:
+        fields = ", ".join(f"{name} {state}" for name, state in self.parts)
+        return f"{self.target} {self.host}" + (f" ({fields})" if fields else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"host": ..., "target": ..., "parts": {name: state}}` for plan JSON."""
+        return {"host": self.host, "target": self.target, "parts": dict(self.parts)}
+
+    @classmethod
+    def from_json(cls, data: object) -> Endpoint:
+        """The inverse of `to_json`; ValueError naming what is wrong (an old plan's text)."""
+        if not isinstance(data, dict) or set(data) != {"host", "target", "parts"}:
+            raise ValueError("an endpoint must be an object with host, target and parts")
+        host, target, parts = data["host"], data["target"], data["parts"]
+        if not isinstance(host, str) or not isinstance(target, str):
+            raise ValueError("an endpoint's host and target must be text")
+        if not isinstance(parts, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in parts.items()
+        ):
+            raise ValueError("an endpoint's parts must map names to text")
+        return cls(host, target, tuple(parts.items()))
+
+
 @dataclass(frozen=True)
 class DesiredDomain:
     """Everything one domain should publish, rendered and validated."""
@@ -53,7 +121,7 @@ class DesiredDomain:
     policy_text: str
     tlsrpt_record: str | None
     """None: the spec sets no tlsrpt, so mtasts leaves `_smtp._tls` as it is."""
-    endpoint: str | None = None
+    endpoint: Endpoint | None = None
     """What the provider's HTTPS endpoint should be; None where mtasts does not host it."""
 
 
@@ -91,7 +159,7 @@ class LiveDomain:
     policy_published_at: datetime | None = None
     sts_txt: tuple[str, ...] = ()
     tlsrpt_txt: tuple[str, ...] = ()
-    endpoint: str | None = None
+    endpoint: Endpoint | None = None
     mx_hosts: tuple[str, ...] | None = None
     blocking: tuple[BlockingRecord, ...] = ()
 

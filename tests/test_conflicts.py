@@ -6,10 +6,10 @@ import pytest
 
 from provisioner.conflicts import ConflictError, refuse_conflicts
 from provisioner.rfc8461 import Mode, Policy
-from provisioner.state import BlockingRecord, DesiredDomain, LiveDomain, Resource
+from provisioner.state import BlockingRecord, DesiredDomain, Endpoint, LiveDomain, Resource
 
 
-def want(domain: str, tlsrpt: str | None = None, endpoint: str | None = None) -> DesiredDomain:
+def want(domain: str, tlsrpt: str | None = None, endpoint: Endpoint | None = None) -> DesiredDomain:
     policy = Policy(Mode.TESTING, 86400, ("mx1." + domain,))
     return DesiredDomain(domain, "aws", policy, policy.render(), tlsrpt, endpoint)
 
@@ -62,7 +62,10 @@ def test_records_at_names_mtasts_will_not_write_do_not_block():
             live,
         )
     with pytest.raises(ConflictError):
-        refuse_conflicts({"example.com": want("example.com", endpoint="cdn")}, live)
+        refuse_conflicts(
+            {"example.com": want("example.com", endpoint=Endpoint("mta-sts.example.com", "cdn"))},
+            live,
+        )
 
 
 def test_a_domain_leaving_the_spec_whose_sts_name_was_delegated_is_refused_too():

@@ -8,7 +8,7 @@ import pytest
 
 from provisioner.plan import Action, Change, Plan, diff
 from provisioner.rfc8461 import Mode, Policy, policy_id, render_sts_record
-from provisioner.state import DesiredDomain, LiveDomain, Resource
+from provisioner.state import DesiredDomain, Endpoint, LiveDomain, Resource
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 RUA = "v=TLSRPTv1; rua=mailto:tlsrpt@example.net"
@@ -20,7 +20,7 @@ def desired(
     max_age: int = 86400,
     mx: tuple[str, ...] = ("mx1.example.com",),
     tlsrpt: str | None = RUA,
-    endpoint: str | None = None,
+    endpoint: Endpoint | None = None,
 ) -> DesiredDomain:
     policy = Policy(mode, max_age, mx)
     return DesiredDomain(
@@ -30,6 +30,12 @@ def desired(
         policy_text=policy.render(),
         tlsrpt_record=tlsrpt,
         endpoint=endpoint,
+    )
+
+
+def cdn(domain: str, certificate: str = "ISSUED") -> Endpoint:
+    return Endpoint(
+        f"mta-sts.{domain}", "cdn", (("certificate", certificate), ("route", "present"))
     )
 
 
@@ -89,7 +95,7 @@ def test_mode_change_speaks_mta_sts_and_orders_policy_before_id():
 
 
 def test_phases_run_across_domains_endpoint_policy_records():
-    wants = {d: desired(domain=d, endpoint=f"cdn:mta-sts.{d}") for d in ("a.example", "b.example")}
+    wants = {d: desired(domain=d, endpoint=cdn(d)) for d in ("a.example", "b.example")}
     plan = diff(wants, {}, NOW)
     phases = [c.phase for c in plan.changes]
     assert phases == sorted(phases)
@@ -166,7 +172,7 @@ def test_removal_deletes_only_mtasts_values_once_max_age_has_passed():
         none,
         policy_published_at=NOW - timedelta(seconds=86400),
         sts_txt=("keep me", sts_for(none)),
-        endpoint="cdn:mta-sts.example.com",
+        endpoint=cdn("example.com"),
     )
     plan = diff({}, {"example.com": live}, NOW, removals={"example.com": "local"})
     changes = by_resource(plan)
@@ -228,7 +234,14 @@ def test_plan_json_round_trips():
     plan = diff({"example.com": desired()}, {}, NOW, warnings=["example.com: no tlsrpt"])
     data = plan.to_json()
     assert data["format_version"] == 1
-    assert data["summary"] == {"create": 3, "update": 0, "delete": 0, "unchanged_domains": 0}
+    assert data["summary"] == {
+        "create": 3,
+        "update": 0,
+        "delete": 0,
+        "unchanged_domains": 0,
+        "risk": {"blocks-mail": 0, "downgrade": 0, "retire": 0, "enforce": 0, "routine": 1},
+        "text": "Plan: 3 to add, 0 to change, 0 to destroy. 1 routine; 0 blocking mail",
+    }
     assert set(data["changes"][0]) == {
         "domain",
         "provider",

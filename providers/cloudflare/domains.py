@@ -5,9 +5,9 @@ the proxied DNS record and orders the edge certificate for the host, detaching i
 both, so mtasts never writes an A record or a certificate itself. The account's custom
 domains come back in one (unpaginated) listing, read once per run.
 
-The endpoint as the planner sees it is `worker <script> on mta-sts.<domain>`: a host bound
-to another script reads as that script's name, so the plan shows an update that re-points
-it, and a host mtasts never bound reads as no endpoint.
+The endpoint as the planner sees it is `Endpoint(mta-sts.<domain>, "worker", script)`: a
+host bound to another script reads as that script's name, so the plan shows an update that
+re-points it ("script other -> mtasts"), and a host mtasts never bound reads as no endpoint.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from dataclasses import dataclass
 
 import cloudflare
 
+from provisioner.state import Endpoint
+
 from .client import api_errors
 
 
-def endpoint_text(service: str, hostname: str) -> str:
-    return f"worker {service} on {hostname}"
+def worker_endpoint(service: str, hostname: str) -> Endpoint:
+    """`hostname` served by the Worker script `service` (its custom domain)."""
+    return Endpoint(hostname, "worker", (("script", service),))
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,9 @@ class CustomDomains:
                 }
             return self._by_host
 
-    def endpoint(self, hostname: str) -> str | None:
+    def endpoint(self, hostname: str) -> Endpoint | None:
         bound = self.by_host().get(hostname)
-        return None if bound is None else endpoint_text(bound.service, bound.hostname)
+        return None if bound is None else worker_endpoint(bound.service, bound.hostname)
 
     def attach(self, hostname: str, service: str, zone_id: str, label: str) -> None:
         """Bind (or re-bind) the host to the script; the API answers once it is attached."""

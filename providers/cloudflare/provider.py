@@ -42,11 +42,18 @@ from provisioner.deadline import Deadline
 from provisioner.pacing import shared_pacer
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
-from provisioner.state import POLICY_HOST_PREFIX, LiveDomain, Resource, policy_host, record_name
+from provisioner.state import (
+    POLICY_HOST_PREFIX,
+    Endpoint,
+    LiveDomain,
+    Resource,
+    policy_host,
+    record_name,
+)
 
 from .client import Knobs, make_client, read_token
 from .dns import DnsRecords
-from .domains import CustomDomains, endpoint_text
+from .domains import CustomDomains, worker_endpoint
 from .gate import RequestGate, pacer_key
 from .worker import PolicyEntry, PolicyMap, WorkerScript, now
 from .zones import ZoneIndex
@@ -141,8 +148,8 @@ class CloudflareProvider(Provider):
             if host.startswith(POLICY_HOST_PREFIX)
         }
 
-    def endpoint_for(self, domain: str) -> str | None:
-        return endpoint_text(self.config.worker, policy_host(domain))
+    def endpoint_for(self, domain: str) -> Endpoint | None:
+        return worker_endpoint(self.config.worker, policy_host(domain))
 
     def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
         api = self.api

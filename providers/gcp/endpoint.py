@@ -1,10 +1,10 @@
 """The HTTPS endpoint of every domain of a `gcp` provider: one shared load balancer, and per
 policy host a certificate and a route.
 
-The endpoint is one resource to the core, described by a string. `wanted()` is what a
-healthy endpoint reads as; `describe()` names every missing piece, so a plan shows
-`gcp-lb mta-sts.example.com (needs: certificate PROVISIONING)` (a plan line, not an error)
-and apply completes it. Every step looks first, so an apply that stopped half-way is
+The endpoint is one resource to the core, a structured `Endpoint` (provisioner/state.py).
+`wanted()` is what a healthy endpoint reads as; `describe()` reads each part's live state,
+so a plan shows `certificate PROVISIONING -> ACTIVE` (a plan line, not an error) and apply
+completes it. Every step looks first, so an apply that stopped half-way is
 completed by the next one, never duplicated.
 
 Read (`read`): nine listings in all, side by side, whatever the number of domains: six
@@ -48,7 +48,7 @@ from providers.gcp.compute import COLLECTIONS, Compute
 from providers.gcp.loadbalancer import LoadBalancer, Names
 from providers.gcp.settings import GcpSettings
 from provisioner.concurrency import each
-from provisioner.state import policy_host
+from provisioner.state import Endpoint, policy_host
 
 RECORD_TTL = 300
 
@@ -93,10 +93,17 @@ class GcpEndpoints:
 
     # Reading
 
-    def wanted(self, domain: str) -> str:
-        return (
-            f"gcp-lb {policy_host(domain)} (certificate ACTIVE, map entry, host rule, "
-            "TLS 1.2+, 443 only)"
+    def wanted(self, domain: str) -> Endpoint:
+        return Endpoint(
+            policy_host(domain),
+            "gcp-lb",
+            (
+                ("DNS authorization", "present"),
+                ("certificate", "ACTIVE"),
+                ("certificate map entry", "present"),
+                ("host rule", "present"),
+                ("load balancer", "complete"),
+            ),
         )
 
     def read(self, domains: Sequence[str]) -> EndpointInventory:
@@ -112,8 +119,9 @@ class GcpEndpoints:
         authorizations, certificates, entries = results[len(COLLECTIONS) :]
         return EndpointInventory(compute, authorizations, certificates, entries)
 
-    def describe(self, inventory: EndpointInventory, domain: str) -> str | None:
-        """The live endpoint; None when no piece of it exists."""
+    def describe(self, inventory: EndpointInventory, domain: str) -> Endpoint | None:
+        """The live endpoint, part by part (an absent part left out); None when no piece of
+        it exists. The shared load balancer is one part: "complete" or what it lacks."""
         host = policy_host(domain)
         auth = inventory.authorizations.get(host)
         cert = inventory.certificates.get(host)
@@ -122,21 +130,21 @@ class GcpEndpoints:
         routed = umap is not None and host in urlmap.hosts_of(umap)
         if not (auth or cert or entry or routed):
             return None
-        needs: list[str] = []
-        if auth is None:
-            needs.append("DNS authorization")
-        if cert is None:
-            needs.append("certificate")
-        elif cert.state != "ACTIVE":
-            needs.append(f"certificate {cert.state}")
-        if entry is None or cert is None or entry.certificates != (cert.name,):
-            needs.append("certificate map entry")
-        if umap is None or not urlmap.serves(umap, host, self.names.backend_bucket):
-            needs.append("host rule")
-        needs.extend(self.lb.needs(inventory.compute, inventory.entries is not None))
-        if not needs:
-            return self.wanted(domain)
-        return f"gcp-lb {host} (needs: {', '.join(needs)})"
+        parts: list[tuple[str, str]] = []
+        if auth is not None:
+            parts.append(("DNS authorization", "present"))
+        if cert is not None:
+            parts.append(("certificate", cert.state))
+        if entry is not None:
+            mapped = cert is not None and entry.certificates == (cert.name,)
+            parts.append(("certificate map entry", "present" if mapped else "other certificate"))
+        if umap is not None and urlmap.serves(umap, host, self.names.backend_bucket):
+            parts.append(("host rule", "present"))
+        elif routed:
+            parts.append(("host rule", "elsewhere"))
+        lacks = self.lb.needs(inventory.compute, inventory.entries is not None)
+        parts.append(("load balancer", "lacks " + ", ".join(lacks) if lacks else "complete"))
+        return Endpoint(host, "gcp-lb", tuple(parts))
 
     def addresses(self, inventory: EndpointInventory) -> tuple[str, ...]:
         return self.lb.ip_addresses(inventory.compute)

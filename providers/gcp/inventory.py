@@ -25,7 +25,7 @@ from providers.gcp.clouddns import CloudDns, Rrset, Zone, absolute, label_for
 from providers.gcp.storage import PolicyBucket
 from provisioner.concurrency import each
 from provisioner.dnstext import DnsTextError, txt_value
-from provisioner.state import BlockingRecord, Resource, policy_host, record_name
+from provisioner.state import BlockingRecord, Endpoint, Resource, policy_host, record_name
 
 DELEGATING = ("CNAME", "NS", "DNAME")
 """At a TXT name nothing can be written beside these (RFC 1034 section 3.6.2)."""
@@ -36,11 +36,11 @@ HOST_TYPES = ("A", "AAAA", "CNAME", "NS", "DNAME")
 class EndpointReader(Protocol):
     """The endpoint half, as the provider core uses it (see providers/gcp/endpoint.py)."""
 
-    def wanted(self, domain: str) -> str: ...
+    def wanted(self, domain: str) -> Endpoint: ...
 
     def read(self, domains: Sequence[str]) -> Any: ...
 
-    def describe(self, inventory: Any, domain: str) -> str | None: ...
+    def describe(self, inventory: Any, domain: str) -> Endpoint | None: ...
 
     def addresses(self, inventory: Any) -> tuple[str, ...]: ...
 

@@ -49,7 +49,7 @@ from provisioner.plan import Change
 from provisioner.provider import HOSTED, Progress, Provider
 from provisioner.rfc8460 import is_tlsrpt_record
 from provisioner.rfc8461 import is_sts_record
-from provisioner.state import LiveDomain, Resource, record_name
+from provisioner.state import Endpoint, LiveDomain, Resource, record_name
 
 ENDPOINT_MODULE = "providers.gcp.endpoint"
 
@@ -98,7 +98,7 @@ class GcpProvider(Provider):
 
     # the contract: reading
 
-    def endpoint_for(self, domain: str) -> str | None:
+    def endpoint_for(self, domain: str) -> Endpoint | None:
         return self.endpoints.wanted(domain)
 
     def managed_domains(self) -> set[str]:

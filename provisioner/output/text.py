@@ -78,6 +78,9 @@ def describe(change: Change) -> str:
             return "publish " + _policy_fields(change.after)
         return f"{change.reason} ({_policy_fields(change.after)})"
     if change.resource is Resource.ENDPOINT:
+        if change.action is Action.UPDATE and change.endpoint_after is not None:
+            wanted = change.endpoint_after
+            return f"{wanted.target} {wanted.host}: {change.reason}"
         return f"{change.before or '(none)'} -> {change.after or '(deleted)'}"
     if change.action is Action.CREATE:
         return f'"{change.after}"'

@@ -279,7 +279,7 @@ def test_a_host_bound_to_another_worker_is_repointed_in_the_plan(cf_api, tmp_pat
     )
     spec = cf_spec(tmp_path, domains_spec(["example.com"]))
     text = run("plan", "-c", spec).stdout
-    assert "worker other on mta-sts.example.com" in text
+    assert "worker mta-sts.example.com: script other -> mtasts" in text
     apply_ok(spec)
     assert bound_hosts(cf_api) == {"mta-sts.example.com": "mtasts"}
     assert_idempotent(spec)

@@ -25,7 +25,7 @@ from provisioner.plan import Action, Change
 from provisioner.polling import Wait
 from provisioner.provider import NoProgress
 from provisioner.registry import build_provider
-from provisioner.state import Resource
+from provisioner.state import Endpoint, Resource
 
 
 class FakeClock:
@@ -141,7 +141,9 @@ def test_settings_are_strict_and_hold_no_secret(tmp_path):
         "zone_ids": {"example.com": "z"},
         "read_mx": True,
     }
-    assert provider.endpoint_for("example.com") == "worker mtasts on mta-sts.example.com"
+    assert provider.endpoint_for("example.com") == Endpoint(
+        "mta-sts.example.com", "worker", (("script", "mtasts"),)
+    )
 
 
 def test_zones_match_the_longest_suffix_and_pins_skip_the_listing(cf_api, tmp_path):

@@ -32,6 +32,7 @@ from gcp_storage_front import GcsFront
 from harness import MtaStsWorld, Response
 
 from providers.gcp.clouddns import Rrset
+from provisioner.state import Endpoint
 
 PROJECT = "mtasts-test"
 BUCKET = "mtasts-test-policies"
@@ -61,14 +62,14 @@ class StubEndpoints:
         self.lb = lb
         self.provider = provider
 
-    def wanted(self, domain: str) -> str:
-        return f"load balancer: https://mta-sts.{domain} (certificate ACTIVE)"
+    def wanted(self, domain: str) -> Endpoint:
+        return Endpoint(f"mta-sts.{domain}", "load balancer", (("certificate", "ACTIVE"),))
 
     def read(self, domains: Sequence[str]) -> set[str]:
         self.lb.calls.append(("read", tuple(domains)))
         return set(self.lb.hosts)
 
-    def describe(self, inventory: set[str], domain: str) -> str | None:
+    def describe(self, inventory: set[str], domain: str) -> Endpoint | None:
         return self.wanted(domain) if f"mta-sts.{domain}" in inventory else None
 
     def addresses(self, inventory: set[str]) -> tuple[str, ...]:

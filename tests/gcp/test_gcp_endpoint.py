@@ -112,8 +112,8 @@ def test_describe_is_wanted_once_active_and_provisioning_before(fakes, endpoints
         converge(endpoints, DOMAINS)
     inventory = endpoints.read(DOMAINS)
     for domain in DOMAINS:
-        assert endpoints.describe(inventory, domain) == (
-            f"gcp-lb mta-sts.{domain} (needs: certificate PROVISIONING)"
+        assert endpoints.wanted(domain).differences(endpoints.describe(inventory, domain)) == (
+            "certificate PROVISIONING -> ACTIVE",
         )
     fakes.certs.finish_provisioning()
     monkeypatch.delenv("MTASTS_GCP_CERT_TIMEOUT")
@@ -132,7 +132,9 @@ def test_describe_names_each_missing_piece(fakes, endpoints):
     with fakes.certs.lock:
         del fakes.certs.resources[entry]
     described = endpoints.describe(endpoints.read([]), "example.com")
-    assert described == "gcp-lb mta-sts.example.com (needs: certificate map entry)"
+    assert endpoints.wanted("example.com").differences(described) == (
+        "certificate map entry missing",
+    )
     converge(endpoints, ["example.com"])
     assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
 
@@ -161,7 +163,7 @@ def test_failed_certificate_is_one_line_and_replaced_by_the_next_apply(fakes, en
         converge(endpoints, ["example.com"])
     assert "\n" not in str(caught.value) and "FAILED" in str(caught.value)
     inventory = endpoints.read([])
-    assert "certificate FAILED" in (endpoints.describe(inventory, "example.com") or "")
+    assert "certificate FAILED" in str(endpoints.describe(inventory, "example.com"))
     fakes.certs.failures.clear()
     fakes.forget_calls()
     endpoints.converge(inventory, ["example.com"], Dns().write)
@@ -183,7 +185,7 @@ def test_an_entry_naming_another_certificate_is_replaced(fakes, endpoints):
             certs["mta-sts.example.org"]
         ]
     inventory = endpoints.read([])
-    assert "certificate map entry" in (endpoints.describe(inventory, "example.com") or "")
+    assert "certificate map entry" in str(endpoints.describe(inventory, "example.com"))
     endpoints.converge(inventory, ["example.com"], Dns().write)
     served = fakes.certs.serving_certificate(proxy_map(fakes), "mta-sts.example.com")
     assert served is not None and served["managed"]["domains"] == ["mta-sts.example.com"]
@@ -293,7 +295,7 @@ def test_a_repaired_proxy_gets_its_certificate_map_back(fakes, endpoints):
         proxy = fakes.compute.resources["targetHttpsProxies"][f"{PROJECT}/mtasts-lb-https"]
         proxy["certificateMap"] = proxy["certificateMap"].replace("mtasts-lb-certs", "other")
     inventory = endpoints.read(["example.com"])
-    assert "HTTPS proxy" in (endpoints.describe(inventory, "example.com") or "")
+    assert "HTTPS proxy" in str(endpoints.describe(inventory, "example.com"))
     fakes.forget_calls()
     endpoints.converge(inventory, ["example.com"], Dns().write)
     assert fakes.compute.count("POST", "/setCertificateMap$") == 1
@@ -315,7 +317,7 @@ def test_a_rule_moved_to_port_80_is_put_back_on_443(fakes, endpoints):
         rule = fakes.compute.resources["forwardingRules"][f"{PROJECT}/mtasts-lb-https-ipv4"]
         rule["portRange"] = "80-80"
     inventory = endpoints.read([])
-    assert "forwarding rule 443 IPv4" in (endpoints.describe(inventory, "example.com") or "")
+    assert "forwarding rule 443 IPv4" in str(endpoints.describe(inventory, "example.com"))
     endpoints.converge(inventory, ["example.com"], Dns().write)
     with pytest.raises(LookupError):
         fakes.compute.resolve("mta-sts.example.com", POLICY_PATH, project=PROJECT, port=80)
@@ -330,7 +332,7 @@ def test_a_backend_bucket_with_cdn_on_is_patched(fakes, endpoints):
         bb = fakes.compute.resources["backendBuckets"][f"{PROJECT}/mtasts-lb-policies"]
         bb["enableCdn"] = True
     inventory = endpoints.read([])
-    assert "backend bucket" in (endpoints.describe(inventory, "example.com") or "")
+    assert "backend bucket" in str(endpoints.describe(inventory, "example.com"))
     fakes.forget_calls()
     endpoints.converge(inventory, ["example.com"], Dns().write)
     assert fakes.compute.count("PATCH", "/backendBuckets/mtasts-lb-policies$") == 1
