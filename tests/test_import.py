@@ -226,7 +226,7 @@ def test_an_existing_entry_is_merged_keeping_its_comments(world: MtaStsWorld, tm
         "  hand.example:   # adopted from the old setup\n"
         "    provider: other\n"
         "    mode: testing          # wrong: live says testing\n"
-        '    mx:\n      ["mx2.hand.example", "*.mx.hand.example"]   # gone\n'
+        '    mx: ["mx2.hand.example", "*.mx.hand.example"]   # gone\n'
         "    max_age: 604800\n"
         '    tlsrpt: {rua: ["mailto:tls@hand.example", "https://r.hand.example/tlsrpt"]}\n'
     )

@@ -233,7 +233,12 @@ def _field_edits(
             missing[name] = new
             continue
         start, end = _value_span(text, pair[0], pair[1])
-        edits.append(_Edit(start, end, _replacement(text, pair[0], pair[1], start, new)))
+        replacement = _replacement(text, pair[0], pair[1], start, new)
+        if isinstance(pair[1], MappingNode | SequenceNode) and not pair[1].flow_style:
+            # a block collection becomes a flow one on the key's line
+            colon = _COLON_AFTER_KEY_RE.match(text, pair[0].end_mark.index)
+            start, replacement = (colon.end() if colon else start), " " + replacement
+        edits.append(_Edit(start, end, replacement))
         last_end = max(last_end or 0, end)
     if missing:
         edits.append(_insertion(text, newline, value, missing, last_end))
