@@ -36,6 +36,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -84,71 +85,87 @@ def report_blobs(paths: Sequence[Path]) -> Iterator[Item]:
     """Every report in `paths` (files and folders, walked in name order), or why not."""
     seen_dirs: set[tuple[int, int]] = set()
     for path in paths:
-        yield from _path(path, seen_dirs)
+        yield from _path(str(path), seen_dirs)
 
 
-def _path(path: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[Item]:
+def _path(path: str, seen_dirs: set[tuple[int, int]]) -> Iterator[Item]:
     try:
-        info = path.stat()
+        info = Path(path).stat()
     except OSError as exc:
-        yield Unreadable(str(path), _os_reason(exc))
+        yield Unreadable(path, _os_reason(exc))
         return
     if stat.S_ISDIR(info.st_mode):
         yield from _folder(path, seen_dirs)
     elif stat.S_ISREG(info.st_mode):
-        yield from _guarded(str(path), lambda: _file(path))
+        yield from _guarded(path, lambda: _file(path))
     else:
-        yield Unreadable(str(path), "not a regular file (a FIFO, socket or device); skipped")
+        yield Unreadable(path, "not a regular file (a FIFO, socket or device); skipped")
 
 
-def _folder(root: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[Item]:
+def _folder(root: str, seen_dirs: set[tuple[int, int]]) -> Iterator[Item]:
     stack = [root]
     while stack:
         folder = stack.pop()
         try:
-            info = folder.stat()
+            info = Path(folder).stat()
             key = (info.st_dev, info.st_ino)
             if key in seen_dirs:
                 continue
             seen_dirs.add(key)
-            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as exc:
-            yield Unreadable(str(folder), _os_reason(exc))
+            yield Unreadable(folder, _os_reason(exc))
             continue
-        names = {entry.name for entry in entries if entry.is_dir()}
-        maildir = {"cur", "new"} <= names
-        subfolders: list[Path] = []
+        kinds = {entry.name: _kind(entry) for entry in entries}
+        maildir = kinds.get("cur") == kinds.get("new") == "dir"
+        subfolders: list[str] = []
         for entry in entries:
-            child = Path(entry.path)
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            if is_dir:
-                if maildir and entry.name == "tmp":
-                    continue
-                subfolders.append(child)
+            kind = kinds[entry.name]
+            if kind == "dir":
+                if not (maildir and entry.name == "tmp"):
+                    subfolders.append(entry.path)
             elif maildir:
                 continue  # a Maildir's own files are its index and uid lists, not mail
+            elif kind == "file":
+                yield from _guarded(entry.path, partial(_file, entry.path))
             else:
-                yield from _path(child, seen_dirs)
+                yield from _path(entry.path, seen_dirs)  # a dangling link, a FIFO: say why
         stack.extend(reversed(subfolders))
 
 
-def _file(path: Path) -> Iterator[Item]:
-    label = str(path)
-    hint = _domain_from_name(path.name)
-    with path.open("rb") as handle:
+def _kind(entry: os.DirEntry[str]) -> str:
+    """ "dir", "file" (both after symlinks) or "other"; from the listing, no extra stat
+    except for symlinks."""
+    try:
+        if entry.is_dir():
+            return "dir"
+        if entry.is_file():
+            return "file"
+    except OSError:
+        pass
+    return "other"
+
+
+def _file(path: str) -> Iterator[Item]:
+    file = Path(path)
+    hint = _domain_from_name(file.name)
+    with file.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         head = handle.read(8)
         handle.seek(0)
         if head.startswith(b"From "):
-            yield from _mbox(handle, label)
+            yield from _mbox(handle, path)
             return
         if head.startswith(_ZIP):
-            yield from _zip(handle, label, 1)
+            yield from _zip(handle, path, 1)
             return
-        data = _read_capped(handle, MAX_MAIL_BYTES, "file")
-    yield from _bytes(data, label, hint, 0, top=True)
+        if size > MAX_MAIL_BYTES:
+            raise SourceError(f"file over {MAX_MAIL_BYTES // (1024 * 1024)} MiB")
+        data = handle.read(size + 1) if size else _read_capped(handle, MAX_MAIL_BYTES, "file")
+        if len(data) > MAX_MAIL_BYTES:
+            raise SourceError(f"file over {MAX_MAIL_BYTES // (1024 * 1024)} MiB")
+    yield from _bytes(data, path, hint, 0, top=True)
 
 
 def _bytes(
