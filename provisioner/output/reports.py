@@ -112,7 +112,8 @@ def summary_json(report_set: ReportSet, summaries: Mapping[str, DomainSummary]) 
     counts, `failure_rate` (0..1), `failure_types`, `failures_by_mx`, `reporters`
     ({name: sessions}), `days` (ISO dates), `modes` ({mode: [ISO dates]}),
     `sessions_by_mode` ({mode: {successful_sessions, failed_sessions}}) and `daily`
-    ({ISO date: {successful_sessions, failed_sessions}})."""
+    ({ISO date: {successful_sessions, failed_sessions}}). ASCII with `\\u` escapes, so a
+    file name that is not UTF-8 (a lone surrogate in Python) cannot break the output."""
     data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "reports": report_set.reports,
@@ -120,7 +121,7 @@ def summary_json(report_set: ReportSet, summaries: Mapping[str, DomainSummary]) 
         "unreadable": [{"path": u.path, "error": u.error} for u in report_set.unreadable],
         "domains": {s.domain: _domain_json(s) for s in ordered(summaries)},
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=2) + "\n"
 
 
 def _domain_json(s: DomainSummary) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from provisioner.rfc8461 import Mode, normalize_hostname
+from provisioner.sanitize import printable
 
 MAX_COUNT = 10**12
 """The largest session count believed: a trillion sessions a day is no real mail system, and
@@ -247,8 +248,8 @@ def day_shares(start: datetime, end: datetime) -> list[tuple[date, float]]:
 def _domain(value: str) -> str:
     try:
         return normalize_hostname(value)
-    except ValueError:
-        return value.strip().rstrip(".").lower() or UNKNOWN_DOMAIN
+    except ValueError:  # kept as written (made printable), so the user sees what was sent
+        return printable(value.strip().rstrip(".").lower()[:255]) or UNKNOWN_DOMAIN
 
 
 def _text(value: Any) -> str:

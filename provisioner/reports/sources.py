@@ -6,7 +6,7 @@ so the caller aggregates as it goes and memory stays flat however many files the
 
 What a file is, is decided by its first bytes, never by its name alone (senders name
 attachments freely and send gzip as `application/octet-stream`): gzip magic, zip magic,
-JSON (`{` after blanks or a BOM), an mbox (`From `), a mail (a header line). Mail parts are
+JSON (`{` or `[` after blanks or a BOM), an mbox (`From `), a mail (a header line). Mail parts are
 taken when their type is `application/tlsrpt+gzip`/`+json`, or any non-text type whose
 bytes sniff as gzip, zip or JSON (RFC 8460 section 5.3 sends `application/tlsrpt+gzip`;
 real senders also use `application/gzip`, `application/octet-stream`, `application/zip`).
@@ -161,10 +161,10 @@ def _file(path: str) -> Iterator[Item]:
             yield from _zip(handle, path, 1)
             return
         if size > MAX_MAIL_BYTES:
-            raise SourceError(f"file over {MAX_MAIL_BYTES // (1024 * 1024)} MiB")
+            raise SourceError(f"file over {_size(MAX_MAIL_BYTES)}")
         data = handle.read(size + 1) if size else _read_capped(handle, MAX_MAIL_BYTES, "file")
         if len(data) > MAX_MAIL_BYTES:
-            raise SourceError(f"file over {MAX_MAIL_BYTES // (1024 * 1024)} MiB")
+            raise SourceError(f"file over {_size(MAX_MAIL_BYTES)}")
     yield from _bytes(data, path, hint, 0, top=True)
 
 
@@ -180,7 +180,7 @@ def _bytes(
         yield from _zip(io.BytesIO(data), label, depth + 1)
     elif _looks_like_json(data):
         if len(data) > MAX_REPORT_BYTES:
-            raise SourceError(f"report over {MAX_REPORT_BYTES // (1024 * 1024)} MiB")
+            raise SourceError(f"report over {_size(MAX_REPORT_BYTES)}")
         yield Blob(label, data, hint)
     elif top and _looks_like_mail(data):
         yield from _mail(data, label, depth + 1)
@@ -216,8 +216,7 @@ def _zip(handle: BinaryIO, label: str, depth: int) -> Iterator[Item]:
             if budget <= 0:
                 yield Unreadable(
                     label,
-                    f"over {MAX_ARCHIVE_BYTES // (1024 * 1024)} MiB decompressed; "
-                    "the rest are not read",
+                    f"over {_size(MAX_ARCHIVE_BYTES)} decompressed; the rest are not read",
                 )
                 return
 
@@ -245,7 +244,7 @@ def _mbox(handle: BinaryIO, label: str) -> Iterator[Item]:
     def flush() -> Iterator[Item]:
         message_label = f"{label}!message {number}"
         if too_big:
-            yield Unreadable(message_label, f"mail over {MAX_MAIL_BYTES // (1024 * 1024)} MiB")
+            yield Unreadable(message_label, f"mail over {_size(MAX_MAIL_BYTES)}")
         elif parts:
             data = b"".join(parts)
             yield from _guarded(message_label, lambda: _mail(data, message_label, 1))
@@ -327,7 +326,12 @@ def _read_capped(stream: _Readable, cap: int, what: str) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
         if size > cap:
-            raise SourceError(f"{what} over {cap // (1024 * 1024)} MiB (the cap per report)")
+            raise SourceError(f"{what} over {_size(cap)} (the cap per report)")
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit % mib == 0 else f"{limit:,} bytes"
 
 
 def _sniffs_as_report(data: bytes) -> bool:
@@ -335,7 +339,7 @@ def _sniffs_as_report(data: bytes) -> bool:
 
 
 def _looks_like_json(data: bytes) -> bool:
-    return data[:4096].lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+    return data[:4096].lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
 
 
 def _looks_like_mail(data: bytes) -> bool:
