@@ -155,6 +155,8 @@ def test_cli_text_shows_failing_domains_first() -> None:
     )
     assert "  mode       testing: 4 days, 1,251 ok, 11 failed" in lines
     assert "  by MX      mx1.example.com 5, mx2.example.com 4" in lines
+    worst = "  worst days 2026-11-12 2/53, 2026-11-10 5/505, 2026-11-13 2/202, 2026-11-11 2/502"
+    assert lines[5] == worst
     assert "  note       failure details add up to 9 of 14 failed sessions (as reported)" in lines
     assert (
         f"unreadable: {FIXTURES / 'corrupt/empty.json'}: "

@@ -60,6 +60,8 @@ def print_summary(
         ):
             if counts:
                 console.print(styled(f"  {label:<10} ", _top(counts)))
+        if failing:
+            console.print(styled(f"  {'worst days':<10} ", _worst_days(summary)))
         if summary.failure_detail_sessions != summary.failed_sessions:
             console.print(styled(f"  {'note':<10} ", (_mismatch(summary), "yellow")))
     for item in report_set.unreadable:
@@ -156,6 +158,20 @@ def _days(s: DomainSummary) -> str:
         return "no days"
     span = f"{s.days[0]}" if len(s.days) == 1 else f"{s.days[0]} to {s.days[-1]}"
     return f"{_count(len(s.days), 'day')} ({span})"
+
+
+def _worst_days(s: DomainSummary) -> str:
+    """The days with failures, highest rate first: when it went wrong, at a glance."""
+    failing = [
+        (failed / (ok + failed), day, failed, ok + failed)
+        for day, (ok, failed) in s.daily.items()
+        if failed
+    ]
+    failing.sort(key=lambda row: (-row[0], row[1]))
+    shown = [f"{day} {failed:,}/{total:,}" for _, day, failed, total in failing[:TOP]]
+    if len(failing) > TOP:
+        shown.append(f"and {len(failing) - TOP} more")
+    return ", ".join(shown)
 
 
 def _percent(rate: float) -> str:
