@@ -19,13 +19,22 @@ https://cloud.google.com/certificate-manager/docs/quotas) by the shared pacer, b
 `timeout=request_timeout()`, retried on 429/5xx by `providers.gcp.transient`. Operations are
 polled with `get_operation` (a bounded GET), not `.result()`, which bounds no single poll.
 Reads are bulk: one listing (pages of 1,000) per kind, whatever the number of domains.
+
+Creating many (`create_all`): every create of one kind is sent side by side, then awaited
+together with ONE listing of that kind a round (pauses growing from 0.5 s): a resource the
+listing shows exists, whatever its operation says, and the listing also carries what the
+next step needs (an authorization's CNAME, a certificate's state). Only a resource the
+listing does not show yet has its own operation read, so an operation that ended in error
+still stops the run with its message. Per host that is one call (the create) instead of
+two (create, then polls of its operation): an apply from empty costs three Certificate
+Manager calls a domain, not six.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +45,7 @@ from providers.gcp.clients import client_options, credentials_for, request_timeo
 from providers.gcp.errors import reported
 from providers.gcp.transient import retried
 from provisioner import knobs
+from provisioner.concurrency import each
 from provisioner.errors import ProviderError
 from provisioner.pacing import CERTIFICATE_MANAGER, shared_pacer
 from provisioner.polling import Wait, WaitTimedOut, poll
@@ -52,6 +62,18 @@ KINDS = ("auth", "cert", "entry")
 
 def digest(host: str) -> str:
     return hashlib.sha256(host.encode()).hexdigest()[:16]
+
+
+KIND_NOUNS = {"auth": "DNS authorization", "cert": "certificate", "entry": "certificate map entry"}
+
+
+@dataclass(frozen=True)
+class Creation:
+    """One resource to create: the domain (for error lines), its policy host, the request."""
+
+    domain: str
+    host: str
+    request: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -198,8 +220,10 @@ class CertificateManager:
 
     # Writes: each awaits its operation
 
-    def _create(self, doing: str, domain: str | None, method: str, request: dict[str, Any]) -> Any:
-        """Create and await; the resource, or None when it already existed."""
+    def _start(
+        self, doing: str, domain: str | None, method: str, request: dict[str, Any]
+    ) -> str | None:
+        """Send one create; its operation's name, or None when the resource already exists."""
         rpc = getattr(self.client, method)
         with reported(self.provider, domain, doing):
             try:
@@ -208,30 +232,105 @@ class CertificateManager:
                 )
             except google_exceptions.Conflict:
                 return None
-            return self._await(doing, domain, lro.operation.name)
+        return str(lro.operation.name)
+
+    def _create(self, doing: str, domain: str | None, method: str, request: dict[str, Any]) -> Any:
+        """Create and await; the done operation, or None when the resource already existed."""
+        name = self._start(doing, domain, method, request)
+        if name is None:
+            return None
+        with reported(self.provider, domain, doing):
+            return self._await(doing, domain, name)
+
+    def _operation(self, doing: str, domain: str | None, name: str) -> Any:
+        """The operation when done (ProviderError when it ended in error); None while not."""
+        op = self._send(
+            doing,
+            lambda: self.client.get_operation(
+                request={"name": name}, retry=None, timeout=request_timeout()
+            ),
+        )
+        if not op.done:
+            return None
+        if op.HasField("error"):
+            where = f"{self.provider}: {domain}: " if domain else f"{self.provider}: "
+            message = " ".join(op.error.message.split())
+            raise ProviderError(f"{where}{doing} failed: {message}")
+        return op
 
     def _await(self, doing: str, domain: str | None, name: str) -> Any:
-        def check() -> Any:
-            op = self._send(
-                doing,
-                lambda: self.client.get_operation(
-                    request={"name": name}, retry=None, timeout=request_timeout()
-                ),
-            )
-            if not op.done:
-                return None
-            if op.HasField("error"):
-                where = f"{self.provider}: {domain}: " if domain else f"{self.provider}: "
-                message = " ".join(op.error.message.split())
-                raise ProviderError(f"{where}{doing} failed: {message}")
-            return op
-
         return poll(
             f"{self.provider}: {domain or 'endpoint'}: {doing} (operation done)",
-            check,
+            lambda: self._operation(doing, domain, name),
             Wait(OPERATION_TIMEOUT.read(), 0.5, 10.0),
             sleep=self.sleep,
         )
+
+    def _create_all(
+        self,
+        kind: str,
+        method: str,
+        listing: Callable[[], Mapping[str, Any] | None],
+        creations: Sequence[Creation],
+    ) -> dict[str, Any]:
+        """Send every creation side by side, then await them all by listing `kind`.
+
+        Returns host -> the resource as listed. Round one trusts the listing alone (a
+        resource created minutes ago by a paced batch is long done); from round two on,
+        each host still unlisted has its operation read, so one that failed stops the wait
+        with Google's message instead of running into the timeout.
+        """
+        if not creations:
+            return {}
+        noun = KIND_NOUNS[kind]
+
+        def start(creation: Creation) -> str | None:
+            doing = f"creating {noun} {self.rid(kind, creation.host)}"
+            return self._start(doing, creation.domain, method, creation.request)
+
+        started = each(start, creations)
+        waiting = {c.host: (c, op) for c, op in zip(creations, started, strict=True)}
+        found: dict[str, Any] = {}
+        rounds = [0]
+
+        def check() -> bool | None:
+            rounds[0] += 1
+            listed = listing() or {}
+            for host, (creation, op) in sorted(waiting.items()):
+                item = listed.get(host)
+                if item is not None and item.name == self.resource_name(kind, host):
+                    found[host] = item
+                    del waiting[host]
+                elif op is not None and rounds[0] > 1:
+                    doing = f"creating {noun} {self.rid(kind, host)}"
+                    with reported(self.provider, creation.domain, doing):
+                        self._operation(doing, creation.domain, op)
+            return True if not waiting else None
+
+        try:
+            poll(
+                f"{self.provider}: {noun}s listed",
+                check,
+                Wait(OPERATION_TIMEOUT.read(), 0.5, 10.0),
+                sleep=self.sleep,
+            )
+        except WaitTimedOut:
+            host, (creation, _) = min(waiting.items(), key=lambda item: item[1][0].domain)
+            more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
+            raise ProviderError(
+                f"{self.provider}: {creation.domain}{more}: the new {noun} for {host} was not "
+                f"listed within {OPERATION_TIMEOUT.read():g} s "
+                f"({OPERATION_TIMEOUT.env}); run apply again to continue"
+            ) from None
+        return found
+
+    def resource_name(self, kind: str, host: str) -> str:
+        """The full name mtasts gives the `kind` resource of `host`."""
+        rid = self.rid(kind, host)
+        if kind == "entry":
+            return f"{self.map_name}/certificateMapEntries/{rid}"
+        collection = {"auth": "dnsAuthorizations", "cert": "certificates"}[kind]
+        return f"{self.parent}/{collection}/{rid}"
 
     def ensure_map(self) -> None:
         self._create(
@@ -245,67 +344,62 @@ class CertificateManager:
             },
         )
 
-    def authorize(self, domain: str, host: str) -> Authorization:
-        """The DNS authorization for `host`, created if missing; its CNAME record."""
-        rid = self.rid("auth", host)
-        op = self._create(
-            f"creating DNS authorization {rid}",
-            domain,
-            "create_dns_authorization",
-            {
-                "parent": self.parent,
-                "dns_authorization_id": rid,
-                "dns_authorization": {"domain": host, "description": "mtasts"},
-            },
-        )
-        if op is not None:
-            return _authorization(cm.DnsAuthorization.deserialize(op.response.value))
-        doing = f"reading DNS authorization {rid}"
-        with reported(self.provider, domain, doing):
-            item = self._send(
-                doing,
-                lambda: self.client.get_dns_authorization(
-                    name=f"{self.parent}/dnsAuthorizations/{rid}",
-                    retry=None,
-                    timeout=request_timeout(),
-                ),
+    # Creating many: one create each, awaited together by listing
+
+    def authorize_all(self, hosts: Sequence[tuple[str, str]]) -> dict[str, Authorization]:
+        """A DNS authorization for each (domain, host); host -> it, CNAME included."""
+        creations = [
+            Creation(
+                domain,
+                host,
+                {
+                    "parent": self.parent,
+                    "dns_authorization_id": self.rid("auth", host),
+                    "dns_authorization": {"domain": host, "description": "mtasts"},
+                },
             )
-        return _authorization(item)
+            for domain, host in hosts
+        ]
+        return self._create_all("auth", "create_dns_authorization", self.authorizations, creations)
 
-    def certify(self, domain: str, host: str, authorization: str) -> str:
-        """A Google-managed certificate for `host` using the authorization; its name."""
-        rid = self.rid("cert", host)
-        self._create(
-            f"creating certificate {rid}",
-            domain,
-            "create_certificate",
-            {
-                "parent": self.parent,
-                "certificate_id": rid,
-                "certificate": {
-                    "description": "mtasts",
-                    "managed": {"domains": [host], "dns_authorizations": [authorization]},
+    def certify_all(self, hosts: Sequence[tuple[str, str, str]]) -> dict[str, Certificate]:
+        """A Google-managed certificate for each (domain, host, authorization name)."""
+        creations = [
+            Creation(
+                domain,
+                host,
+                {
+                    "parent": self.parent,
+                    "certificate_id": self.rid("cert", host),
+                    "certificate": {
+                        "description": "mtasts",
+                        "managed": {"domains": [host], "dns_authorizations": [authorization]},
+                    },
                 },
-            },
-        )
-        return f"{self.parent}/certificates/{rid}"
+            )
+            for domain, host, authorization in hosts
+        ]
+        return self._create_all("cert", "create_certificate", self.certificates, creations)
 
-    def map_host(self, domain: str, host: str, certificate: str) -> None:
-        rid = self.rid("entry", host)
-        self._create(
-            f"creating certificate map entry {rid}",
-            domain,
-            "create_certificate_map_entry",
-            {
-                "parent": self.map_name,
-                "certificate_map_entry_id": rid,
-                "certificate_map_entry": {
-                    "description": "mtasts",
-                    "hostname": host,
-                    "certificates": [certificate],
+    def map_all(self, hosts: Sequence[tuple[str, str, str]]) -> dict[str, MapEntry]:
+        """A map entry for each (domain, host, certificate name)."""
+        creations = [
+            Creation(
+                domain,
+                host,
+                {
+                    "parent": self.map_name,
+                    "certificate_map_entry_id": self.rid("entry", host),
+                    "certificate_map_entry": {
+                        "description": "mtasts",
+                        "hostname": host,
+                        "certificates": [certificate],
+                    },
                 },
-            },
-        )
+            )
+            for domain, host, certificate in hosts
+        ]
+        return self._create_all("entry", "create_certificate_map_entry", self.entries, creations)
 
     def delete(self, domain: str | None, name: str) -> None:
         """Delete one resource (an id of ours) and await it; gone already is fine."""

@@ -22,8 +22,17 @@ it: a per-name query would cost three calls per domain.
 Writing. Cloud DNS has no in-place update: a change deletes the exact live rrset (ttl and
 rrdatas: anything else is 412) and adds the new one. All of a phase's rrsets for a zone go
 in ONE change (split only past the documented limits of 1,000 additions, 1,000 deletions
-and 100,000 rrdata bytes per change, keeping each deletion with its addition), and every
-change is polled until `done` after all zones' changes were sent. 409 (an rrset someone
+and 100,000 rrdata bytes per change, keeping each deletion with its addition). Sending and
+waiting are two steps (`send`, `wait`): every zone's change is sent first, then all are
+awaited together, the first look only after a pause (a change just sent reads `pending`:
+asking at once is a wasted call), later looks only at the changes still pending, with
+pauses growing to 10 s. A change whose answer already says `done` is never read again.
+The API applies a zone's changes in sequence ("the current state of the ManagedZone is the
+sum effect of applying all Change elements in the Changes collection in sequence", and
+`done` means the update was sent to the authoritative servers:
+https://cloud.google.com/dns/docs/reference/rest/v1/changes), so once a later change of a
+zone is done, every earlier one is too: the provider uses that to await the endpoint's
+records with the TXT change that follows them (providers/gcp/provider.py). 409 (an rrset someone
 added since the read) and 412 (one someone changed) mean another writer changed the zone:
 one line says so, nothing of that change was applied (a change is atomic).
 """
@@ -55,6 +64,8 @@ TXT_TTL = 300
 """The TTL of a TXT rrset mtasts creates; an existing rrset keeps its own."""
 CHANGE_TIMEOUT = seconds("MTASTS_GCP_DNS_CHANGE_TIMEOUT", 600.0)
 """How long apply waits for one Cloud DNS change to be `done`."""
+FIRST_LOOK = 1.0
+"""Seconds between sending changes and the first look at their status."""
 
 
 def absolute(name: str) -> str:
@@ -128,6 +139,15 @@ class ZoneEdit:
 
     def __bool__(self) -> bool:
         return bool(self.additions or self.deletions)
+
+
+@dataclass(frozen=True)
+class SentChange:
+    """A change the API accepted: its zone edit, id and status as answered."""
+
+    edit: ZoneEdit
+    id: str
+    status: str
 
 
 class CloudDns:
@@ -253,11 +273,54 @@ class CloudDns:
 
     def apply(self, edits: Iterable[ZoneEdit]) -> None:
         """Send every zone's change (zones side by side), then wait until each is `done`."""
+        self.wait(self.send(edits))
+
+    def send(self, edits: Iterable[ZoneEdit]) -> list[SentChange]:
+        """Send every zone's change, zones side by side; the changes as the API answered."""
         todo = [edit for edit in edits if edit]
         sent = each(self._send, todo)
-        for edit, changes in zip(todo, sent, strict=True):
-            for change in changes:
-                self._wait(edit, change)
+        return [
+            SentChange(edit, str(change.get("id", "")), str(change.get("status", "")))
+            for edit, changes in zip(todo, sent, strict=True)
+            for change in changes
+        ]
+
+    def wait(self, changes: Sequence[SentChange]) -> None:
+        """Until every change is `done`: one GET per pending change a round, none at once.
+
+        Bounded by MTASTS_GCP_DNS_CHANGE_TIMEOUT; the first look comes after FIRST_LOOK
+        seconds, later ones after pauses growing to 10 s.
+        """
+        pending = [change for change in changes if change.status != "done"]
+        if not pending:
+            return
+        rounds = [0]
+
+        def done() -> bool | None:
+            rounds[0] += 1
+            if rounds[0] > 1:
+                statuses = each(self._status, pending)
+                pending[:] = [c for c, s in zip(pending, statuses, strict=True) if s != "done"]
+            return True if not pending else None
+
+        first = pending[0]
+        more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+        poll(
+            f"{self.provider}: {first.edit.label}: Cloud DNS change {first.id} in "
+            f"{first.edit.zone.name}{more} to be done (MTASTS_GCP_DNS_CHANGE_TIMEOUT sets the "
+            "wait)",
+            done,
+            Wait(CHANGE_TIMEOUT.read(), first_pause=FIRST_LOOK, longest_pause=10.0),
+        )
+
+    def _status(self, change: SentChange) -> str:
+        answer = self.call(
+            "GET",
+            f"/managedZones/{change.edit.zone.name}/changes/{change.id}",
+            doing=f"waiting for change {change.id} of managed zone {change.edit.zone.name}",
+            domain=change.edit.label,
+        )
+        return str(answer.get("status", ""))
 
     def _send(self, edit: ZoneEdit) -> list[dict[str, Any]]:
         answers = []
@@ -286,29 +349,6 @@ class CloudDns:
                     ) from None
                 raise
         return answers
-
-    def _wait(self, edit: ZoneEdit, change: dict[str, Any]) -> None:
-        change_id = str(change.get("id", ""))
-        state = {"status": change.get("status")}
-
-        def done() -> bool | None:
-            if state["status"] == "done":
-                return True
-            answer = self.call(
-                "GET",
-                f"/managedZones/{edit.zone.name}/changes/{change_id}",
-                doing=f"waiting for change {change_id} of managed zone {edit.zone.name}",
-                domain=edit.label,
-            )
-            state["status"] = answer.get("status")
-            return True if state["status"] == "done" else None
-
-        poll(
-            f"{self.provider}: {edit.label}: Cloud DNS change {change_id} in {edit.zone.name} "
-            "to be done (MTASTS_GCP_DNS_CHANGE_TIMEOUT sets the wait)",
-            done,
-            Wait(CHANGE_TIMEOUT.read(), first_pause=0.5, longest_pause=10.0),
-        )
 
 
 def split(edit: ZoneEdit) -> list[tuple[list[Rrset], list[Rrset]]]:

@@ -14,8 +14,10 @@ authorizations, certificates, entries of mtasts's map: a 404 there means no map)
 
 Converge, for the phase's domains at once:
   1. addresses, backend bucket, SSL policy (Compute) and the certificate map, if missing;
-  2. per domain, side by side (paced to Certificate Manager's 300 requests a minute): the
-     DNS authorization, the managed certificate using it, the map entry for the host;
+  2. for all domains, one kind at a time (each names the one before; paced to Certificate
+     Manager's 300 requests a minute): the DNS authorizations, the managed certificates
+     using them, the map entries for the hosts; the creates of a kind go side by side and
+     are awaited together by one listing a round (certmanager.py), three calls a domain;
   3. the URL map: created with every host, or ONE update adding the new hosts;
   4. the proxy and the 443 forwarding rules, if missing or wrong;
   5. ONE `write_dns` with, per domain, the authorization CNAME and A/AAAA to the addresses
@@ -192,7 +194,7 @@ class GcpEndpoints:
         if inventory.entries is None:
             self.certs.ensure_map()
             inventory.entries = {}
-        each(lambda domain: self._certify(inventory, domain), domains)
+        self._certify(inventory, domains)
         self.lb.ensure_url_map(live, {policy_host(d) for d in domains}, set())
         self.lb.ensure_front(live)
         write_dns([record for domain in domains for record in self.dns_records(inventory, domain)])
@@ -208,42 +210,66 @@ class GcpEndpoints:
                 cert.name, host, "ACTIVE", cert.authorizations
             )
 
-    def _certify(self, inventory: EndpointInventory, domain: str) -> None:
-        """The domain's authorization, certificate and map entry, each only if missing.
+    def _certify(self, inventory: EndpointInventory, domains: Sequence[str]) -> None:
+        """Each domain's authorization, certificate and map entry, each only if missing.
 
-        A FAILED certificate is replaced (entry first: it is in use), since Google does not
-        retry it (https://cloud.google.com/certificate-manager/docs/troubleshooting); an
-        entry naming another certificate is replaced too.
+        One kind at a time for all domains (`CertificateManager.authorize_all`,
+        `certify_all`, `map_all`: the creates side by side, then one listing a round),
+        since each names the one before: three calls a new domain. A FAILED certificate is
+        replaced (entry first: it is in use), since Google does not retry it
+        (https://cloud.google.com/certificate-manager/docs/troubleshooting); an entry naming
+        another certificate is replaced too. Those deletions are rare and awaited one by one.
         """
-        host = policy_host(domain)
-        entries = inventory.entries if inventory.entries is not None else {}
-        auth = inventory.authorizations.get(host)
-        if auth is None:
-            auth = inventory.authorizations[host] = self.certs.authorize(domain, host)
-        cert = inventory.certificates.get(host)
-        if cert is not None and cert.state == "FAILED":
-            entry = entries.pop(host, None)
-            if entry is not None:
-                self.certs.delete(domain, entry.name)
-            self.certs.delete(domain, cert.name)
-            cert = None
-        if cert is None:
-            name = self.certs.certify(domain, host, auth.name)
-            cert = inventory.certificates[host] = Certificate(
-                name, host, "PROVISIONING", (auth.name,)
+        hosts = [(domain, policy_host(domain)) for domain in domains]
+        if inventory.entries is None:
+            inventory.entries = {}
+        entries = inventory.entries
+
+        def clear_failed(item: tuple[str, str]) -> None:
+            domain, host = item
+            cert = inventory.certificates.get(host)
+            if cert is not None and cert.state == "FAILED":
+                entry = entries.get(host)
+                if entry is not None:
+                    self.certs.delete(domain, entry.name)
+                self.certs.delete(domain, cert.name)
+
+        each(clear_failed, hosts)
+        for _, host in hosts:
+            cert = inventory.certificates.get(host)
+            if cert is not None and cert.state == "FAILED":
+                entries.pop(host, None)
+                del inventory.certificates[host]
+        inventory.authorizations.update(
+            self.certs.authorize_all(
+                [(d, h) for d, h in hosts if h not in inventory.authorizations]
             )
-        entry = entries.get(host)
-        if entry is not None and entry.certificates != (cert.name,):
-            self.certs.delete(domain, entry.name)
-            entry = None
-        if entry is None:
-            self.certs.map_host(domain, host, cert.name)
-            entries[host] = MapEntry(
-                f"{self.certs.map_name}/certificateMapEntries/{self.certs.rid('entry', host)}",
-                host,
-                (cert.name,),
-                "PENDING",
+        )
+        inventory.certificates.update(
+            self.certs.certify_all(
+                [
+                    (d, h, inventory.authorizations[h].name)
+                    for d, h in hosts
+                    if h not in inventory.certificates
+                ]
             )
+        )
+
+        def wrong_entry(item: tuple[str, str]) -> bool:
+            entry = entries.get(item[1])
+            return entry is not None and entry.certificates != (
+                inventory.certificates[item[1]].name,
+            )
+
+        wrong = [item for item in hosts if wrong_entry(item)]
+        each(lambda item: self.certs.delete(item[0], entries[item[1]].name), wrong)
+        for _, host in wrong:
+            del entries[host]
+        entries.update(
+            self.certs.map_all(
+                [(d, h, inventory.certificates[h].name) for d, h in hosts if h not in entries]
+            )
+        )
 
     # Removing
 

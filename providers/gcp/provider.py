@@ -7,7 +7,8 @@ phase and hands it to the module that owns that kind of resource:
   phase 0 endpoint create/update -> the endpoint half (endpoint.py: load balancer, URL map
                                     host rules, Certificate Manager), which writes its DNS
                                     (A/AAAA to the load balancer, the DNS-authorization
-                                    CNAME) through `write_dns`: one change per zone, done
+                                    CNAME) through `write_dns`: one change per zone, sent
+                                    (awaited later, see below)
   phase 1 policy create/update   -> one object per domain (storage.py); no CDN cache to
                                     purge (Cloud CDN is off on the backend bucket)
   phase 2 TXT records            -> ONE Cloud DNS change per zone (clouddns.py): whole
@@ -21,6 +22,13 @@ phase and hands it to the module that owns that kind of resource:
 Ownership: objects `mta-sts.<d>/.well-known/mta-sts.txt` (these ARE the managed domains),
 the rrsets the endpoint half names, and at `_mta-sts.<d>` / `_smtp._tls.<d>` only the
 `v=STSv1` / `v=TLSRPTv1` rrdatas; every other rrdata and rrset is left exactly as read.
+
+Awaiting Cloud DNS changes. The endpoint's change of a zone is sent in phase 0 and not
+polled there: what phase 0 waits for is the certificate ACTIVE, which is Google's own proof
+that it resolved the CNAME. The zone's TXT change in phase 2 is polled until done, and since
+the API applies a zone's changes in sequence (clouddns.py), that also settles the earlier
+one; a zone with no later change has its phase 0 change awaited after the TXT phase, or at
+`close` when the run had no TXT phase. One poll a zone per apply instead of two.
 
 Reads: the first `read` after `managed_domains` reuses its bucket listing (one listing per
 plan); any later read lists the policies again, so the core's id guard before the TXT phase
@@ -38,7 +46,16 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from providers.gcp.clients import storage_endpoint
-from providers.gcp.clouddns import TXT_TTL, CloudDns, Rrset, Zone, ZoneEdit, absolute, label_for
+from providers.gcp.clouddns import (
+    TXT_TTL,
+    CloudDns,
+    Rrset,
+    SentChange,
+    Zone,
+    ZoneEdit,
+    absolute,
+    label_for,
+)
 from providers.gcp.inventory import EndpointReader, GcpInventory, read_inventory
 from providers.gcp.settings import GcpSettings
 from providers.gcp.storage import PolicyBucket
@@ -89,6 +106,9 @@ class GcpProvider(Provider):
         self._inventory_domains: frozenset[str] = frozenset()
         self._reads = 0
         self._applying = False
+        self._unsettled: list[SentChange] = []
+        """Changes sent (phase 0) and not yet known done; see "Awaiting" above."""
+        self._failed = False
 
     @property
     def endpoints(self) -> EndpointReader:
@@ -192,6 +212,7 @@ class GcpProvider(Provider):
                     inventory.endpoint, domains, lambda r: self._remove_dns(inventory, r)
                 )
         except BaseException:
+            self._failed = True
             self._inventory = None  # a half-done phase: the next read starts afresh
             self.bucket.forget()
             raise
@@ -220,8 +241,17 @@ class GcpProvider(Provider):
             edit.label = label_for(owners)
         return [edit for edit, _ in edits.values()]
 
-    def _commit(self, inventory: GcpInventory, edits: list[ZoneEdit]) -> None:
-        self.dns.apply(edits)
+    def _commit(self, inventory: GcpInventory, edits: list[ZoneEdit], *, wait: bool = True) -> None:
+        """Send one change per zone and note it in the snapshot; with `wait`, await it
+        together with the earlier unsettled changes it does not settle (other zones)."""
+        sent = self.dns.send(edits)
+        if wait:
+            zones = {change.edit.zone.name for change in sent}
+            earlier = [c for c in self._unsettled if c.edit.zone.name not in zones]
+            self.dns.wait([*sent, *earlier])
+            self._unsettled = []
+        else:
+            self._unsettled.extend(sent)
         for edit in edits:
             for rrset in edit.deletions:
                 inventory.drop(rrset)
@@ -231,7 +261,7 @@ class GcpProvider(Provider):
     def _write_dns(self, inventory: GcpInventory, rrsets: list[Rrset]) -> None:
         """The endpoint half's records exist exactly as given after this (one change a zone)."""
         pairs = [(inventory.rrset(r.name, r.type), _absolute(r), r.name) for r in rrsets]
-        self._commit(inventory, self._edits(inventory, pairs))
+        self._commit(inventory, self._edits(inventory, pairs), wait=False)
 
     def _remove_dns(self, inventory: GcpInventory, rrsets: list[Rrset]) -> None:
         """Delete the endpoint half's records where they still hold only what it wrote."""
@@ -251,13 +281,20 @@ class GcpProvider(Provider):
         self._commit(inventory, self._edits(inventory, pairs))
 
     def close(self) -> None:
-        if self._endpoints is not None:
-            self._endpoints.close()
-            self._endpoints = None
-        self._inventory = None
-        self._reads = 0
-        self._applying = False
-        self.bucket.forget()
+        """Await what a run that ended after phase 0 left pending, then let go of the clients."""
+        unsettled, self._unsettled = self._unsettled, []
+        failed, self._failed = self._failed, False
+        try:
+            if unsettled and not failed:
+                self.dns.wait(unsettled)
+        finally:
+            if self._endpoints is not None:
+                self._endpoints.close()
+                self._endpoints = None
+            self._inventory = None
+            self._reads = 0
+            self._applying = False
+            self.bucket.forget()
 
 
 def _absolute(rrset: Rrset) -> Rrset:

@@ -24,7 +24,10 @@ full, then applied, or refused with nothing applied):
   zone, 100 rrdatas per rrset (`state.quota`, also served by `GET /projects/{p}`); the
   limits are the documented ones, the 403 `quotaExceeded` answer for them is assumed.
 A change is `pending` when created and on the next `pending_gets` GETs (default 1), then
-`done`; the rrsets are changed at once (pending only means "not on every name server yet").
+`done`; or, with `pending_seconds` set, `pending` until that many seconds after it was
+created, however often it is read (the real API's way: its status follows the time the
+update takes, not the reads). The rrsets are changed at once (pending only means "not on
+every name server yet").
 
 Not emulated: the SOA serial bump, DNSSEC, routing policies, response policies, peering
 and forwarding zones, labels, `fields=` partial answers, and IAM (see the HTTP layer's
@@ -37,6 +40,7 @@ import copy
 import random
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +80,7 @@ class Zone:
     rrsets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)
     gets_left: dict[str, int] = field(default_factory=dict)
+    done_at: dict[str, float] = field(default_factory=dict)
     """change id -> GETs still answered `pending`"""
 
     @property
@@ -106,6 +111,8 @@ class FakeCloudDnsState:
     quota: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_QUOTA))
     pending_gets: int = 1
     """GETs of a new change answered `pending` before it reads `done` (0: done at once)."""
+    pending_seconds: float | None = None
+    """When set, a new change reads `pending` this many seconds, whatever the GETs."""
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # Seeding and looking, for tests
@@ -377,12 +384,17 @@ class FakeCloudDnsState:
                 )
             zone.rrsets = after
             change_id = str(len(zone.changes))
-            pending = not done and self.pending_gets > 0
+            timed = self.pending_seconds is not None
+            pending = not done and (
+                self.pending_gets > 0 if not timed else bool(self.pending_seconds)
+            )
             change = self._change_resource(
                 change_id, additions, deletions, "pending" if pending else "done"
             )
             zone.changes.append(change)
-            zone.gets_left[change_id] = self.pending_gets if pending else 0
+            if timed:
+                zone.done_at[change_id] = time.monotonic() + (self.pending_seconds or 0.0)
+            zone.gets_left[change_id] = self.pending_gets if pending and not timed else 0
             return copy.deepcopy(change)
 
     def get_change(self, project: str, zone_name: str, change_id: str) -> dict[str, Any]:
@@ -397,7 +409,10 @@ class FakeCloudDnsState:
                 )
             change = zone.changes[int(change_id)]
             left = zone.gets_left.get(change_id, 0)
-            if left > 0:
+            if change_id in zone.done_at:
+                if time.monotonic() >= zone.done_at[change_id]:
+                    change["status"] = "done"
+            elif left > 0:
                 zone.gets_left[change_id] = left - 1
             else:
                 change["status"] = "done"

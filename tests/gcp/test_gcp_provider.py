@@ -62,12 +62,12 @@ def test_mode_change_writes_the_object_before_the_id(gcp: GcpWorld, monkeypatch)
     log: list[str] = []
     from providers.gcp import clouddns, storage
 
-    write, change = storage.PolicyBucket.write, clouddns.CloudDns.apply
+    write, change = storage.PolicyBucket.write, clouddns.CloudDns.send
     monkeypatch.setattr(
         storage.PolicyBucket, "write", lambda s, d, b: (log.append("object"), write(s, d, b))[1]
     )
     monkeypatch.setattr(
-        clouddns.CloudDns, "apply", lambda s, e: (log.append("dns"), change(s, list(e)))[1]
+        clouddns.CloudDns, "send", lambda s, e: (log.append("dns"), change(s, list(e)))[1]
     )
     gcp.dns.calls.clear()
     gcp.lb.calls.clear()
