@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
+from typing import Protocol, runtime_checkable
 
 from provisioner.errors import MtastsError, ProviderError
 from provisioner.plan import Action, Change, Plan
@@ -49,6 +50,14 @@ def check_applicable(plan: Plan, providers: Mapping[str, Provider]) -> None:
 
 
 TXT_PHASE = 2
+
+
+@runtime_checkable
+class PhaseProgress(Progress, Protocol):
+    """A progress display that names the phase being applied (the CLI's bar does)."""
+
+    def start_phase(self, name: str) -> None: ...
+
 
 PhaseHook = Callable[[int, Sequence[Change]], None]
 """Called before each phase starts, with its changes; raising stops the run there."""
@@ -123,7 +132,11 @@ def _apply_phases(
         if phase == TXT_PHASE and announced_ids(batch):
             guard_ids(batch, providers)
         if before_phase is not None:
+            if isinstance(sink, PhaseProgress) and phase == TXT_PHASE:
+                sink.start_phase("waiting for the new policies to be served")
             before_phase(phase, batch)
+        if isinstance(sink, PhaseProgress):
+            sink.start_phase(PHASE_NAMES[phase])
         by_provider = {
             name: list(group) for name, group in groupby(batch, key=lambda c: c.provider)
         }

@@ -19,7 +19,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperCommand, TyperGroup
 
 from provisioner import __version__, workflow
@@ -30,14 +30,21 @@ from provisioner.lifecycle import importer, ladder
 from provisioner.lifecycle import output as lifecycle_output
 from provisioner.lifecycle import promote as promotion
 from provisioner.output.check import print_reports, reports_json, reports_markdown
-from provisioner.output.markdown import render_markdown
-from provisioner.output.text import print_plan, styled
+from provisioner.output.markdown import GITHUB_COMMENT_LIMIT, render_markdown
+from provisioner.output.text import print_plan, print_summary, styled
+from provisioner.output.verbose import (
+    report_api_calls,
+    report_reads,
+    report_results,
+    verbose_from_env,
+)
 from provisioner.plan import Plan
 from provisioner.provider import NoProgress, Provider
 from provisioner.provider import Progress as ProgressSink
 from provisioner.redact import redact
 from provisioner.refresh import PlanResult
 from provisioner.render import normalize_domain_filter, render_spec
+from provisioner.risk import Risk
 from provisioner.spec import load_spec
 from provisioner.verify import VerifyOptions
 
@@ -77,13 +84,22 @@ app = typer.Typer(
     name="mtasts",
     help="Declarative MTA-STS (RFC 8461) and TLS reporting (RFC 8460): plan, then apply.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Options:
+    """Options of the whole command (`mtasts -v plan`), set by the callback."""
+
+    verbose = False
+
+
+_options = _Options()
 
 
 class OutputFormat(StrEnum):
@@ -122,8 +138,22 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Say what is read and written, and count API calls (also MTASTS_LOG=debug).",
+        ),
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour in the output (also NO_COLOR).")
+    ] = False,
 ) -> None:
     """Declarative MTA-STS (RFC 8461) and TLS reporting (RFC 8460): plan, then apply."""
+    _options.verbose = verbose or verbose_from_env()
+    for console in (stdout, stderr):
+        console.no_color = no_color or console.no_color
 
 
 @app.command()
@@ -195,6 +225,24 @@ def plan(
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when the plan has changes.")
     ] = False,
+    markdown_header: Annotated[
+        str | None,
+        typer.Option(
+            "--markdown-header",
+            metavar="TEXT",
+            help="With --format markdown: a first line, e.g. the commit the plan was made "
+            "from, so a stale comment shows it.",
+        ),
+    ] = None,
+    markdown_limit: Annotated[
+        int,
+        typer.Option(
+            "--markdown-limit",
+            metavar="CHARS",
+            help="With --format markdown: the most characters the comment may have; "
+            "routine rows are cut first, risky rows never.",
+        ),
+    ] = GITHUB_COMMENT_LIMIT - 512,
 ) -> None:
     """Show what apply would change: live state (read from each provider) against the spec.
 
@@ -205,10 +253,12 @@ def plan(
       mtasts plan --out plan.json && mtasts apply plan.json
     """
     with _errors_as_exit():
+        if markdown_limit < 1000:
+            raise MtastsError(f"--markdown-limit: at least 1000 characters, got {markdown_limit}")
         providers, result = _plan_from_spec(config, domain)
         if out is not None:
             workflow.save(out, result, providers)
-        _show(result.plan, output_format)
+        _show(result.plan, output_format, header=markdown_header or "", limit=markdown_limit)
         if out is not None:
             stderr.print(styled(f"saved the plan to {out}; apply it with: mtasts apply {out}"))
     if detailed_exitcode and result.plan.has_changes:
@@ -230,6 +280,14 @@ def apply(
         bool,
         typer.Option("--allow-destroy", help="Allow removing or downgrading many domains."),
     ] = False,
+    allow_risk: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-risk",
+            metavar="CLASS",
+            help="Apply a plan holding this risk class (repeatable): blocks-mail.",
+        ),
+    ] = None,
     verify: Annotated[
         bool,
         typer.Option(
@@ -263,6 +321,13 @@ def apply(
       mtasts apply --auto-approve --verify   (ids change once new policies are served)
     """
     with _errors_as_exit():
+        allowed = _risk_option(allow_risk or [])
+        if plan_file is None and not auto_approve and not sys.stdin.isatty():
+            # Before any provider is read: a CI job without --auto-approve fails at once.
+            raise MtastsError(
+                "apply asks for confirmation, but stdin is not a terminal: pass "
+                "--auto-approve (or apply a saved plan file)"
+            )
         if plan_file is not None:
             if domain:
                 raise MtastsError("--domain cannot narrow a saved plan; plan again with -d")
@@ -279,9 +344,12 @@ def apply(
             if plan_file is not None:
                 stdout.print("No changes in the saved plan.")
             return
-        if the_plan.unsafe and not allow_destroy:
-            raise MtastsError("refusing to apply: " + the_plan.unsafe_reason())
+        if plan_file is not None:
+            print_summary(the_plan, stdout)
+        workflow.refuse_risky(the_plan, allow_destroy=allow_destroy, allow_risk=allowed)
         if plan_file is None and not auto_approve:
+            stdout.print()
+            print_summary(the_plan, stdout)
             _confirm(the_plan)
         options = None
         if verify:
@@ -292,13 +360,52 @@ def apply(
             )
         with _progress("applying", len(the_plan.changes)) as sink:
             applied = workflow.apply(
-                the_plan, providers, progress=sink, verify=options, allow_destroy=allow_destroy
+                the_plan,
+                providers,
+                progress=sink,
+                verify=options,
+                allow_destroy=allow_destroy,
+                allow_risk=allowed,
             )
         counts = the_plan.counts()
+        if _options.verbose:
+            report_results(stderr, the_plan, applied)
+            report_api_calls(stderr)
         stdout.print(
-            f"Apply complete: {applied} changes ({counts['create']} added, "
+            f"Apply complete: {_count(applied, 'change')} ({counts['create']} added, "
             f"{counts['update']} changed, {counts['delete']} destroyed)."
         )
+
+
+@app.command()
+def show(
+    plan_file: Annotated[
+        Path, typer.Argument(metavar="PLANFILE", help="A plan saved by 'mtasts plan --out'.")
+    ],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text, markdown (PR comment) or json.")
+    ] = OutputFormat.text,
+    markdown_header: Annotated[
+        str | None,
+        typer.Option(
+            "--markdown-header", metavar="TEXT", help="With --format markdown: a first line."
+        ),
+    ] = None,
+) -> None:
+    """Print a saved plan as it was saved, touching no provider.
+
+    Shows the risk classes the plan was saved with; 'mtasts apply PLANFILE' recomputes them
+    against the live state and refuses a stale or edited plan. Markdown is not cut to a
+    comment's size here: this is where a cut comment sends readers for the whole plan.
+
+    \b
+    Examples:
+      mtasts show plan.json
+      mtasts show plan.json --format markdown > plan.md
+    """
+    with _errors_as_exit():
+        saved = workflow.show_saved(plan_file)
+        _show(saved, output_format, header=markdown_header or "", limit=None)
 
 
 class _CheckCommand(TyperCommand):
@@ -791,16 +898,36 @@ def _plan_from_spec(
 ) -> tuple[dict[str, Provider], PlanResult]:
     spec = workflow.load(config)
     with _progress("reading live state", workflow.planned_domains(spec, domain or [])) as sink:
-        return workflow.plan(spec, domain or [], progress=sink)
+        providers, result = workflow.plan(spec, domain or [], progress=sink)
+    if _options.verbose:
+        report_reads(stderr, result.scope)
+        report_api_calls(stderr)
+    return providers, result
 
 
-def _show(the_plan: Plan, output_format: OutputFormat) -> None:
+def _show(
+    the_plan: Plan, output_format: OutputFormat, *, header: str = "", limit: int | None = None
+) -> None:
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(the_plan.to_json(), indent=2) + "\n")
     elif output_format is OutputFormat.markdown:
-        sys.stdout.write(render_markdown(the_plan))
+        if limit is None:
+            sys.stdout.write(render_markdown(the_plan, limit=sys.maxsize, header=header))
+        else:
+            sys.stdout.write(render_markdown(the_plan, limit=limit, header=header))
     else:
         print_plan(the_plan, stdout)
+
+
+def _risk_option(values: list[str]) -> tuple[str, ...]:
+    """`--allow-risk CLASS` values, each a risk class name (one line naming a bad one)."""
+    names = [r.value for r in Risk]
+    for value in values:
+        if value not in names:
+            raise MtastsError(
+                f"--allow-risk: {value!r} is not a risk class (one of {', '.join(names)})"
+            )
+    return tuple(values)
 
 
 def _confirm(the_plan: Plan) -> None:
@@ -810,7 +937,8 @@ def _confirm(the_plan: Plan) -> None:
             "(or apply a saved plan file)"
         )
     answer = typer.prompt(
-        f"\nApply these {len(the_plan.changes)} changes? Only 'yes' will be accepted",
+        f"\nApply {'this' if len(the_plan.changes) == 1 else 'these'} "
+        f"{_count(len(the_plan.changes), 'change')}? Only 'yes' will be accepted",
         default="",
         show_default=False,
     )
@@ -840,19 +968,33 @@ def _progress(label: str, total: int) -> Iterator[ProgressSink]:
         yield NoProgress()
         return
     bar = Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
     )
     task = bar.add_task(label, total=total)
     with bar:
-        yield _BarSink(lambda amount: bar.advance(task, amount))
+        yield _BarSink(
+            lambda amount: bar.advance(task, amount),
+            lambda phase: bar.update(task, description=f"{label}: {phase}"),
+        )
 
 
 class _BarSink:
-    def __init__(self, advance: Callable[[int], None]) -> None:
+    """The bar as a provider's `Progress` and apply's `PhaseProgress` (names the phase)."""
+
+    def __init__(self, advance: Callable[[int], None], phase: Callable[[str], None]) -> None:
         self._advance = advance
+        self._phase = phase
 
     def advance(self, amount: int = 1) -> None:
         self._advance(amount)
+
+    def start_phase(self, name: str) -> None:
+        self._phase(name)
 
 
 @contextmanager

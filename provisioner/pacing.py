@@ -70,3 +70,17 @@ def shared_pacer(account: str, api: str, quota: Quota) -> Pacer:
         if pacer is None or pacer.quota != quota:
             pacer = _shared[key] = Pacer(quota)
         return pacer
+
+
+def calls_by_api() -> dict[str, int]:
+    """Requests paced so far in this process, per API (`route53`, `cloudflare`, ...).
+
+    Every request to a quota-limited API passes a pacer, so this is one honest count of
+    them, for `-v`. Summed over accounts, which are not named: an account key may be an
+    access key id or derived from a token.
+    """
+    totals: dict[str, int] = {}
+    with _shared_lock:
+        for (_, api), pacer in _shared.items():
+            totals[api] = totals.get(api, 0) + pacer.sent
+    return dict(sorted(totals.items()))

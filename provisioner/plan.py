@@ -54,11 +54,14 @@ from provisioner.rfc8461 import (
     render_sts_record,
     uncovered_mx_hosts,
 )
+from provisioner.risk import Risk, classify, parse_risk, removal_step
 from provisioner.state import DesiredDomain, Endpoint, LiveDomain, Resource
 
 FORMAT_VERSION = 1
 MAX_SAFE_DESTRUCTIVE_FRACTION = 0.3
 MIN_GUARDED_DESTRUCTIVE = 2
+GUARDED_RISKS = (Risk.BLOCKS_MAIL,)
+"""Risk classes apply refuses unless named with `--allow-risk` (`provisioner.risk`)."""
 
 
 class Action(StrEnum):
@@ -161,12 +164,70 @@ def _endpoint_json(endpoint: Endpoint | None) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class DomainPlan:
-    """The MTA-STS-level story of one domain, for people reading the plan."""
+    """The MTA-STS-level story of one domain, for people reading the plan.
+
+    `risk` is what the changes can break (`provisioner.risk`); `blocked_mx` names the live
+    MX hosts a `blocks-mail` domain's policy would refuse; `step` is the removal step (1 or
+    2) of a retiring domain, else 0.
+    """
 
     domain: str
     provider: str
     summary: str
     destructive: bool = False
+    risk: Risk = Risk.ROUTINE
+    blocked_mx: tuple[str, ...] = ()
+    step: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "domain": self.domain,
+            "provider": self.provider,
+            "summary": self.summary,
+            "destructive": self.destructive,
+            "risk": self.risk.value,
+        }
+        if self.blocked_mx:
+            data["blocked_mx"] = list(self.blocked_mx)
+        if self.step:
+            data["step"] = self.step
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DomainPlan:
+        """As saved; `provisioner.plantrust` recomputes risk before a saved plan applies."""
+        step = data.get("step", 0)
+        return cls(
+            str(data["domain"]),
+            str(data["provider"]),
+            str(data.get("summary", "")),
+            bool(data.get("destructive", False)),
+            parse_risk(data.get("risk")) or Risk.ROUTINE,
+            tuple(str(h) for h in data.get("blocked_mx", ()) if isinstance(h, str)),
+            step if type(step) is int and step in (1, 2) else 0,
+        )
+
+
+def domain_risk(
+    changes: Iterable[Change], have: LiveDomain, *, retiring: bool
+) -> tuple[Risk, tuple[str, ...], int]:
+    """One domain's risk class, the MX hosts it would block, and its removal step (or 0).
+
+    `have` is the live state the changes were computed against; `retiring` says the domain
+    left the spec (see `provisioner.risk` for the classes and why they are recomputed).
+    """
+    changes = list(changes)
+    policy = next((c for c in changes if c.resource is Resource.POLICY), None)
+    deletes = any(c.action is Action.DELETE for c in changes)
+    risk, blocked = classify(
+        policy_before=have.policy_text,
+        policy_after=policy.after if policy is not None else have.policy_text,
+        policy_changes=policy is not None and policy.after is not None,
+        deletes=deletes,
+        mx_hosts=have.mx_hosts,
+        retiring=retiring,
+    )
+    return risk, blocked, removal_step(deletes) if risk is Risk.RETIRE else 0
 
 
 @dataclass(frozen=True)
@@ -199,6 +260,60 @@ class Plan:
         limit = MAX_SAFE_DESTRUCTIVE_FRACTION * max(self.managed_domains, 1)
         return count >= MIN_GUARDED_DESTRUCTIVE and count > limit
 
+    def risk_domains(self, risk: Risk) -> tuple[DomainPlan, ...]:
+        return tuple(d for d in self.domains if d.risk is risk)
+
+    def refused_risks(self, allowed: Iterable[str] = ()) -> tuple[Risk, ...]:
+        """Risk classes present in the plan that apply refuses without `--allow-risk`."""
+        allow = set(allowed)
+        present = {d.risk for d in self.domains}
+        return tuple(r for r in GUARDED_RISKS if r in present and r.value not in allow)
+
+    def risk_reason(self, risk: Risk) -> str:
+        """Why apply refuses the plan for `risk`, in one sentence naming the domains."""
+        domains = self.risk_domains(risk)
+        shown = ", ".join(
+            f"{d.domain} ({', '.join(d.blocked_mx[:3])})" if d.blocked_mx else d.domain
+            for d in domains[:5]
+        )
+        more = f" and {len(domains) - 5} more" if len(domains) > 5 else ""
+        return (
+            f"{_count(len(domains), 'domain')} would enforce a policy whose mx patterns do "
+            f"not cover a live MX host: {shown}{more}; senders would refuse mail to those "
+            f"hosts; fix the mx list, or pass --allow-risk {risk.value}"
+        )
+
+    def risk_counts(self) -> dict[str, int]:
+        """Domains per risk class, every class present (zeros included)."""
+        counts = {r.value: 0 for r in Risk}
+        for d in self.domains:
+            counts[d.risk.value] += 1
+        return counts
+
+    def risk_line(self) -> str:
+        """What users care about: "3 domains to enforce, 1 retiring (step 1 of 2), 12
+        routine; 0 blocking mail" (classes with no domain left out, blocking always said)."""
+        counts = self.risk_counts()
+        parts: list[str] = []
+        if counts["enforce"]:
+            parts.append(_count(counts["enforce"], "domain") + " to enforce")
+        if counts["downgrade"]:
+            parts.append(_count(counts["downgrade"], "downgrade"))
+        if counts["retire"]:
+            steps = sorted({d.step for d in self.risk_domains(Risk.RETIRE) if d.step})
+            where = (
+                f" (step {steps[0]} of 2)"
+                if len(steps) == 1
+                else " (steps 1 and 2 of 2)"
+                if steps
+                else ""
+            )
+            parts.append(f"{counts['retire']} retiring{where}")
+        if counts["routine"]:
+            parts.append(f"{counts['routine']} routine")
+        head = ", ".join(parts) or "no domain changes"
+        return f"{head}; {counts['blocks-mail']} blocking mail"
+
     def unsafe_reason(self) -> str:
         """Why the plan needs `--allow-destroy`, in one sentence."""
         count = len(self.destructive_domains)
@@ -221,16 +336,13 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "changes": [c.to_json() for c in self.changes],
             "warnings": list(self.warnings),
-            "summary": {**counts, "unchanged_domains": self.unchanged_domains},
-            "domains": [
-                {
-                    "domain": d.domain,
-                    "provider": d.provider,
-                    "summary": d.summary,
-                    "destructive": d.destructive,
-                }
-                for d in self.domains
-            ],
+            "summary": {
+                **counts,
+                "unchanged_domains": self.unchanged_domains,
+                "risk": self.risk_counts(),
+                "text": f"{self.summary_line()} {self.risk_line()}",
+            },
+            "domains": [d.to_json() for d in self.domains],
             "notes": list(self.notes),
             "managed_domains": self.managed_domains,
             "unsafe": self.unsafe,
@@ -240,15 +352,7 @@ class Plan:
     def from_json(cls, data: Mapping[str, Any]) -> Plan:
         return cls(
             changes=tuple(Change.from_json(c) for c in data.get("changes", ())),
-            domains=tuple(
-                DomainPlan(
-                    str(d["domain"]),
-                    str(d["provider"]),
-                    str(d.get("summary", "")),
-                    bool(d.get("destructive", False)),
-                )
-                for d in data.get("domains", ())
-            ),
+            domains=tuple(DomainPlan.from_json(d) for d in data.get("domains", ())),
             warnings=tuple(data.get("warnings", ())),
             notes=tuple(data.get("notes", ())),
             unchanged_domains=int(data.get("summary", {}).get("unchanged_domains", 0)),
@@ -266,6 +370,8 @@ class _DomainDiff:
     story: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     destructive: bool = False
+    live: LiveDomain | None = None
+    retiring: bool = False
 
     def add(
         self,
@@ -308,7 +414,18 @@ class _DomainDiff:
     def result(self) -> DomainPlan | None:
         if not self.changes:
             return None
-        return DomainPlan(self.domain, self.provider, ", ".join(self.story), self.destructive)
+        risk, blocked, step = domain_risk(
+            self.changes, self.live or LiveDomain(self.domain), retiring=self.retiring
+        )
+        return DomainPlan(
+            self.domain,
+            self.provider,
+            ", ".join(self.story),
+            self.destructive,
+            risk,
+            blocked,
+            step,
+        )
 
 
 def diff(
@@ -361,7 +478,7 @@ def diff(
 
 
 def _diff_domain(want: DesiredDomain, have: LiveDomain, now: datetime) -> _DomainDiff:
-    d = _DomainDiff(want.domain, want.provider)
+    d = _DomainDiff(want.domain, want.provider, live=have)
     is_new = not have.exists
     if want.endpoint is not None and (wrong := want.endpoint.differences(have.endpoint)):
         d.add_endpoint(
@@ -461,7 +578,7 @@ def _diff_txt(
 def _diff_removal(
     domain: str, provider: str, have: LiveDomain, now: datetime
 ) -> tuple[_DomainDiff, str | None]:
-    d = _DomainDiff(domain, provider, destructive=True)
+    d = _DomainDiff(domain, provider, destructive=True, live=have, retiring=True)
     live_policy = policy_or_none(have.policy_text)
     if live_policy is None or live_policy.mode is not Mode.NONE:
         none_policy = Policy(
@@ -555,6 +672,11 @@ def _record_id(value: str | None) -> str:
         return parse_sts_record(value).id
     except GrammarError:
         return "invalid"
+
+
+def _count(number: int, noun: str) -> str:
+    """ "1 domain", "2 domains": the plan's sentences count in English."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def republish_note(want: DesiredDomain, have: LiveDomain | None) -> str | None:

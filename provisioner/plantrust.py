@@ -20,7 +20,10 @@ computed against the live state read again at apply time:
 - removal: a policy, record or endpoint is deleted only after the RFC 8461 section 8.3 wait
   (a live `mode: none` policy older than its max_age);
 - safety: which domains are destructive, and how many domains are managed, are recomputed
-  from the changes and the providers, never read from the file.
+  from the changes and the providers, never read from the file; so is each domain's risk
+  class (`provisioner.risk`) against the MX hosts live now: a file that says `routine` for
+  an enforce that blocks mail is applied as `blocks-mail`, and refused as one. Only the
+  claim `retire` is taken from the file, and only for changes that are a removal step.
 
 The descriptive text of the file (reasons, summaries, warnings) is kept for display only,
 each squeezed onto one line. Every refusal is one line naming the field.
@@ -33,7 +36,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from provisioner.errors import MtastsError, one_line
-from provisioner.plan import Action, Change, DomainPlan, Plan, is_downgrade, policy_or_none
+from provisioner.plan import (
+    Action,
+    Change,
+    DomainPlan,
+    Plan,
+    domain_risk,
+    is_downgrade,
+    policy_or_none,
+)
 from provisioner.provider import Provider
 from provisioner.rfc8460 import is_tlsrpt_record, parse_tlsrpt_record
 from provisioner.rfc8461 import (
@@ -47,6 +58,7 @@ from provisioner.rfc8461 import (
     parse_policy,
     parse_sts_record,
 )
+from provisioner.risk import Risk, is_removal_step
 from provisioner.state import TLSRPT_PREFIX, LiveDomain, Resource
 
 MAX_NAME_LENGTH = 253
@@ -82,6 +94,8 @@ def trusted_plan(
         by_domain.setdefault(change.domain, []).append(change)
     checked: list[Change] = []
     destructive: set[str] = set()
+    claimed = {d.domain: d.risk for d in plan.domains}
+    risks: dict[str, tuple[Risk, tuple[str, ...], int]] = {}
     for domain, changes in by_domain.items():
         provider = domain_provider[domain]
         have = live.get(provider, {}).get(domain) or LiveDomain(domain)
@@ -97,6 +111,11 @@ def trusted_plan(
                 destructive.add(domain)
             checked.append(replace(change, reason=_text(change.reason)))
         _check_complete(changes, have, f"{where}: {domain}")
+        retiring = claimed.get(domain) is Risk.RETIRE and is_removal_step(
+            new_policy if new_policy is not None else have.policy_text,
+            any(c.action is Action.DELETE for c in changes),
+        )
+        risks[domain] = domain_risk(changes, have, retiring=retiring)
     summaries = {d.domain: d.summary for d in plan.domains}
     return Plan(
         changes=tuple(sorted(checked, key=Change.sort_key)),
@@ -106,6 +125,7 @@ def trusted_plan(
                 domain_provider[domain],
                 _text(summaries.get(domain, "")) or _fallback_summary(by_domain[domain]),
                 domain in destructive,
+                *risks[domain],
             )
             for domain in sorted(by_domain)
         ),

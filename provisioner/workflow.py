@@ -96,6 +96,15 @@ def load_saved(
     return checked, providers
 
 
+def show_saved(path: Path) -> Plan:
+    """A saved plan as it was saved, for display only: no provider is built or read.
+
+    Its risk classes, destructive flags and texts are the file's word, unchecked; only
+    `load_saved` (what apply uses) recomputes them against the live state.
+    """
+    return load_plan(path).plan
+
+
 def apply(
     the_plan: Plan,
     providers: dict[str, Provider],
@@ -103,16 +112,29 @@ def apply(
     progress: Progress | None = None,
     verify: VerifyOptions | None = None,
     allow_destroy: bool = False,
+    allow_risk: Iterable[str] = (),
 ) -> int:
     """Apply exactly `the_plan`; returns how many changes were applied.
 
-    Refuses an unsafe plan (too many removals or downgrades) unless `allow_destroy`. With
-    `verify`, no `_mta-sts` id moves until its policy is served from its endpoint.
+    Refuses, before any provider is written, an unsafe plan (too many removals or
+    downgrades) unless `allow_destroy`, and a plan holding a guarded risk class
+    (`blocks-mail`) unless that class is in `allow_risk`. With `verify`, no `_mta-sts` id
+    moves until its policy is served from its endpoint.
     """
-    if the_plan.unsafe and not allow_destroy:
-        raise MtastsError("refusing to apply: " + the_plan.unsafe_reason())
+    refuse_risky(the_plan, allow_destroy=allow_destroy, allow_risk=allow_risk)
     hook: PhaseHook | None = policy_verifier(verify) if verify is not None else None
     return apply_plan(the_plan, providers, progress, before_phase=hook)
+
+
+def refuse_risky(
+    the_plan: Plan, *, allow_destroy: bool = False, allow_risk: Iterable[str] = ()
+) -> None:
+    """Raise MtastsError (one line, naming domains and the flag) for what needs consent."""
+    if the_plan.unsafe and not allow_destroy:
+        raise MtastsError("refusing to apply: " + the_plan.unsafe_reason())
+    refused = the_plan.refused_risks(allow_risk)
+    if refused:
+        raise MtastsError("refusing to apply: " + the_plan.risk_reason(refused[0]))
 
 
 def render_to(

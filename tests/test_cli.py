@@ -288,7 +288,7 @@ def test_apply_without_auto_approve_and_without_a_terminal_refuses(quickstart, t
     assert line.startswith("error: ")
     assert "not a terminal" in line
     assert "--auto-approve" in line
-    assert "Plan: 9 to add" in result.stdout, "the user still sees what would have happened"
+    assert result.stdout == "", "refused before any provider was read (no plan to show)"
     assert not (tmp_path / "build").exists(), "nothing may be written"
 
 

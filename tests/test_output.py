@@ -25,6 +25,7 @@ CHANGE_KEYS = {"domain", "provider", "resource", "action", "before", "after", "r
 TXT_KEYS = CHANGE_KEYS | {"rrset_before", "rrset_after"}
 GITHUB_COMMENT_LIMIT = 65_536
 TABLE_HEADER = "| Domain | Resource | Action | Change |"
+DOMAIN_HEADER = "| Domain | Risk | Provider | MTA-STS |"
 
 
 def _cells(row):
@@ -34,9 +35,19 @@ def _cells(row):
 
 
 def _table_rows(markdown):
-    return [
-        line for line in markdown.splitlines() if line.startswith("| ") and line != TABLE_HEADER
-    ]
+    """Rows of the record-level tables (one per change)."""
+    rows = []
+    for table in markdown.split(TABLE_HEADER)[1:]:
+        rows += [line for line in table.split("\n\n")[0].splitlines()[2:] if line]
+    return rows
+
+
+def _domain_rows(markdown):
+    """Rows of the per-domain table (one per domain)."""
+    if DOMAIN_HEADER not in markdown:
+        return []
+    table = markdown.split(DOMAIN_HEADER)[1].split("\n\n")[0]
+    return [line for line in table.splitlines()[1:] if line.startswith("| ")]
 
 
 # --- JSON ------------------------------------------------------------------------------
@@ -57,7 +68,18 @@ def test_json_plan_has_format_version_and_exactly_the_design_keys(quickstart):
         assert change["action"] == "create"
         assert change["before"] is None
         assert change["provider"] == "local"
-    assert data["summary"] == {"create": 9, "update": 0, "delete": 0, "unchanged_domains": 0}
+    counts = {k: data["summary"][k] for k in ("create", "update", "delete", "unchanged_domains")}
+    assert counts == {"create": 9, "update": 0, "delete": 0, "unchanged_domains": 0}
+    assert data["summary"]["risk"] == {
+        "blocks-mail": 0,
+        "downgrade": 0,
+        "retire": 0,
+        "enforce": 1,
+        "routine": 2,
+    }
+    assert data["summary"]["text"] == (
+        "Plan: 9 to add, 0 to change, 0 to destroy. 1 domain to enforce, 2 routine; 0 blocking mail"
+    )
     assert data["warnings"] == []
 
 
@@ -87,7 +109,8 @@ def test_json_summary_counts_changes_and_unchanged_domains(quickstart):
 
     data = plan_json("-c", quickstart)
 
-    assert data["summary"] == {"create": 0, "update": 2, "delete": 0, "unchanged_domains": 2}
+    counts = {k: data["summary"][k] for k in ("create", "update", "delete", "unchanged_domains")}
+    assert counts == {"create": 0, "update": 2, "delete": 0, "unchanged_domains": 2}
     assert {c["domain"] for c in data["changes"]} == {"example.net"}
     counted = {a: sum(c["action"] == a for c in data["changes"]) for a in ("create", "update")}
     assert counted == {"create": 0, "update": 2}
@@ -220,7 +243,7 @@ def _two_providers(tmp_path, count):
     )
 
 
-def test_markdown_has_one_table_per_provider(tmp_path):
+def test_markdown_has_a_row_per_domain_and_record_details_per_provider(tmp_path):
     spec = _two_providers(tmp_path, 4)
 
     result = run("plan", "-c", spec, "--format", "markdown")
@@ -229,16 +252,24 @@ def test_markdown_has_one_table_per_provider(tmp_path):
     markdown = result.stdout
     assert "9 to add" not in markdown
     assert "12 to add, 0 to change, 0 to destroy" in markdown
+    assert "**4 routine; 0 blocking mail**" in markdown
+    domain_rows = _domain_rows(markdown)
+    assert [_cells(r)[0].strip() for r in domain_rows] == [
+        "d0000.example",
+        "d0002.example",
+        "d0001.example",
+        "d0003.example",
+    ]
     assert markdown.count(TABLE_HEADER) == 2
-    assert "#### Provider `a`" in markdown
-    assert "#### Provider `b`" in markdown
-    section_b = markdown.split("#### Provider `b`")[1]
+    assert "<details><summary>Record-level changes on provider a (6 changes)</summary>" in (
+        markdown
+    )
+    section_b = markdown.split("on provider b")[1]
     assert "d0001.example" in section_b
     assert "d0000.example" not in section_b
     rows = _table_rows(markdown)
     assert len(rows) == 12
-    assert all(len(_cells(row)) == 4 for row in rows)
-    assert "more changes" not in markdown
+    assert "not shown here" not in markdown
 
 
 def test_markdown_escapes_pipe_and_star_in_cells(tmp_path):
@@ -249,7 +280,7 @@ def test_markdown_escapes_pipe_and_star_in_cells(tmp_path):
 
     rows = _table_rows(result.stdout)
     assert len(rows) == 3
-    for row in rows:
+    for row in rows + _domain_rows(result.stdout):
         cells = _cells(row)
         assert len(cells) == 4, row
         assert not re.search(r"(?<!\\)\*", row), f"unescaped * in {row!r}"
@@ -301,17 +332,22 @@ def big_markdown(tmp_path_factory):
 def test_markdown_for_3000_domains_fits_one_github_comment(big_markdown):
     assert len(big_markdown) <= GITHUB_COMMENT_LIMIT
     assert "9000 to add" in big_markdown
-    match = re.search(r"(\d+) more changes on (\d+) domains are not shown", big_markdown)
-    assert match, "the comment must say what it left out"
-    shown = len(_table_rows(big_markdown))
+    match = re.search(
+        r"(\d+) domains \(\d+ routine; (\d+) changes\) not shown here, to fit one comment: see "
+        r"the saved plan \(the workflow's plan artifact\), shown in full with "
+        r"`mtasts show PLANFILE`",
+        big_markdown,
+    )
+    assert match, "the comment must say what it left out and where to see it"
+    shown = len(_domain_rows(big_markdown))
     assert shown > 0
-    assert shown + int(match[1]) == 9000
+    assert shown + int(match[1]) == 3000
     assert all(len(_cells(row)) == 4 for row in _table_rows(big_markdown))
 
 
-def test_markdown_truncated_still_has_a_table_per_provider(big_markdown):
-    assert "#### Provider `a`" in big_markdown
-    assert "#### Provider `b`" in big_markdown
+def test_markdown_truncated_still_has_details_per_provider(big_markdown):
+    assert "Record-level changes on provider a" in big_markdown
+    assert "Record-level changes on provider b" in big_markdown
 
 
 def test_markdown_with_many_warnings_still_fits_one_comment(tmp_path):

@@ -141,7 +141,7 @@ def test_markdown_txt_value_cannot_hide_the_table_mention_or_typeset(tmp_path: P
     assert "@octocat" not in result.stdout
 
 
-def test_markdown_provider_name_cannot_break_out_of_its_heading(tmp_path: Path) -> None:
+def test_markdown_provider_name_cannot_break_out_of_its_cell_or_summary(tmp_path: Path) -> None:
     name = "evil` @octocat $x$ <!-- \n\nNo changes"
     spec = write_spec(
         tmp_path,
@@ -154,7 +154,13 @@ def test_markdown_provider_name_cannot_break_out_of_its_heading(tmp_path: Path) 
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert r"#### Provider ``evil` @octocat $x$ <!-- \n\nNo changes``" in lines
+    row = next(line for line in lines if line.startswith("| a.example | routine |"))
+    assert r"| ``evil` @octocat $x$ <!-- \n\nNo changes`` |" in row
+    summary = (
+        "<details><summary>Record-level changes on provider evil` @&#8203;octocat "
+        r"&#36;x&#36; &lt;!-- \n\nNo changes (3 changes)</summary>"
+    )
+    assert summary in lines
     assert not any(line.startswith("No changes") for line in lines)
 
 

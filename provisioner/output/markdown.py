@@ -1,10 +1,28 @@
-"""The plan as a pull-request comment: a table per provider, under GitHub's size limit.
+"""The plan as a pull-request comment: risk first, one row per domain, under GitHub's limit.
 
-A comment holds at most 65,536 characters. When the whole plan does not fit, every provider
-keeps a table with its first domains (the largest count per provider that fits, found by
-bisection), and a line says how many changes on how many domains were left out. Warnings
-and notes are lists of their own, cut at `MAX_LISTED` with a count of the rest, so a spec
-where every domain warns still leaves room for the tables.
+What a reviewer reads, top to bottom: an optional header line (`--markdown-header`, e.g.
+the commit the plan was made from, so a stale comment shows it is stale); the Terraform
+counts and the risk line ("2 domains to enforce, 1 retiring (step 1 of 2), 12 routine;
+0 blocking mail"); a `> [!CAUTION]` alert for domains whose enforce would block mail (and
+an unsafe plan), a `> [!WARNING]` alert for downgrades and retirements, each naming the
+domains and why; then one row per domain with its MTA-STS story, risky domains first; then
+the record-level changes, collapsed in a `<details>` per provider.
+
+Names. An IDN domain is shown as its U-label with the A-label (what DNS holds) beside it.
+Every hyphen of a shown name is U+2011 NON-BREAKING HYPHEN: browsers break lines after an
+ASCII hyphen, so `mta-sts-staging.example` would wrap in a narrow table column and read as
+two names. GitHub's sanitiser strips `style` attributes and `<nobr>` is not on its
+allowlist, so a character is the only fix that survives; it looks like a hyphen. The cost:
+a name copied from a row holds U+2011; the record-level details keep ASCII names, and the
+JSON plan (the workflow's artifact) holds every exact value.
+
+The budget. A comment holds at most 65,536 characters (`GITHUB_COMMENT_LIMIT`, less
+`COMMENT_HEADROOM` for the workflow's marker; `limit` is a parameter). When the whole plan
+does not fit, routine domains are cut first (the most that fit, found by bisection), then
+the record-level details of what is left; a risky row (any class but `routine`) is never
+cut, even past the limit. The comment then says how many domains and changes were left
+out and where to see them all (the plan artifact, `mtasts show PLANFILE`). Warnings and
+notes are lists of their own, cut at `MAX_LISTED` with a count of the rest.
 
 Every value in the comment comes from outside the template (provider and domain names from
 the spec, TXT values from live state, reasons, warnings), and GitHub acts on what it reads:
@@ -17,16 +35,19 @@ purpose (`code`) returns `MarkdownText`, which `finalize` passes through.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from functools import cache
 from itertools import groupby
 
+import idna
 import jinja2
 
 from provisioner.output.text import describe, unsafe_message
-from provisioner.plan import Change, Plan
+from provisioner.plan import Change, DomainPlan, Plan
 from provisioner.redact import redact
+from provisioner.risk import Risk
 from provisioner.sanitize import printable
 from provisioner.templating import template_environment
 
@@ -34,7 +55,13 @@ GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_HEADROOM = 512
 """Room left for what a workflow adds around the plan (a marker to find the comment again)."""
 MAX_LISTED = 50
-"""Warnings or notes listed in a comment; the rest are counted."""
+"""Warnings, notes, or domains of one class in an alert, listed in a comment; the rest are
+counted (risky domains are all still in the table)."""
+NON_BREAKING_HYPHEN = "\u2011"
+WHERE_TO_SEE_ALL = (
+    "the saved plan (the workflow's plan artifact), shown in full with "
+    "`mtasts show PLANFILE`, or `mtasts plan`"
+)
 
 
 @dataclass(frozen=True)
@@ -45,45 +72,163 @@ class _Row:
     detail: str
 
 
-def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT - COMMENT_HEADROOM) -> str:
-    per_provider: dict[str, list[str]] = {}
-    for provider, domain in sorted({(c.provider, c.domain) for c in plan.changes}):
-        per_provider.setdefault(provider, []).append(domain)
-    most = max((len(domains) for domains in per_provider.values()), default=0)
-    full = _render(plan, per_provider, most)
+@dataclass(frozen=True)
+class _DomainRow:
+    name: str
+    a_label: str
+    provider: str
+    risk: str
+    story: str
+
+
+@dataclass(frozen=True)
+class _Alert:
+    title: str
+    lines: list[str]
+    more: int
+
+
+def render_markdown(
+    plan: Plan, limit: int = GITHUB_COMMENT_LIMIT - COMMENT_HEADROOM, header: str = ""
+) -> str:
+    """The comment for `plan`, at most `limit` characters unless its risky rows alone are
+    longer (they are never cut). `header` is one line of text shown first (escaped)."""
+    kept = [d for d in plan.domains if d.risk.risky]
+    optional = _cut_order([d for d in plan.domains if not d.risk.risky])
+    full = _render(plan, header, kept + optional, details=True)
     if len(full) <= limit:
         return full
-    low, high = 0, most
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(_render(plan, per_provider, middle)) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return _render(plan, per_provider, low)
+    for details in (True, False):
+        low, high = 0, len(optional)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if len(_render(plan, header, kept + optional[:middle], details)) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        text = _render(plan, header, kept + optional[:low], details)
+        if len(text) <= limit:
+            return text
+    return text
 
 
-def _render(plan: Plan, per_provider: dict[str, list[str]], per_table: int) -> str:
+def _cut_order(domains: list[DomainPlan]) -> list[DomainPlan]:
+    """Domains that may be cut, the first to keep first: `enforce` before `routine`, and
+    within a class the providers in turn, so a cut leaves every provider some rows."""
+    by_class: dict[tuple[int, str], list[DomainPlan]] = {}
+    for d in sorted(domains, key=lambda d: (d.risk.rank, d.provider, d.domain)):
+        by_class.setdefault((d.risk.rank, d.provider), []).append(d)
+    order: list[tuple[int, int, str, DomainPlan]] = []
+    for (rank, provider), group in by_class.items():
+        order.extend((rank, turn, provider, d) for turn, d in enumerate(group))
+    return [d for *_, d in sorted(order, key=lambda item: item[:3])]
+
+
+def _render(plan: Plan, header: str, chosen: list[DomainPlan], details: bool) -> str:
     env = markdown_environment()
-    shown = {(p, d) for p, domains in per_provider.items() for d in domains[:per_table]}
-    visible = [c for c in plan.changes if (c.provider, c.domain) in shown]
+    shown = sorted(chosen, key=lambda d: (d.risk.rank, d.provider, d.domain))
+    names = {(d.provider, d.domain) for d in shown}
+    visible = [c for c in plan.changes if (c.provider, c.domain) in names]
     ordered = sorted(visible, key=lambda c: (c.provider, c.domain, c.phase))
-    tables = [
-        (provider, [_row(c) for c in group])
-        for provider, group in groupby(ordered, key=lambda c: c.provider)
-    ]
-    hidden = [c for c in plan.changes if (c.provider, c.domain) not in shown]
+    tables = (
+        [
+            (provider, [_row(c) for c in group])
+            for provider, group in groupby(ordered, key=lambda c: c.provider)
+        ]
+        if details
+        else []
+    )
+    planned = {(d.provider, d.domain) for d in plan.domains}
+    hidden = [c for c in plan.changes if (c.provider, c.domain) not in names]
+    hidden_domains = {(c.provider, c.domain) for c in hidden} | (planned - names)
+    cautions = _alerts(plan, (Risk.BLOCKS_MAIL,))
+    warnings = _alerts(plan, (Risk.DOWNGRADE, Risk.RETIRE))
     return env.get_template("plan.md.j2").render(
         plan=plan,
+        header=redact(header),
+        counts=plan.summary_line().removeprefix("Plan: ").rstrip("."),
+        risk_line=plan.risk_line(),
+        rows=[_domain_row(d) for d in shown],
         tables=tables,
+        details_cut=not details and bool(visible),
+        cautions=cautions,
+        alert_warnings=warnings,
         unsafe=redact(unsafe_message(plan)) if plan.unsafe else "",
         hidden_changes=len(hidden),
-        hidden_domains=len({(c.provider, c.domain) for c in hidden}),
+        hidden_domains=len(hidden_domains),
+        hidden_by_risk=", ".join(
+            f"{number} {risk}"
+            for risk in Risk
+            if (
+                number := sum(
+                    1
+                    for d in plan.domains
+                    if d.risk is risk and (d.provider, d.domain) not in names
+                )
+            )
+        ),
+        where_to_see_all=MarkdownText(WHERE_TO_SEE_ALL),
         notes=[redact(note) for note in plan.notes[:MAX_LISTED]],
         more_notes=max(0, len(plan.notes) - MAX_LISTED),
         warnings=[redact(warning) for warning in plan.warnings[:MAX_LISTED]],
         more_warnings=max(0, len(plan.warnings) - MAX_LISTED),
     )
+
+
+_ALERT_TITLES = {
+    Risk.BLOCKS_MAIL: "Blocks mail: apply refuses this without --allow-risk blocks-mail",
+    Risk.DOWNGRADE: "Downgrades: senders stop refusing mail over unchecked TLS",
+    Risk.RETIRE: "Retiring (RFC 8461 section 8.3 removal)",
+}
+
+
+def _alerts(plan: Plan, risks: tuple[Risk, ...]) -> list[_Alert]:
+    alerts = []
+    for risk in risks:
+        domains = plan.risk_domains(risk)
+        if domains:
+            lines = [f"{display_name(d.domain)}: {_why(d)}" for d in domains[:MAX_LISTED]]
+            alerts.append(_Alert(_ALERT_TITLES[risk], lines, max(0, len(domains) - MAX_LISTED)))
+    return alerts
+
+
+def _why(domain: DomainPlan) -> str:
+    if domain.risk is Risk.BLOCKS_MAIL:
+        hosts = ", ".join(domain.blocked_mx)
+        return (
+            f"enforce would refuse mail to live MX {hosts}: no mx pattern covers it"
+            f" ({redact(domain.summary)})"
+        )
+    return redact(domain.summary)
+
+
+def _domain_row(domain: DomainPlan) -> _DomainRow:
+    shown = display_name(domain.domain)
+    a_label = domain.domain if shown.replace(NON_BREAKING_HYPHEN, "-") != domain.domain else ""
+    return _DomainRow(
+        shown,
+        a_label.replace("-", NON_BREAKING_HYPHEN),
+        domain.provider,
+        domain.risk.value,
+        redact(domain.summary),
+    )
+
+
+def display_name(domain: str) -> str:
+    """`domain` for people: its U-label when it is an IDN (A-labels that do not decode are
+    shown as they are), every hyphen a non-breaking one."""
+    name = domain
+    if "xn--" in domain.lower():
+        try:
+            name = idna.decode(domain)
+        except (idna.IDNAError, UnicodeError, ValueError):
+            name = domain
+    return name.replace("-", NON_BREAKING_HYPHEN)
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 change", "2 changes": English plurals for the comment's counts."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _row(change: Change) -> _Row:
@@ -101,6 +246,8 @@ def markdown_environment() -> jinja2.Environment:
     once, not once per bisection step of a large plan."""
     env = template_environment().overlay(finalize=_finalize)
     env.filters["code"] = code_span
+    env.filters["count"] = count
+    env.filters["html"] = html_text
     return env
 
 
@@ -149,6 +296,19 @@ def escape_markdown(value: object) -> str:
     text = " ".join(printable(value).split())
     text = _SPECIAL.sub(lambda m: _REPLACEMENTS[m[0]], text)
     return _LINE_START.sub(lambda m: "\\" + m[1] if m[1] else m[2] + "\\" + m[3], text)
+
+
+_HTML_SPECIAL = re.compile(r"""[&<>"'@#$]|:(?=[A-Za-z0-9_+-]+:)""")
+
+
+def html_text(value: object) -> MarkdownText:
+    """`value` as text inside an HTML block (a `<summary>`), where GitHub reads no Markdown
+    but still links `@mentions`, `#123` and `:emoji:`: HTML-escaped, whitespace collapsed,
+    and those patterns broken as `escape_markdown` breaks them (one pass)."""
+    text = " ".join(printable(value).split())
+    return MarkdownText(
+        _HTML_SPECIAL.sub(lambda m: _REPLACEMENTS.get(m[0]) or html.escape(m[0], quote=True), text)
+    )
 
 
 def code_span(value: object) -> MarkdownText:

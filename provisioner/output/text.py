@@ -1,4 +1,7 @@
-"""The plan as a terminal shows it: per domain, one line per change, Terraform's summary.
+"""The plan as a terminal shows it: per domain, one line per change, then the risk block
+(domains that block mail, downgrade or retire, and why) and the summary lines: Terraform's
+counts and the risk line. `print_summary` prints that tail alone, so `apply` can show it
+again right above its prompt, not hundreds of lines up.
 
 Colour comes from rich and disappears by itself when stdout is not a terminal (or when
 NO_COLOR is set), so CI logs stay plain.
@@ -20,6 +23,7 @@ from rich.text import Text
 from provisioner.plan import Action, Change, Plan
 from provisioner.redact import redact
 from provisioner.rfc8461 import GrammarError, parse_policy
+from provisioner.risk import Risk
 from provisioner.sanitize import printable
 from provisioner.state import Resource
 
@@ -44,10 +48,22 @@ def print_plan(plan: Plan, console: Console) -> None:
     if not plan.has_changes:
         console.print(styled("No changes. The live state matches the spec."))
     stories = {(d.provider, d.domain): d.summary for d in plan.domains}
+    risks = {(d.provider, d.domain): d.risk for d in plan.domains}
     ordered = sorted(plan.changes, key=lambda c: (c.provider, c.domain, c.phase))
     for (provider, domain), group in groupby(ordered, key=lambda c: (c.provider, c.domain)):
         story = stories.get((provider, domain), "")
-        console.print(styled((domain, "bold"), " ", (f"({provider})", "dim"), ": ", story))
+        risk = risks.get((provider, domain), Risk.ROUTINE)
+        console.print(
+            styled(
+                (domain, "bold"),
+                " ",
+                (f"({provider})", "dim"),
+                " ",
+                (f"[{risk}]", RISK_STYLES[risk]),
+                ": ",
+                story,
+            )
+        )
         for change in group:
             symbol, colour = SYMBOLS[change.action]
             console.print(
@@ -62,11 +78,46 @@ def print_plan(plan: Plan, console: Console) -> None:
         console.print(styled(("note:", "cyan"), " ", redact(note)))
     for warning in plan.warnings:
         console.print(styled(("warning:", "yellow"), " ", redact(warning)))
+    if plan.has_changes:
+        console.print()
+    print_summary(plan, console)
+
+
+RISK_STYLES = {
+    Risk.BLOCKS_MAIL: "bold red",
+    Risk.DOWNGRADE: "yellow",
+    Risk.RETIRE: "yellow",
+    Risk.ENFORCE: "green",
+    Risk.ROUTINE: "dim",
+}
+MAX_RISK_LINES = 20
+"""Domains listed per risk class in the block; the rest are counted."""
+
+
+def print_summary(plan: Plan, console: Console) -> None:
+    """The risk block and the two summary lines: what a reviewer must see last."""
+    for risk, label in (
+        (Risk.BLOCKS_MAIL, "blocks mail:"),
+        (Risk.DOWNGRADE, "downgrade:"),
+        (Risk.RETIRE, "retiring:"),
+    ):
+        domains = plan.risk_domains(risk)
+        for d in domains[:MAX_RISK_LINES]:
+            why = (
+                f"enforce would refuse mail to live MX {', '.join(d.blocked_mx)} "
+                f"(no mx pattern covers it); {d.summary}"
+                if d.blocked_mx
+                else d.summary
+            )
+            console.print(styled((label, RISK_STYLES[risk]), " ", d.domain, ": ", redact(why)))
+        if len(domains) > MAX_RISK_LINES:
+            more = len(domains) - MAX_RISK_LINES
+            console.print(styled((label, RISK_STYLES[risk]), f" and {more} more (listed above)"))
     if plan.unsafe:
         console.print(styled(("unsafe:", "bold red"), " ", unsafe_message(plan)))
     if plan.has_changes:
-        console.print()
         console.print(styled((plan.summary_line(), "bold")))
+        console.print(styled((plan.risk_line(), "bold")))
 
 
 def describe(change: Change) -> str:
