@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 from clihelpers import run
+from hypothesis import given
+from hypothesis import strategies as st
 
 from provisioner.reports import DomainSummary, read_reports
+from provisioner.reports.parse import parse_report
+from provisioner.reports.reader import share
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tlsrpt" / "reports"
 D10, D11, D12, D13 = (date(2026, 11, day) for day in (10, 11, 12, 13))
@@ -263,3 +267,36 @@ def test_plot_without_matplotlib_names_the_extra(
         "pip install 'mta-sts-provisioner[plot]'"
     )
     assert result.stdout == ""
+
+
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.lists(st.integers(min_value=1, max_value=86_400 * 10**6), min_size=1, max_size=32),
+)
+def test_sharing_out_keeps_every_session(count: int, weights: list[int]) -> None:
+    parts = [share(count, weights, index) for index in range(len(weights))]
+    assert sum(parts) == count
+    assert all(part >= 0 for part in parts)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "days"),
+    [
+        ("2026-11-10T00:00:00Z", "2026-11-10T23:59:59Z", [D10]),  # inclusive end
+        ("2026-11-10T00:00:00Z", "2026-11-10T23:59:59.999Z", [D10]),
+        ("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z", [D10]),  # exclusive next midnight
+        ("2026-11-10T00:00:00", "2026-11-11T00:00:00", [D10]),  # no timezone: UTC
+        ("2026-11-10T12:00:00Z", "2026-11-11T12:00:00Z", [D10, D11]),
+        ("2026-11-10T00:00:00Z", "2026-11-10T00:00:00Z", [D10]),  # no length: its start day
+        ("2026-11-10T00:00:00-05:00", "2026-11-11T00:00:00-05:00", [D10]),  # the sender's day
+        ("2026-11-10T00:00:00Z", "2026-11-12T23:59:59Z", [D10, D11, D12]),
+    ],
+)
+def test_days_a_report_covers(start: str, end: str, days: list[date]) -> None:
+    doc = {
+        "organization-name": "o",
+        "report-id": "1",
+        "date-range": {"start-datetime": start, "end-datetime": end},
+        "policies": [],
+    }
+    assert [day for day, _ in parse_report(json.dumps(doc).encode()).days] == days

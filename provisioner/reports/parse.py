@@ -41,6 +41,7 @@ hours); a month is generous, and a 100-year range would make 36,500 day buckets.
 UNKNOWN_DOMAIN = "(unknown)"
 UNKNOWN_MODE = "unknown"
 _NO_MX = "(unknown)"
+_MICROSECOND = timedelta(microseconds=1)
 _MODES = {mode.value for mode in Mode}
 
 
@@ -74,7 +75,7 @@ class Report:
     policies: tuple[PolicyResult, ...]
 
     @property
-    def days(self) -> list[tuple[date, float]]:
+    def days(self) -> list[tuple[date, int]]:
         return day_shares(self.start, self.end)
 
 
@@ -220,8 +221,9 @@ def _datetime(value: Any, where: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def day_shares(start: datetime, end: datetime) -> list[tuple[date, float]]:
-    """The calendar days [start, end) touches, each with its share of the range's time.
+def day_shares(start: datetime, end: datetime) -> list[tuple[date, int]]:
+    """The calendar days [start, end) touches, each with the time spent in it (microseconds,
+    integers so that sharing counts out is exact arithmetic).
 
     Days are those of the offset the report's `start-datetime` is written in (UTC when it has
     none): a report from 00:00+02:00 to the next 00:00+02:00 is that one day, as its sender
@@ -231,15 +233,14 @@ def day_shares(start: datetime, end: datetime) -> list[tuple[date, float]]:
     if end <= start or end - datetime.combine(
         first, datetime.min.time(), start.tzinfo
     ) <= timedelta(days=1):
-        return [(first, 1.0)]
-    total = (end - start).total_seconds()
-    shares: list[tuple[date, float]] = []
+        return [(first, 1)]
+    shares: list[tuple[date, int]] = []
     day = first
     cursor = start
     while cursor < end:
         midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), start.tzinfo)
         stop = min(midnight, end)
-        shares.append((day, (stop - cursor).total_seconds() / total))
+        shares.append((day, (stop - cursor) // _MICROSECOND))
         cursor = stop
         day += timedelta(days=1)
     return shares

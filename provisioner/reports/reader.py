@@ -103,26 +103,35 @@ class Tally:
         )
 
 
-def share(count: int, weights: list[float], index: int) -> int:
-    """Day `index`'s part of `count` split by `weights` (largest remainder: the parts of all
-    days add up to `count` exactly)."""
-    exact = [count * weight for weight in weights]
-    parts = [int(value) for value in exact]
+def share(count: int, weights: list[int], index: int) -> int:
+    """Day `index`'s part of `count` split in proportion to `weights` (largest remainder,
+    in integers: the parts of all days add up to `count` exactly, ties to the earlier day)."""
+    total = sum(weights)
+    parts = [count * weight // total for weight in weights]
+    remainders = [count * weight % total for weight in weights]
     missing = count - sum(parts)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - parts[i]), i))
-    for i in order[:missing]:
-        parts[i] += 1
-    return parts[index]
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
+    return parts[index] + (1 if index in order[:missing] else 0)
 
 
 def _add_policy(
     bucket: Bucket,
     policy: PolicyResult,
     organization: str,
-    split: tuple[list[float], int] | None,
+    split: tuple[list[int], int] | None,
 ) -> None:
+    if split is None:  # nearly every report: one day, no sharing out
+        bucket.successful += policy.successful
+        bucket.failed += policy.failed
+        bucket.reporters[organization] += policy.successful + policy.failed
+        for result_type, mx, count in policy.details:
+            bucket.failure_types[result_type] += count
+            bucket.failures_by_mx[mx] += count
+            bucket.detail_failed += count
+        return
+
     def part(count: int) -> int:
-        return count if split is None else share(count, split[0], split[1])
+        return share(count, split[0], split[1])
 
     successful, failed = part(policy.successful), part(policy.failed)
     bucket.successful += successful
