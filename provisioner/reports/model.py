@@ -14,8 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-UNKNOWN_MODE = "unknown"
-"""The mode of an `sts` policy whose `policy-string` names no readable mode."""
+from provisioner.rfc8461 import normalize_hostname
 
 
 @dataclass(frozen=True)
@@ -97,10 +96,11 @@ class ReportSet:
     ) -> dict[str, DomainSummary]:
         """Domain -> summary, over days `since`..`until` (both inclusive, None: open).
 
-        `domains` are A-labels in lower case (None: every domain reported). A domain named
-        but absent from the reports is absent from the result. Sorted by domain.
+        `domains` are names in any case, with or without a trailing dot, U- or A-labels (None:
+        every domain reported). A domain named but absent from the reports is absent from
+        the result. Sorted by domain.
         """
-        wanted = None if domains is None else {d.lower().rstrip(".") for d in domains}
+        wanted = None if domains is None else {_a_label(d) for d in domains}
         grouped: dict[str, list[tuple[date, str, Bucket]]] = {}
         for (domain, day, mode), bucket in self.buckets.items():
             if wanted is not None and domain not in wanted:
@@ -148,6 +148,13 @@ def _summarise(domain: str, rows: Iterable[tuple[date, str, Bucket]]) -> DomainS
         failure_detail_sessions=detail,
         daily=dict(sorted(daily.items())),
     )
+
+
+def _a_label(name: str) -> str:
+    try:
+        return normalize_hostname(name)
+    except ValueError:
+        return name.strip().rstrip(".").lower()
 
 
 def _ranked(counter: Counter[str]) -> dict[str, int]:

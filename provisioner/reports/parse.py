@@ -40,6 +40,7 @@ hours); a month is generous, and a 100-year range would make 36,500 day buckets.
 
 UNKNOWN_DOMAIN = "(unknown)"
 UNKNOWN_MODE = "unknown"
+"""The mode of an `sts` policy whose `policy-string` names no readable mode."""
 _NO_MX = "(unknown)"
 _MICROSECOND = timedelta(microseconds=1)
 _MODES = {mode.value for mode in Mode}
