@@ -38,6 +38,9 @@ from providers.gcp.compute import Compute, Pending
 from provisioner.errors import ProviderError
 
 MIN_TLS = "TLS_1_2"
+WEAKER_TLS = ("TLS_1_0", "TLS_1_1")
+"""An SSL policy of mtasts's name allowing these is patched to MIN_TLS; TLS_1_3 (stricter,
+somebody's choice) is left as it is."""
 PORT = "443"
 SCHEME = "EXTERNAL_MANAGED"
 
@@ -138,7 +141,7 @@ class LoadBalancer:
         if bb is None or bb.bucket_name != self.bucket or bb.enable_cdn:
             needs.append("backend bucket")
         ssl = live["sslPolicies"].get(n.ssl_policy)
-        if ssl is None or ssl.min_tls_version != MIN_TLS:
+        if ssl is None or _weak(ssl):
             needs.append("SSL policy TLS 1.2")
         if n.url_map not in live["urlMaps"]:
             needs.append("URL map")
@@ -214,7 +217,13 @@ class LoadBalancer:
                 )
             )
             live["backendBuckets"][n.backend_bucket] = wanted_bb
-        if n.ssl_policy not in live["sslPolicies"]:
+        ssl = live["sslPolicies"].get(n.ssl_policy)
+        if ssl is not None and _weak(ssl):
+            pending.append(self._strengthen(ssl))
+            live["sslPolicies"][n.ssl_policy] = compute_v1.SslPolicy(
+                name=n.ssl_policy, min_tls_version=MIN_TLS, profile=ssl.profile
+            )
+        elif ssl is None:
             policy = compute_v1.SslPolicy(
                 name=n.ssl_policy,
                 min_tls_version=MIN_TLS,
@@ -228,6 +237,41 @@ class LoadBalancer:
         self.compute.wait(pending)
         if len(live["addresses"]) < 2:
             live["addresses"] = self.read("addresses")  # the IPs Google gave them
+
+    def _strengthen(self, ssl: Any) -> Pending | None:
+        """Patch the SSL policy's minTlsVersion to TLS 1.2 under its fingerprint.
+
+        sslPolicies.patch needs the current fingerprint (412 conditionNotMet otherwise:
+        https://cloud.google.com/compute/docs/reference/rest/v1/sslPolicies/patch). On a 412
+        (someone changed it since the read) the policy is read again and, if still weaker,
+        patched once more; a second 412 is one line. Only `minTlsVersion` is sent: the
+        profile and custom features stay as they are.
+        """
+        name = self.names.ssl_policy
+        for attempt in (1, 2):
+            request = compute_v1.PatchSslPolicyRequest(
+                project=self.compute.project,
+                ssl_policy=name,
+                ssl_policy_resource=compute_v1.SslPolicy(
+                    min_tls_version=MIN_TLS, fingerprint=ssl.fingerprint
+                ),
+                request_id=str(uuid.uuid4()),
+            )
+            try:
+                return self.compute.mutate(
+                    f"raising SSL policy {name} to TLS 1.2",
+                    compute_v1.SslPoliciesClient,
+                    "patch_unary",
+                    request,
+                )
+            except ProviderError as exc:
+                stale = isinstance(exc.__context__, google_exceptions.PreconditionFailed)
+                if not stale or attempt == 2:
+                    raise
+                ssl = self.compute.get("sslPolicies", name)
+                if not _weak(ssl):
+                    return None
+        raise AssertionError("unreachable")
 
     def ensure_url_map(self, live: Live, add: set[str], drop: set[str]) -> None:
         """The URL map serving (its hosts | add) - drop: one insert or one update.
@@ -362,3 +406,8 @@ class LoadBalancer:
             self.compute.wait(pending)
             for collection in step:
                 live[collection] = {}
+
+
+def _weak(ssl: Any) -> bool:
+    """True when the SSL policy allows TLS below 1.2 (unset means TLS_1_0, the API default)."""
+    return (ssl.min_tls_version or "TLS_1_0") in WEAKER_TLS

@@ -4,9 +4,10 @@ Load Balancer, over real HTTP, checked against google-cloud-compute's REST trans
 Paths under `/compute/v1/projects/{project}/`: `global/addresses`, `global/backendBuckets`,
 `global/urlMaps`, `global/targetHttpsProxies`, `global/sslPolicies`,
 `global/forwardingRules` (insert/get/list/delete; PATCH, a JSON merge patch, for backend
-buckets, URL maps and proxies; PUT for URL maps), `targetHttpsProxies/{p}/setUrlMap` (no
-`/global/`, as in the real API), `global/targetHttpsProxies/{p}/setCertificateMap` and
-`setSslPolicy`, `global/forwardingRules/{f}/setTarget`, `global/operations/{op}` (GET) and
+buckets, URL maps, proxies and SSL policies; PUT for URL maps),
+`targetHttpsProxies/{p}/setUrlMap` (no `/global/`, as in the real API),
+`global/targetHttpsProxies/{p}/setCertificateMap` and `setSslPolicy`,
+`global/forwardingRules/{f}/setTarget`, `global/operations/{op}` (GET) and
 `global/operations/{op}/wait` (POST).
 
 Modelled as the real API does it:
@@ -16,7 +17,7 @@ Modelled as the real API does it:
   400 `resourceNotReady`. A repeated `requestId` answers the first operation (idempotent
   retries). State changes when the request is accepted; GET shows the resource at once;
 - errors in Compute's envelope: 409 `alreadyExists`, 404 `notFound`, 412 `conditionNotMet`
-  (URL map / proxy `fingerprint` missing or stale on update/patch), 400
+  (URL map / proxy / SSL policy `fingerprint` missing or stale on update/patch), 400
   `resourceInUseByAnotherResource` (deleting what another resource references), 400
   `invalid` (bad names, dangling references, URL map rules, a URL map over
   `url_map_max_bytes`: 1 MB for EXTERNAL_MANAGED, the classic ALB's 64 KB is a setting);
@@ -72,7 +73,7 @@ KINDS = {
     "forwardingRules": "forwardingRule",
 }
 _FINGERPRINTED = {"urlMaps", "targetHttpsProxies", "sslPolicies"}
-_PATCHABLE = {"backendBuckets", "urlMaps", "targetHttpsProxies"}
+_PATCHABLE = {"backendBuckets", "urlMaps", "targetHttpsProxies", "sslPolicies"}
 _RULE_KEYS = ("prefixMatch", "fullPathMatch", "regexMatch", "pathTemplateMatch")
 
 

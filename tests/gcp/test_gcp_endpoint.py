@@ -25,6 +25,7 @@ from gcp_endpoint_testing import (
 )
 
 from providers.gcp.clouddns import Rrset
+from provisioner.errors import ProviderError
 
 DOMAINS = ["example.com", "example.org", "xn--bcher-kva.example"]
 
@@ -370,3 +371,60 @@ def test_slow_operations_are_awaited_before_anything_refers_to_them(fakes, endpo
         assert endpoints.describe(inventory, domain) == endpoints.wanted(domain)
     endpoints.remove(inventory, DOMAINS, Dns().remove)
     assert fakes.compute.names("urlMaps", project=PROJECT) == []
+
+
+@pytest.mark.parametrize("weak", ["TLS_1_0", "TLS_1_1", None])
+def test_a_weaker_ssl_policy_of_ours_is_patched_to_tls_1_2(fakes, endpoints, weak):
+    """The proxy needs TLS 1.2 at least (RFC 8461 section 3.3, RFC 8996): an SSL policy of
+    mtasts's name allowing less is patched under its fingerprint, its profile kept."""
+    body = {"name": "mtasts-lb-tls12", "profile": "COMPATIBLE"}
+    if weak:
+        body["minTlsVersion"] = weak
+    fakes.compute.seed("sslPolicies", body, project=PROJECT)
+    inventory = endpoints.read(["example.com"])
+    assert "SSL policy TLS 1.2" in endpoints.lb.needs(inventory.compute, False)
+    endpoints.converge(inventory, ["example.com"], Dns().write)
+    [patch] = [c for c in fakes.compute.calls if c.method == "PATCH"]
+    assert patch.path.endswith("/global/sslPolicies/mtasts-lb-tls12")
+    assert set(patch.body) == {"minTlsVersion", "fingerprint"}
+    assert patch.body["minTlsVersion"] == "TLS_1_2"
+    policy = fakes.compute.get("sslPolicies", "mtasts-lb-tls12", project=PROJECT)
+    assert (policy["minTlsVersion"], policy["profile"]) == ("TLS_1_2", "COMPATIBLE")
+    assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
+
+
+def test_a_stricter_ssl_policy_of_ours_is_left_alone(fakes, endpoints):
+    fakes.compute.seed(
+        "sslPolicies",
+        {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_3", "profile": "RESTRICTED"},
+        project=PROJECT,
+    )
+    converge(endpoints, ["example.com"])
+    assert fakes.compute.count("PATCH") == 0
+    assert endpoints.describe(endpoints.read([]), "example.com") == endpoints.wanted("example.com")
+
+
+def test_an_ssl_policy_changed_during_the_patch_is_read_again(fakes, endpoints):
+    fakes.compute.seed(
+        "sslPolicies", {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_0"}, project=PROJECT
+    )
+    inventory = endpoints.read(["example.com"])
+    with fakes.compute.lock:  # another writer: a new fingerprint since mtasts read it
+        stored = fakes.compute.resources["sslPolicies"][f"{PROJECT}/mtasts-lb-tls12"]
+        stored["fingerprint"] = "changed-by-someone"
+        stored["description"] = "theirs"
+    endpoints.converge(inventory, ["example.com"], Dns().write)
+    assert fakes.compute.count("PATCH", "/sslPolicies/") == 2  # 412, re-read, patched
+    policy = fakes.compute.get("sslPolicies", "mtasts-lb-tls12", project=PROJECT)
+    assert (policy["minTlsVersion"], policy["description"]) == ("TLS_1_2", "theirs")
+
+
+def test_an_ssl_policy_stale_twice_is_one_line(fakes, endpoints):
+    fakes.compute.seed(
+        "sslPolicies", {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_0"}, project=PROJECT
+    )
+    fakes.compute.inject("PATCH", "/sslPolicies/", 412, times=2)
+    with pytest.raises(ProviderError) as info:
+        endpoints.converge(endpoints.read(["example.com"]), ["example.com"], Dns().write)
+    assert "\n" not in str(info.value)
+    assert "raising SSL policy mtasts-lb-tls12 to TLS 1.2" in str(info.value)

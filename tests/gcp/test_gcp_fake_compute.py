@@ -308,6 +308,45 @@ def test_url_map_fingerprint_update_and_patch(fake):
         )
 
 
+def test_ssl_policy_patch_needs_its_fingerprint(fake):
+    """sslPolicies.patch as google-cloud-compute sends it: a JSON merge patch carrying the
+    fingerprint (https://cloud.google.com/compute/docs/reference/rest/v1/sslPolicies/patch);
+    412 when it is stale or missing, nothing changed."""
+    policies = client(fake, compute_v1.SslPoliciesClient)
+    wait(
+        fake,
+        policies.insert_unary(
+            project="p",
+            ssl_policy_resource=compute_v1.SslPolicy(
+                name="weak", min_tls_version="TLS_1_0", profile="COMPATIBLE"
+            ),
+        ),
+    )
+    current = policies.get(project="p", ssl_policy="weak")
+    for fingerprint in ("stale", None):
+        with pytest.raises(exceptions.PreconditionFailed):
+            policies.patch_unary(
+                project="p",
+                ssl_policy="weak",
+                ssl_policy_resource=compute_v1.SslPolicy(
+                    min_tls_version="TLS_1_2", fingerprint=fingerprint
+                ),
+            )
+    op = policies.patch_unary(
+        project="p",
+        ssl_policy="weak",
+        ssl_policy_resource=compute_v1.SslPolicy(
+            min_tls_version="TLS_1_2", fingerprint=current.fingerprint
+        ),
+    )
+    assert fake.calls[-1].method == "PATCH"
+    assert fake.calls[-1].body == {"minTlsVersion": "TLS_1_2", "fingerprint": current.fingerprint}
+    wait(fake, op)
+    after = policies.get(project="p", ssl_policy="weak")
+    assert (after.min_tls_version, after.profile) == ("TLS_1_2", "COMPATIBLE")  # merged
+    assert after.fingerprint != current.fingerprint
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
