@@ -163,7 +163,7 @@ def test_big_json_under_the_file_cap_but_over_the_report_cap(tmp_path: Path) -> 
             report(
                 **{
                     "date-range": {
-                        "start-datetime": "1900-01-01T00:00:00Z",
+                        "start-datetime": "2000-01-01T00:00:00Z",
                         "end-datetime": "2100-01-01T00:00:00Z",
                     }
                 }
@@ -320,3 +320,50 @@ def test_nothing_readable_exits_1_with_no_traceback(tmp_path: Path) -> None:
         result.stdout.splitlines()[-1]
         == "0 reports, 0 duplicates skipped, 0 domains, 1 unreadable."
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "error"),
+    [
+        (
+            "9999-12-31T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "date-range.start-datetime: '9999-12-31T00:00:00Z' is not between 1970 and 9000",
+        ),
+        (
+            "0001-01-01T00:00:00+14:00",
+            "0001-01-02T00:00:00+14:00",
+            "date-range.start-datetime: '0001-01-01T00:00:00+14:00' is not between 1970 and 9000",
+        ),
+    ],
+)
+def test_dates_at_the_ends_of_time(tmp_path: Path, start: str, end: str, error: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(
+        dumps(report(**{"date-range": {"start-datetime": start, "end-datetime": end}}))
+    )
+    assert errors(path) == {str(path): error}
+
+
+def test_a_report_with_twenty_thousand_policies(tmp_path: Path) -> None:
+    doc = report()
+    doc["policies"] = doc["policies"] * 20_000
+    path = tmp_path / "r.json"
+    path.write_bytes(dumps(doc))
+    assert errors(path) == {str(path): "policies: 20,000 of them, over 1,000"}
+
+
+def test_plot_of_hostile_names_and_into_a_folder(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "r.json"
+    path.write_bytes(dumps(report(domain="$\\frac{$ bad {")))
+    target = tmp_path / "out.png"
+    result = run("reports", path, "--plot", target)
+    assert result.exit_code == 0, result.stderr
+    assert target.read_bytes().startswith(b"\x89PNG")
+    folder = tmp_path / "folder.svg"
+    folder.mkdir()
+    result = run("reports", path, "--plot", folder)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: --plot {folder}: ")
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []

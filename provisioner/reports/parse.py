@@ -14,7 +14,8 @@ total (both are kept); result types this module has never heard of (kept as writ
 
 Refused, with a one-line reason naming the field: not JSON, JSON nested deeper than the
 parser's stack allows, no `policies` list, a policy without `policy-type` or `summary`, a
-count that is negative, fractional or above `MAX_COUNT`, a date-time that is not ISO 8601, a
+count that is negative, fractional or above `MAX_COUNT`, a date-time that is not ISO 8601 or
+not within `MIN_YEAR`..`MAX_YEAR`, more than `MAX_POLICIES` policies, a
 range that ends before it starts or spans more than `MAX_RANGE_DAYS` days.
 """
 
@@ -37,6 +38,15 @@ a bigger number is a corrupt or hostile report that would swamp every rate."""
 MAX_RANGE_DAYS = 31
 """The longest date range read. Reports cover one day (RFC 8460 section 4.1 recommends 24
 hours); a month is generous, and a 100-year range would make 36,500 day buckets."""
+
+MAX_POLICIES = 1_000
+"""Policies read per report. A report covers one policy domain (RFC 8460 section 4.1), with
+an entry per policy type evaluated: a handful. A hostile 16 MiB report could otherwise hold
+100,000 policies, each a new counter to keep."""
+
+MIN_YEAR, MAX_YEAR = 1970, 9000
+"""Dates outside are refused: far from any report, and near datetime's year-9999 limit a
+day's arithmetic would overflow."""
 
 UNKNOWN_DOMAIN = "(unknown)"
 UNKNOWN_MODE = "unknown"
@@ -97,6 +107,8 @@ def parse_report(data: bytes, fallback_domain: str | None = None) -> Report:
         if "organization-name" not in document and "date-range" not in document:
             raise ReportError("not a TLS-RPT report: no organization-name, date-range, policies")
         raise ReportError("policies: missing or not a list")
+    if len(policies) > MAX_POLICIES:
+        raise ReportError(f"policies: {len(policies):,} of them, over {MAX_POLICIES:,}")
     start, end = _date_range(document.get("date-range"))
     fallback = _domain(fallback_domain) if fallback_domain else UNKNOWN_DOMAIN
     report_id = document.get("report-id")
@@ -219,7 +231,10 @@ def _datetime(value: Any, where: str) -> datetime:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ReportError(f"{where}: {_short(value)} is not an ISO 8601 date-time") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ReportError(f"{where}: {_short(value)} is not between {MIN_YEAR} and {MAX_YEAR}")
+    return moment
 
 
 def day_shares(start: datetime, end: datetime) -> list[tuple[date, int]]:

@@ -7,6 +7,7 @@ work without it; missing, it is one line naming the extra.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -42,9 +43,17 @@ def plot_failure_rates(summaries: Mapping[str, DomainSummary], target: Path) -> 
     (its suffix picks PNG or SVG). Returns the number of domains drawn (the `MAX_LINES`
     worst when there are more). Raises MtastsError for a bad suffix or a missing extra."""
     image_format = check_plot_target(target)
+    import matplotlib
     from matplotlib import pyplot
 
     chosen = sorted(summaries.values(), key=lambda s: (-s.failure_rate, s.domain))[:MAX_LINES]
+    # Domain names come from report senders: never read them as $math$ markup.
+    with matplotlib.rc_context({"text.parse_math": False}):
+        _draw(pyplot, chosen, target, image_format)
+    return len(chosen)
+
+
+def _draw(pyplot: Any, chosen: list[DomainSummary], target: Path, image_format: str) -> None:
     figure, axes = pyplot.subplots(figsize=(10, 5))
     try:
         for summary in sorted(chosen, key=lambda s: s.domain):
@@ -62,10 +71,18 @@ def plot_failure_rates(summaries: Mapping[str, DomainSummary], target: Path) -> 
             axes.legend(loc="upper left", fontsize="small")
         figure.autofmt_xdate()
         figure.tight_layout()
-        try:
-            figure.savefig(target, format=image_format)
-        except OSError as exc:
-            raise MtastsError(f"--plot {target}: {exc.strerror or exc}") from None
+        _save(figure, target, image_format)
     finally:
         pyplot.close(figure)
-    return len(chosen)
+
+
+def _save(figure: Any, target: Path, image_format: str) -> None:
+    """Write beside `target`, then rename over it: an interrupted run leaves the old file
+    or the new one, never half an image."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        figure.savefig(partial, format=image_format)
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise MtastsError(f"--plot {target}: {exc.strerror or exc}") from None

@@ -62,6 +62,10 @@ class Tally:
         except RecursionError:
             self.unreadable.append(Unreadable(blob.label, "JSON nested too deeply"))
             return
+        except Exception as exc:  # a surprise about hostile data is still one line
+            reason = f"cannot read: {type(exc).__name__}: {exc}"
+            self.unreadable.append(Unreadable(blob.label, one_line(reason)))
+            return
         key = (
             report.organization,
             report.report_id
