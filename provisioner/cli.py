@@ -153,7 +153,7 @@ def main_options(
     """Declarative MTA-STS (RFC 8461) and TLS reporting (RFC 8460): plan, then apply."""
     _options.verbose = verbose or verbose_from_env()
     for console in (stdout, stderr):
-        console.no_color = no_color or console.no_color
+        console.no_color = no_color or os.environ.get("NO_COLOR", "") != ""
 
 
 @app.command()

@@ -311,8 +311,10 @@ class Plan:
             parts.append(f"{counts['retire']} retiring{where}")
         if counts["routine"]:
             parts.append(f"{counts['routine']} routine")
-        head = ", ".join(parts) or "no domain changes"
-        return f"{head}; {counts['blocks-mail']} blocking mail"
+        blocking = f"{counts['blocks-mail']} blocking mail"
+        if not parts:
+            return blocking if counts["blocks-mail"] else f"no domain changes; {blocking}"
+        return f"{', '.join(parts)}; {blocking}"
 
     def unsafe_reason(self) -> str:
         """Why the plan needs `--allow-destroy`, in one sentence."""
