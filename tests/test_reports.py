@@ -300,3 +300,12 @@ def test_days_a_report_covers(start: str, end: str, days: list[date]) -> None:
         "policies": [],
     }
     assert [day for day, _ in parse_report(json.dumps(doc).encode()).days] == days
+
+
+def test_cli_needs_a_path_and_documents_itself() -> None:
+    result = run("reports")
+    assert result.exit_code == 1  # usage errors exit 1 across mtasts (2 means "changes")
+    assert "Missing argument 'PATH...'" in result.stderr
+    shown = run("reports", "--help")
+    assert shown.exit_code == 0
+    assert "mtasts reports ~/Maildir/.tlsrpt" in shown.stdout

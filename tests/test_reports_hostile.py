@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clihelpers import run
+from clihelpers import run, run_console_script
 
 from provisioner.reports import read_reports, sources
 
@@ -367,3 +367,12 @@ def test_plot_of_hostile_names_and_into_a_folder(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: --plot {folder}: ")
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_real_process_over_the_corrupt_fixtures(tmp_path: Path) -> None:
+    corrupt = Path(__file__).parent / "fixtures" / "tlsrpt" / "reports" / "corrupt"
+    result = run_console_script("reports", corrupt, "--format", "json", cwd=tmp_path)
+    assert result.returncode == 1  # nothing readable
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert (data["reports"], len(data["unreadable"])) == (0, 8)
