@@ -1,22 +1,17 @@
 """Cloudflare DNS: the `_mta-sts` and `_smtp._tls` TXT records, read per zone and changed in
 one batch per zone per phase; and the records that stop mtasts from writing at all.
 
-Reading, two filtered, paginated listings per zone, whatever the number of domains in it
-(a per-name query would cost three calls per domain):
-- `name.startswith=_`, every type: every underscore name of the zone at once, so the TXT
-  values at `_mta-sts.<d>` and `_smtp._tls.<d>` of every domain (nested ones too:
-  `example.com`, `mail.example.com`, `a.mail.example.com` in one zone) AND a CNAME there,
-  the usual delegation to a hosted MTA-STS service, come in the same pages;
-- `type=MX` OR `name.startswith=mta-sts.` (`match=any`): the live MX hosts, which the
-  planner uses to warn before `enforce` blocks mail, and whatever record already sits at
-  a policy host `mta-sts.<d>` (a CNAME to a vendor, an A/AAAA). With `read_mx: false` the
-  second listing asks for the hosts only, and only in a zone where some policy host is
-  not a Workers custom domain yet (so a plan of deployed domains costs one listing per
-  zone, as it did before). The filter that decides what mtasts may write
-  (the first) never depends on `match=any`; were the OR ever read as an AND, only the MX
-  warning and the host check would go quiet, and attaching the custom domain would still
-  be refused by Cloudflare (HTTP 409) rather than anything being overwritten.
-`blocking` turns what the listings found into `BlockingRecord`s: a CNAME (or NS) at an
+Reading: ONE unfiltered, paginated listing per zone (`RECORDS_PER_PAGE` records a page,
+so one call for all but the largest zones), whatever the number of domains in it: a
+per-name query would cost three calls per domain, and the API takes one `name` filter per
+request, so the names mtasts reads (`_mta-sts.<d>`, `_smtp._tls.<d>`, `mta-sts.<d>` and the
+MX of `<d>`) cannot be asked for in one filtered request. From the listing come the TXT
+values at the underscore names of every domain (nested ones too: `example.com`,
+`mail.example.com`, `a.mail.example.com` in one zone) with their ids and TTLs, a CNAME or
+NS there (the usual delegation to a hosted MTA-STS service), the live MX hosts (with
+`read_mx`; the planner warns before `enforce` blocks mail) and whatever record sits at a
+policy host `mta-sts.<d>` (a CNAME to a vendor, an A/AAAA). Everything else is dropped.
+`blocking` turns what the listing found into `BlockingRecord`s: a CNAME (or NS) at an
 underscore name, an A/AAAA/CNAME/NS at a policy host that is not a Workers custom domain.
 
 Writing: Cloudflare stores records one by one, so the plan's whole wanted rrset
@@ -38,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cloudflare
-from cloudflare.types.dns import record_list_params
 
 from provisioner.dnstext import DnsTextError, txt_text
 from provisioner.dnstext import txt_value as zone_text_value
@@ -49,7 +43,9 @@ from provisioner.state import POLICY_HOST_PREFIX, BlockingRecord, Resource, reco
 
 from .client import all_pages, api_errors
 
-RECORDS_PER_PAGE = 500
+RECORDS_PER_PAGE = 5000
+"""Records a listing page: one page for nearly every zone (the API allows up to 5,000,000:
+https://developers.cloudflare.com/api/resources/dns/subresources/records/methods/list/)."""
 DELEGATING_TYPES = frozenset({"CNAME", "NS"})
 """At a TXT name: nothing can be written beside them (RFC 1034 section 3.6.2, RFC 1034
 section 4.2.1: below a zone cut the parent's records are not served)."""
@@ -91,8 +87,6 @@ class ZoneRecords:
     txt: dict[str, list[TxtRecord]] = field(default_factory=dict)
     mx: dict[str, list[str]] | None = None
     other: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    hosts_read: bool = False
-    """Whether the records at the policy hosts were listed (see `DnsRecords.read_zone`)."""
 
 
 @dataclass(frozen=True)
@@ -177,81 +171,40 @@ class DnsRecords:
         self._zones: dict[str, ZoneRecords] = {}
         self._lock = threading.Lock()
 
-    def read_zone(self, zone_id: str, label: str, *, hosts: bool = False) -> ZoneRecords:
-        """The zone's records at underscore names (and MX, and at the policy hosts when
-        `hosts` or `read_mx`), read once and cached.
-
-        With `read_mx` the hosts come in the MX listing at no extra call. Without it, the
-        host listing is a call of its own, made only for a zone where some policy host is
-        not yet a Workers custom domain (`hosts`): a bound host cannot hold a record of its
-        own, so a plan of domains already deployed costs what it did before the check.
-        """
+    def read_zone(self, zone_id: str, label: str) -> ZoneRecords:
+        """The zone's records at the names mtasts reads (see module doc), listed once (one
+        paginated listing) and cached for the run."""
         with self._lock:
             records = self._zones.get(zone_id)
-        if records is None:
-            records = self._list_underscore(zone_id, label)
-        if not records.hosts_read and (hosts or self._read_mx):
-            self._list_hosts(zone_id, label, records)
-        with self._lock:
-            self._zones[zone_id] = records
-        return records
-
-    def _list_underscore(self, zone_id: str, label: str) -> ZoneRecords:
-        with api_errors(self._provider, f"{label}: listing records at underscore names"):
-            underscore = all_pages(
+        if records is not None:
+            return records
+        with api_errors(self._provider, f"{label}: listing DNS records"):
+            listed = all_pages(
                 lambda page: self._client.dns.records.list(
-                    zone_id=zone_id,
-                    name={"startswith": "_"},
-                    page=page,
-                    per_page=RECORDS_PER_PAGE,
+                    zone_id=zone_id, page=page, per_page=RECORDS_PER_PAGE
                 )
             )
-        records = ZoneRecords()
-        for rec in underscore:
-            rtype = str(getattr(rec, "type", ""))
-            name = _name(rec.name)
+        records = ZoneRecords(mx={} if self._read_mx else None)
+        for rec in listed:
+            self._keep(records, str(getattr(rec, "type", "")), rec)
+        with self._lock:
+            return self._zones.setdefault(zone_id, records)
+
+    @staticmethod
+    def _keep(records: ZoneRecords, rtype: str, rec: Any) -> None:
+        """File one listed record where the planner looks for it; drop the rest."""
+        name = _name(rec.name)
+        if name.startswith("_"):
             if rtype == "TXT":
                 records.txt.setdefault(name, []).append(
                     TxtRecord(rec.id, txt_value(rec.content or ""), int(rec.ttl or AUTO_TTL))
                 )
             elif rtype in DELEGATING_TYPES:
                 records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
-        return records
-
-    def _list_hosts(self, zone_id: str, label: str, records: ZoneRecords) -> None:
-        """The policy hosts' records (and the MX records, with `read_mx`) into `records`."""
-
-        def page_of(page: int) -> Any:
-            host: record_list_params.Name = {"startswith": POLICY_HOST_PREFIX}
-            if self._read_mx:
-                return self._client.dns.records.list(
-                    zone_id=zone_id,
-                    type="MX",
-                    name=host,
-                    match="any",
-                    page=page,
-                    per_page=RECORDS_PER_PAGE,
-                )
-            return self._client.dns.records.list(
-                zone_id=zone_id, name=host, page=page, per_page=RECORDS_PER_PAGE
-            )
-
-        what = "MX records and policy hosts" if self._read_mx else "policy hosts"
-        with api_errors(self._provider, f"{label}: listing {what}"):
-            listed = all_pages(page_of)
-        mx: dict[str, list[str]] | None = {} if self._read_mx else None
-        other: dict[str, list[tuple[str, str]]] = {}
-        for rec in listed:
-            rtype = str(getattr(rec, "type", ""))
-            name = _name(rec.name)
-            if rtype == "MX" and mx is not None and rec.content:
-                mx.setdefault(name, []).append(_name(rec.content))
-            if name.startswith(POLICY_HOST_PREFIX) and rtype in HOST_TYPES:
-                other.setdefault(name, []).append((rtype, _name(rec.content or "")))
-        with self._lock:
-            records.mx = mx
-            records.other.update(other)
-            records.hosts_read = True
+        elif rtype == "MX" and records.mx is not None and rec.content:
+            records.mx.setdefault(name, []).append(_name(rec.content))
+        if name.startswith(POLICY_HOST_PREFIX) and rtype in HOST_TYPES:
+            records.other.setdefault(name, []).append((rtype, _name(rec.content or "")))
 
     def blocking(self, zone_id: str, domain: str, host_is_ours: bool) -> tuple[BlockingRecord, ...]:
         """Records at `domain`'s names that mtasts must not write beside (see module doc).

@@ -9,10 +9,9 @@ shared connect and read timeouts and the run a deadline (client.py, gate.py).
 
 How a run spends API calls (the account-wide rate limit is ~1,200 per 5 minutes):
 - read: the script content once (it is also `managed_domains`), the custom domains once,
-  the zones once (N/50 pages, skipped for domains pinned in `zone_ids`), and two filtered
-  listings per zone: every record at an underscore name, and the MX records (unless
-  `read_mx: false`) with whatever sits at the policy hosts (dns.py; without MX, only for
-  zones where a policy host is not a custom domain yet).
+  the zones once (N/50 pages, skipped for domains pinned in `zone_ids`), and ONE paginated
+  listing of each zone's records (dns.py): about one call per domain on a plan, empty or
+  not (issue 9.9; benchmarks/cloudflare_scale.py).
 - apply, per phase: endpoints one call each (the API has no batch for them); every policy
   change of the phase in ONE upload (plus a read before it, to carry over what others
   wrote, and one after, to confirm it is live); TXT changes in one batch call per zone,
@@ -160,13 +159,8 @@ class CloudflareProvider(Provider):
         self._read_since_fetch = True
         zone_of = api.zones.zones_for(list(domains))
         first_domain = {zone: domain for domain, zone in reversed(zone_of.items())}
-        bound = api.domains.by_host()
-        unbound = {zone for domain, zone in zone_of.items() if policy_host(domain) not in bound}
-        each(
-            lambda z: api.dns.read_zone(z, first_domain[z], hosts=z in unbound),
-            sorted(first_domain),
-            api.workers,
-        )
+        api.domains.by_host()
+        each(lambda z: api.dns.read_zone(z, first_domain[z]), sorted(first_domain), api.workers)
         live: dict[str, LiveDomain] = {}
         for domain in domains:
             zone = zone_of[domain]

@@ -7,7 +7,7 @@
   with the listing split into many pages, where a read that stops early would lose names.
 - A delegation or a vendor's host at a name mtasts would write (`_mta-sts`/`_smtp._tls` as
   a CNAME, `mta-sts.<d>` as a CNAME or A/AAAA that is not a Workers custom domain) reads
-  as `LiveDomain.blocking` from the same two listings per zone, and the plan refuses with
+  as `LiveDomain.blocking` from the one listing per zone, and the plan refuses with
   one line per domain, exit 1, nothing written.
 """
 
@@ -98,13 +98,13 @@ def test_nested_domains_in_one_zone_keep_every_foreign_value(
     assert "No changes" in again.stdout
     assert writes(cf_api) == 0
     if per_page == DEFAULT_PER_PAGE:
-        assert cf_api.count("GET", LISTINGS) == 2, "two listings for the one zone"
+        assert cf_api.count("GET", LISTINGS) == 1, "one listing for the one zone"
     for domain in NESTED:
         alone = run("plan", "-c", spec, "-d", domain, "--detailed-exitcode")
         assert alone.exit_code == 0, alone.stdout
 
 
-def test_blocking_records_are_read_in_the_same_two_listings(cf_api, tmp_path):
+def test_blocking_records_are_read_in_the_one_listing_per_zone(cf_api, tmp_path):
     zones = add_zones(cf_api, "example.com", "example.org")
     z, o = zones["example.com"], zones["example.org"]
     state = cf_api.state
@@ -148,7 +148,7 @@ def test_blocking_records_are_read_in_the_same_two_listings(cf_api, tmp_path):
     }
     assert live["example.com"].blocking == (), "a Workers custom domain is mtasts's endpoint"
     assert live["example.com"].mx_hosts == ("mx.example.com",), "MX still read"
-    assert cf_api.count("GET", LISTINGS) == 4, "two listings per zone, as before"
+    assert cf_api.count("GET", LISTINGS) == 2, "one listing per zone"
 
 
 def test_read_mx_false_still_finds_the_vendor_host(cf_api, tmp_path):
@@ -160,18 +160,17 @@ def test_read_mx_false_still_finds_the_vendor_host(cf_api, tmp_path):
     live = provider.read(["example.com"], NoProgress())
     assert [b.rdtype for b in live["example.com"].blocking] == ["CNAME"]
     assert live["example.com"].mx_hosts is None
-    assert cf_api.count("GET", LISTINGS) == 2
+    assert cf_api.count("GET", LISTINGS) == 1
 
 
-def test_read_mx_false_lists_hosts_only_where_a_host_is_not_deployed(cf_api, tmp_path):
-    """Without MX, the host listing is a call of its own: made for zones with a host that
-    is not a Workers custom domain yet, so plans of deployed domains cost what they did."""
+def test_every_plan_lists_each_zone_once_with_or_without_mx(cf_api, tmp_path):
+    """One listing per zone whatever the plan: new domains, deployed ones, MX or not."""
     names = ["a.example", "b.example", "c.example"]
     add_zones(cf_api, *names)
     spec = cf_spec(tmp_path, domains_spec(names[:2]), read_mx=False)
     cf_api.calls.clear()
     assert run("plan", "-c", spec).exit_code == 0
-    assert cf_api.count("GET", LISTINGS) == 2 * 2, "new domains: underscore names and hosts"
+    assert cf_api.count("GET", LISTINGS) == 2, "new domains: one listing per zone"
     assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
 
     cf_api.calls.clear()
@@ -181,7 +180,7 @@ def test_read_mx_false_lists_hosts_only_where_a_host_is_not_deployed(cf_api, tmp
     spec = cf_spec(tmp_path, domains_spec(names), read_mx=False)
     cf_api.calls.clear()
     assert run("plan", "-c", spec, "--detailed-exitcode").exit_code == 2
-    assert cf_api.count("GET", LISTINGS) == 2 + 2, "only the new domain's zone lists hosts"
+    assert cf_api.count("GET", LISTINGS) == 3, "one listing per zone"
 
 
 def test_plan_refuses_a_delegated_domain_naming_the_record_and_writes_nothing(cf_api, tmp_path):
