@@ -109,10 +109,15 @@ class Certificates:
         flags = each(tagged, candidates, workers=4)
         return [cert for cert, ok in zip(candidates, flags, strict=True) if ok]
 
-    def request_group(self, number: int, hosts: Sequence[str]) -> str:
-        """Request the SAN certificate for a group's hosts (the first sorted is its name)."""
+    def request_group(self, number: int, hosts: Sequence[str], replacing: str = "") -> str:
+        """Request the SAN certificate for a group's hosts (the first sorted is its name).
+
+        The idempotency token names the group, its hosts and the certificate it replaces:
+        an apply retried after a lost answer gets the same certificate back, while a host
+        set seen before (a host left and came back) gets a new one, not the deleted one."""
         names = sorted(hosts)
-        token = hashlib.sha256(f"{number} {' '.join(names)}".encode()).hexdigest()[:32]
+        seed = f"{number} {replacing} {' '.join(names)}"
+        token = hashlib.sha256(seed.encode()).hexdigest()[:32]
         where = f"group {number}"
         with reported(self.provider, where, f"requesting a certificate for {len(names)} hosts"):
             answer = self.client.request_certificate(

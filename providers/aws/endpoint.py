@@ -287,7 +287,9 @@ class Endpoints:
                 if owned:
                     group.cert = owned[0]
                 else:
-                    arn = self.certificates.request_group(group.number, sorted(want))
+                    arn = self.certificates.request_group(
+                        group.number, sorted(want), group.dist.cert_arn if group.dist else ""
+                    )
                     group.cert = Certificate(arn, first, "PENDING_VALIDATION", want)
             if group.cert.status != "ISSUED":
                 group.validation = self.certificates.wait_validation_records(
