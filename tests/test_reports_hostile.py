@@ -376,3 +376,14 @@ def test_real_process_over_the_corrupt_fixtures(tmp_path: Path) -> None:
     assert result.stderr == ""
     data = json.loads(result.stdout)
     assert (data["reports"], len(data["unreadable"])) == (0, 8)
+
+
+def test_gzip_members_padding_and_trailing_garbage(tmp_path: Path) -> None:
+    data = dumps(report())
+    members = tmp_path / "members.gz"
+    members.write_bytes(gzip.compress(data[:20]) + gzip.compress(data[20:]) + b"\0\0\0")
+    trailing = tmp_path / "trailing.gz"
+    trailing.write_bytes(gzip.compress(dumps(report("r-2"))) + b"junk")
+    result = read_reports([members, trailing])
+    assert result.reports == 1
+    assert errors(trailing) == {str(trailing): "corrupt gzip: data after the compressed stream"}
