@@ -26,7 +26,8 @@ Converge, for the phase's domains at once:
   6. wait, bounded by MTASTS_GCP_CERT_TIMEOUT, until every certificate is ACTIVE.
 A FAILED certificate, or an entry naming another certificate, is replaced at step 2.
 Remove: the records (`write_dns_removal`), the host rules (one URL map update), then per
-domain entry, certificate, authorization; the shared pieces only when no host is left.
+domain entry, certificate, authorization; the shared pieces only when no host is left and
+the URL map holds no host rule of somebody else's (those are never deleted).
 
 `describe` reads only Compute and Certificate Manager: whether the records of
 `dns_records()` are live in Cloud DNS is the provider core's to compare (it holds the
@@ -289,12 +290,16 @@ class GcpEndpoints:
         doomed = [record for domain in domains for record in self.dns_records(inventory, domain)]
         if doomed:
             write_dns_removal(doomed)
-        if left:
+        umap = live["urlMaps"].get(self.names.url_map)
+        shared = umap is not None and urlmap.has_foreign(umap)
+        if left or shared:
+            # Somebody else's host rule in the map serves through this load balancer:
+            # only mtasts's hosts go, the load balancer and certificate map stay.
             self.lb.ensure_url_map(live, set(), hosts)
         else:
             self.lb.teardown(live)
         each(lambda domain: self._uncertify(inventory, domain), domains)
-        if not left and inventory.entries is not None:
+        if not left and not shared and inventory.entries is not None:
             self.certs.delete(None, self.certs.map_name)
             inventory.entries = None
 

@@ -274,10 +274,14 @@ class LoadBalancer:
         raise AssertionError("unreachable")
 
     def ensure_url_map(self, live: Live, add: set[str], drop: set[str]) -> None:
-        """The URL map serving (its hosts | add) - drop: one insert or one update.
+        """The URL map serving (its hosts | add) - drop: one insert or one patch.
 
-        The update carries the map's fingerprint; a 412 (changed since read) re-reads it
-        and tries once more, then stops with one line.
+        The change is a `urlMaps.patch` of `hostRules` and `pathMatchers` under the map's
+        fingerprint, foreign entries kept as read (`urlmap.merged`, whose docstring says why
+        not narrower and why not PUT); a whole `update` only when the map's default route
+        is wrong too or no host rule would be left (a merge patch cannot empty a list). A
+        412 (somebody changed the map since it was read) reads it again and merges once
+        more, so their change is kept, not overwritten; a second 412 is one line.
         """
         n = self.names
         bb_link = self.link("backendBuckets", n.backend_bucket)
@@ -290,27 +294,46 @@ class LoadBalancer:
             live["urlMaps"][n.url_map] = built  # no fingerprint: an update re-reads (412)
             return
         for attempt in (1, 2):
-            desired = urlmap.build(n.url_map, bb_link, (urlmap.hosts_of(current) | add) - drop)
-            if urlmap.served(desired) == urlmap.served(current):
+            desired = urlmap.merged(current, bb_link, (urlmap.hosts_of(current) | add) - drop)
+            now, then = urlmap.served(current), urlmap.served(desired)
+            if now == then:
                 return
-            desired.fingerprint = current.fingerprint
-            request = compute_v1.UpdateUrlMapRequest(
-                project=self.compute.project,
-                url_map=n.url_map,
-                url_map_resource=desired,
-                request_id=str(uuid.uuid4()),
-            )
+            request: Any
+            if now["default"] == then["default"] and desired.host_rules:
+                method = "patch_unary"
+                request = compute_v1.PatchUrlMapRequest(
+                    project=self.compute.project,
+                    url_map=n.url_map,
+                    url_map_resource=compute_v1.UrlMap(
+                        host_rules=desired.host_rules,
+                        path_matchers=desired.path_matchers,
+                        fingerprint=current.fingerprint,
+                    ),
+                    request_id=str(uuid.uuid4()),
+                )
+            else:
+                method = "update_unary"
+                desired.fingerprint = current.fingerprint
+                request = compute_v1.UpdateUrlMapRequest(
+                    project=self.compute.project,
+                    url_map=n.url_map,
+                    url_map_resource=desired,
+                    request_id=str(uuid.uuid4()),
+                )
             try:
                 operation = self.compute.mutate(
-                    f"updating URL map {n.url_map}",
-                    compute_v1.UrlMapsClient,
-                    "update_unary",
-                    request,
+                    f"updating URL map {n.url_map}", compute_v1.UrlMapsClient, method, request
                 )
             except ProviderError as exc:
-                stale = isinstance(exc.__context__, google_exceptions.PreconditionFailed)
-                if not stale or attempt == 2:
+                if not isinstance(exc.__context__, google_exceptions.PreconditionFailed):
                     raise
+                if attempt == 2:
+                    raise ProviderError(
+                        f"{self.compute.provider}: URL map {n.url_map} changed again while "
+                        "mtasts updated it (HTTP 412, stale fingerprint, twice): another "
+                        "writer is at work; nothing of mtasts's change was applied; run "
+                        "apply again"
+                    ) from None
                 current = self.compute.get("urlMaps", n.url_map)
                 continue
             self.compute.wait([operation])

@@ -23,13 +23,24 @@ the map once per forwarding rule using it, twice here (IPv4 and IPv6)
 (https://cloud.google.com/load-balancing/docs/url-map-size-quota). A change over either
 limit is refused by the API, nothing of it applied, and reported as one line.
 
-The map is mtasts's (by name): it is written whole, and compared by what it serves
-(`served`), not field by field, so defaults the API adds never look like a change.
+The map is mtasts's (by name) and compared by what it serves (`served`), not field by field,
+so defaults the API adds never look like a change. A host rule or path matcher somebody
+else added to it (anything whose path matcher is not `host-<16 hex>`) is foreign: `merged`
+keeps it as read, in its place, so a change of mtasts's hosts sends it back byte for byte.
+
+How a change is sent (providers/gcp/loadbalancer.py): `urlMaps.patch`, a JSON merge patch
+carrying the fingerprint, `hostRules` and `pathMatchers` only (and the default route when
+it is wrong). The API has no narrower update: a merge patch replaces a list whole, so both
+lists go in full, foreign entries included; but the map's other fields (`tests`,
+`headerAction`, a custom error policy somebody set) are left as they are, where an
+`urlMaps.update` (PUT) would clear whatever the body leaves out. Same one call either way
+(https://cloud.google.com/compute/docs/reference/rest/v1/urlMaps/patch).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from google.cloud import compute_v1
@@ -37,6 +48,7 @@ from google.cloud import compute_v1
 POLICY_PATH = "/.well-known/mta-sts.txt"
 NOT_FOUND_PREFIX = "/mtasts-no-such-object/"
 MATCHER_PREFIX = "host-"
+_OURS = re.compile(r"host-[0-9a-f]{16}")
 
 
 def matcher_name(host: str) -> str:
@@ -120,13 +132,47 @@ def served(umap: Any) -> dict[str, Any]:
     return {"default": _default(umap), "hosts": hosts}
 
 
+def is_ours(matcher: str) -> bool:
+    """True for a path matcher name of mtasts's shape (`host-` and 16 hex digits)."""
+    return _OURS.fullmatch(matcher) is not None
+
+
 def hosts_of(umap: Any) -> set[str]:
     """The policy hosts the map has a host rule for (any rule of mtasts's shape)."""
     found: set[str] = set()
     for rule in umap.host_rules:
-        if rule.path_matcher.startswith(MATCHER_PREFIX):
+        if is_ours(rule.path_matcher):
             found.update(h.lower() for h in rule.hosts)
     return found
+
+
+def has_foreign(umap: Any) -> bool:
+    """True when somebody else's host rules or path matchers are in the map."""
+    return any(not is_ours(r.path_matcher) for r in umap.host_rules) or any(
+        not is_ours(pm.name) for pm in umap.path_matchers
+    )
+
+
+def merged(umap: Any, bucket_link: str, hosts: set[str]) -> compute_v1.UrlMap:
+    """`umap` serving exactly mtasts's `hosts`, everything foreign in it kept as read.
+
+    Foreign host rules and path matchers stay in their order and come first; mtasts's
+    follow, sorted by host. The map's default route becomes mtasts's 404 (the map is
+    mtasts's by name); every other field is copied as read.
+    """
+    ours = build(umap.name, bucket_link, hosts)
+    out = compute_v1.UrlMap(umap)
+    del out.host_rules[:]
+    del out.path_matchers[:]
+    out.host_rules.extend(r for r in umap.host_rules if not is_ours(r.path_matcher))
+    out.host_rules.extend(ours.host_rules)
+    out.path_matchers.extend(pm for pm in umap.path_matchers if not is_ours(pm.name))
+    out.path_matchers.extend(ours.path_matchers)
+    out.default_service = ours.default_service
+    out.default_route_action = ours.default_route_action
+    if "default_url_redirect" in out:
+        del out.default_url_redirect  # a default service and a redirect exclude each other
+    return out
 
 
 _LAST_SERVED: list[tuple[Any, dict[str, Any]]] = []

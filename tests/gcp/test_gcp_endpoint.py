@@ -64,7 +64,7 @@ def test_converge_from_empty_creates_each_shared_piece_once(fakes, endpoints):
     for collection, names in SHARED.items():
         assert fakes.compute.names(collection, project=PROJECT) == names
         assert inserts(fakes, collection) == len(names), collection
-    assert fakes.compute.count("PUT", "/urlMaps/") == 0  # the map was created with every host
+    assert fakes.compute.count("PATCH", "/urlMaps/") == 0  # the map was created with every host
     assert fakes.certs.count("POST", "/certificateMaps$") == 1
     for kind in ("dnsAuthorizations", "certificates", "certificateMapEntries"):
         assert len(fakes.certs.names(kind)) == len(DOMAINS)
@@ -262,8 +262,8 @@ def test_adding_a_domain_changes_the_url_map_once(fakes, endpoints):
     converge(endpoints, DOMAINS[:2])
     fakes.forget_calls()
     converge(endpoints, DOMAINS)
-    assert fakes.compute.count("PUT", "/urlMaps/mtasts-lb-urls$") == 1
-    assert fakes.compute.count("PATCH", "/urlMaps/") == 0
+    assert fakes.compute.count("PATCH", "/urlMaps/mtasts-lb-urls$") == 1
+    assert fakes.compute.count("PUT", "/urlMaps/") == 0
     for collection in SHARED:
         assert inserts(fakes, collection) == 0
     route = fakes.compute.resolve(f"mta-sts.{DOMAINS[2]}", POLICY_PATH, project=PROJECT)

@@ -65,7 +65,7 @@ def test_adding_one_domain_to_thirty_costs_three_calls_and_one_map_update(fakes,
     inventory = endpoints.read(names)
     fakes.forget_calls()
     endpoints.converge(inventory, names, Dns().write)
-    assert fakes.compute.count("PUT") == 1
+    assert fakes.compute.count("PATCH") == 1
     # three creates, a listing awaiting each kind, the map update and its poll, one listing
     # of certificates until ACTIVE
     assert fakes.calls() <= PER_DOMAIN + 3 + 2 + 1, [(c.method, c.path) for c in fakes.certs.calls]

@@ -150,24 +150,31 @@ def test_url_map_over_its_size_limit_is_one_line(fakes, endpoints):
     assert served(fakes)  # nothing of the refused update was applied
 
 
-def test_a_stale_fingerprint_is_read_again_once(fakes, endpoints):
+def test_a_stale_fingerprint_is_read_again_once_keeping_the_other_writers_rule(fakes, endpoints):
     converge(endpoints, ["example.com"])
     inventory = endpoints.read([])
-    with fakes.compute.lock:  # someone else changes the map after our read
-        fakes.compute.resources["urlMaps"][f"{PROJECT}/mtasts-lb-urls"]["fingerprint"] = "new"
+    with fakes.compute.lock:  # someone else adds a host rule after our read
+        umap = fakes.compute.resources["urlMaps"][f"{PROJECT}/mtasts-lb-urls"]
+        umap["hostRules"].append({"hosts": ["www.example.net"], "pathMatcher": "theirs"})
+        umap["pathMatchers"].append({"name": "theirs", "defaultService": umap["defaultService"]})
+        umap["fingerprint"] = "new"
     fakes.forget_calls()
     endpoints.converge(inventory, ["example.com", "example.org"], Dns().write)
-    assert fakes.compute.count("PUT", r"/urlMaps/") == 2
+    assert fakes.compute.count("PATCH", r"/urlMaps/") == 2
     assert fakes.compute.count("GET", r"/urlMaps/mtasts-lb-urls$") == 1
     assert served(fakes, "example.org") and served(fakes, "example.com")
+    umap = fakes.compute.get("urlMaps", "mtasts-lb-urls", project=PROJECT)
+    assert {"hosts": ["www.example.net"], "pathMatcher": "theirs"} in umap["hostRules"]
 
 
 def test_a_fingerprint_stale_twice_is_one_line(fakes, endpoints):
     converge(endpoints, ["example.com"])
-    fakes.compute.inject("PUT", r"/urlMaps/", 412, times=2)
+    fakes.compute.inject("PATCH", r"/urlMaps/", 412, times=2)
     message = one_line_error(endpoints, ["example.com", "example.org"])
-    assert "updating URL map" in message and "HTTP 412" in message
-    assert fakes.compute.count("PUT", r"/urlMaps/") == 2
+    assert "URL map mtasts-lb-urls changed again" in message and "HTTP 412" in message
+    assert "nothing of mtasts's change was applied" in message
+    assert fakes.compute.count("PATCH", r"/urlMaps/") == 2
+    assert not served(fakes, "example.org") and served(fakes, "example.com")
 
 
 def test_every_certificate_manager_request_is_paced(fakes, endpoints, monkeypatch):

@@ -14,6 +14,7 @@ from gcp_endpoint_testing import (
     converge,
     fresh,
     opened,
+    proxy_map,
     started,
 )
 
@@ -61,7 +62,7 @@ def test_removing_one_domain_keeps_the_rest(fakes, endpoints):
     endpoints.remove(inventory, ["example.org"], dns.remove)
     assert dns.removed == [expected_records]
     assert {r.type for r in expected_records} == {"A", "AAAA", "CNAME"}
-    assert fakes.compute.count("PUT", "/urlMaps/") == 1
+    assert fakes.compute.count("PATCH", "/urlMaps/") == 1
     assert fakes.compute.count("DELETE") == 0
     for kind in KINDS:
         assert hosts_of_kind(fakes, kind) == {"mta-sts.example.com", "mta-sts.example.net"}
@@ -143,3 +144,50 @@ def test_no_domains_no_calls(fakes, endpoints):
     endpoints.converge(inventory, [], dns.write)
     endpoints.remove(inventory, [], dns.remove)
     assert fakes.calls() == 0 and dns.written == dns.removed == []
+
+
+FOREIGN_RULE = {"hosts": ["www.example.net"], "pathMatcher": "www-site", "description": "site"}
+FOREIGN_MATCHER = {
+    "name": "www-site",
+    "description": "theirs, not mtasts's",
+    "defaultService": "",
+    "pathRules": [{"paths": ["/static/*"], "service": ""}],
+}
+
+
+def _add_foreign(fakes) -> tuple[dict, dict]:
+    """Somebody's host rule and path matcher in mtasts's URL map; as stored."""
+    with fakes.compute.lock:
+        umap = fakes.compute.resources["urlMaps"][f"{PROJECT}/mtasts-lb-urls"]
+        matcher = {**FOREIGN_MATCHER, "defaultService": umap["defaultService"]}
+        matcher["pathRules"] = [{"paths": ["/static/*"], "service": umap["defaultService"]}]
+        umap["hostRules"].insert(0, dict(FOREIGN_RULE))
+        umap["pathMatchers"].insert(0, matcher)
+        umap["fingerprint"] = "theirs"
+    stored = fakes.compute.get("urlMaps", "mtasts-lb-urls", project=PROJECT)
+    return stored["hostRules"][0], stored["pathMatchers"][0]
+
+
+def test_foreign_host_rules_survive_every_change_byte_for_byte(fakes, endpoints):
+    """Somebody else's host rule and path matcher in the map are never rewritten or lost:
+    not when mtasts adds hosts, not when it removes some, not when it removes its last."""
+    converge(endpoints, ["example.com"])
+    rule, matcher = _add_foreign(fakes)
+    converge(endpoints, ["example.com", "example.org"])
+    umap = fakes.compute.get("urlMaps", "mtasts-lb-urls", project=PROJECT)
+    assert (umap["hostRules"][0], umap["pathMatchers"][0]) == (rule, matcher)
+    [patch] = [c for c in fakes.compute.calls if c.method == "PATCH"]
+    assert set(patch.body) == {"hostRules", "pathMatchers", "fingerprint"}
+    assert patch.body["hostRules"][0] == rule and patch.body["pathMatchers"][0] == matcher
+
+    endpoints.remove(endpoints.read([]), ["example.com"], Dns().remove)
+    umap = fakes.compute.get("urlMaps", "mtasts-lb-urls", project=PROJECT)
+    assert (umap["hostRules"][0], umap["pathMatchers"][0]) == (rule, matcher)
+    assert len(umap["hostRules"]) == 2
+
+    endpoints.remove(endpoints.read([]), ["example.org"], Dns().remove)
+    umap = fakes.compute.get("urlMaps", "mtasts-lb-urls", project=PROJECT)
+    assert umap["hostRules"] == [rule] and umap["pathMatchers"] == [matcher]
+    # their host is served through the load balancer: it stays, with the certificate map
+    assert fakes.compute.names("targetHttpsProxies", project=PROJECT) == ["mtasts-lb-https"]
+    assert fakes.certs.map_exists(proxy_map(fakes))
