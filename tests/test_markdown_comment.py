@@ -76,6 +76,9 @@ def test_a_400_domain_plan_cut_to_the_budget_keeps_every_risky_row():
     markdown = render_markdown(plan, limit=budget)
 
     assert len(markdown) <= budget
+    assert "<summary>Record-level changes on provider local (6 changes)</summary>" in markdown
+    assert "| blocks.example | sts_record | update |" in markdown, "risky details kept"
+    assert "| r0000.example | policy |" not in markdown, "routine details go before rows"
     rows = _domain_rows(markdown)
     kinds = [row.split(" | ")[1] for row in rows]
     assert kinds[:3] == ["blocks-mail", "downgrade", "retire"], "risky rows are never cut"
@@ -98,7 +101,9 @@ def test_risky_rows_stay_even_past_a_budget_too_small_for_them():
 
     kinds = [row.split(" | ")[1] for row in _domain_rows(markdown)]
     assert kinds == ["blocks-mail", "downgrade", "retire"]
-    assert "Record-level changes are left out, to fit one comment." in markdown
+    assert "Record-level changes" not in markdown.replace(
+        "Record-level changes of 3 domains above are left out, to fit one comment.", ""
+    ), "past the budget, even risky details go; risky rows stay"
     assert "51 domains (1 enforce, 50 routine; 102 changes) not shown here" in markdown
 
 

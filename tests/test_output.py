@@ -345,9 +345,12 @@ def test_markdown_for_3000_domains_fits_one_github_comment(big_markdown):
     assert all(len(_cells(row)) == 4 for row in _table_rows(big_markdown))
 
 
-def test_markdown_truncated_still_has_details_per_provider(big_markdown):
-    assert "Record-level changes on provider a" in big_markdown
-    assert "Record-level changes on provider b" in big_markdown
+def test_markdown_truncated_keeps_rows_of_every_provider_before_routine_details(big_markdown):
+    providers = [_cells(row)[2].strip() for row in _domain_rows(big_markdown)]
+    assert providers.count("`a`") > 0
+    assert abs(providers.count("`a`") - providers.count("`b`")) <= 1, "providers take turns"
+    assert "Record-level changes on provider" not in big_markdown, "routine details go first"
+    assert f"Record-level changes of {len(providers)} domains above are left out" in (big_markdown)
 
 
 def test_markdown_with_many_warnings_still_fits_one_comment(tmp_path):
@@ -362,4 +365,4 @@ def test_markdown_with_many_warnings_still_fits_one_comment(tmp_path):
 
     assert result.exit_code == 0
     assert len(result.stdout) <= GITHUB_COMMENT_LIMIT
-    assert TABLE_HEADER in result.stdout
+    assert DOMAIN_HEADER in result.stdout

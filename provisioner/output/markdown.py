@@ -38,8 +38,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from functools import cache
-from itertools import groupby
+from functools import cache, lru_cache
 
 import idna
 import jinja2
@@ -93,20 +92,21 @@ def render_markdown(
 ) -> str:
     """The comment for `plan`, at most `limit` characters unless its risky rows alone are
     longer (they are never cut). `header` is one line of text shown first (escaped)."""
+    parts = _Parts.of(plan, header)
     kept = [d for d in plan.domains if d.risk.risky]
     optional = _cut_order([d for d in plan.domains if not d.risk.risky])
-    full = _render(plan, header, kept + optional, details=True)
+    full = parts.render(kept + optional, details=True)
     if len(full) <= limit:
         return full
-    for details in (True, False):
+    for details in (False, None):
         low, high = 0, len(optional)
         while low < high:
             middle = (low + high + 1) // 2
-            if len(_render(plan, header, kept + optional[:middle], details)) <= limit:
+            if len(parts.render(kept + optional[:middle], details)) <= limit:
                 low = middle
             else:
                 high = middle - 1
-        text = _render(plan, header, kept + optional[:low], details)
+        text = parts.render(kept + optional[:low], details)
         if len(text) <= limit:
             return text
     return text
@@ -124,55 +124,78 @@ def _cut_order(domains: list[DomainPlan]) -> list[DomainPlan]:
     return [d for *_, d in sorted(order, key=lambda item: item[:3])]
 
 
-def _render(plan: Plan, header: str, chosen: list[DomainPlan], details: bool) -> str:
-    env = markdown_environment()
-    shown = sorted(chosen, key=lambda d: (d.risk.rank, d.provider, d.domain))
-    names = {(d.provider, d.domain) for d in shown}
-    visible = [c for c in plan.changes if (c.provider, c.domain) in names]
-    ordered = sorted(visible, key=lambda c: (c.provider, c.domain, c.phase))
-    tables = (
-        [
-            (provider, [_row(c) for c in group])
-            for provider, group in groupby(ordered, key=lambda c: c.provider)
-        ]
-        if details
-        else []
-    )
-    planned = {(d.provider, d.domain) for d in plan.domains}
-    hidden = [c for c in plan.changes if (c.provider, c.domain) not in names]
-    hidden_domains = {(c.provider, c.domain) for c in hidden} | (planned - names)
-    cautions = _alerts(plan, (Risk.BLOCKS_MAIL,))
-    warnings = _alerts(plan, (Risk.DOWNGRADE, Risk.RETIRE))
-    return env.get_template("plan.md.j2").render(
-        plan=plan,
-        header=redact(header),
-        counts=plan.summary_line().removeprefix("Plan: ").rstrip("."),
-        risk_line=plan.risk_line(),
-        rows=[_domain_row(d) for d in shown],
-        tables=tables,
-        details_cut=not details and bool(visible),
-        cautions=cautions,
-        alert_warnings=warnings,
-        unsafe=redact(unsafe_message(plan)) if plan.unsafe else "",
-        hidden_changes=len(hidden),
-        hidden_domains=len(hidden_domains),
-        hidden_by_risk=", ".join(
-            f"{number} {risk}"
-            for risk in Risk
-            if (
-                number := sum(
-                    1
-                    for d in plan.domains
-                    if d.risk is risk and (d.provider, d.domain) not in names
-                )
+@dataclass(frozen=True)
+class _Parts:
+    """What every bisection step shares, computed once per comment (rows, alerts, lists):
+    `redact` and the policy parsing behind `describe` cost more than the template."""
+
+    plan: Plan
+    values: dict[str, object]
+    rows: dict[tuple[str, str], _DomainRow]
+    changes: dict[tuple[str, str], list[_Row]]
+    change_count: dict[tuple[str, str], int]
+
+    @classmethod
+    def of(cls, plan: Plan, header: str) -> _Parts:
+        changes: dict[tuple[str, str], list[_Row]] = {}
+        for change in sorted(plan.changes, key=lambda c: (c.provider, c.domain, c.phase)):
+            changes.setdefault((change.provider, change.domain), []).append(_row(change))
+        values: dict[str, object] = {
+            "plan": plan,
+            "header": redact(header),
+            "counts": plan.summary_line().removeprefix("Plan: ").rstrip("."),
+            "risk_line": plan.risk_line(),
+            "cautions": _alerts(plan, (Risk.BLOCKS_MAIL,)),
+            "alert_warnings": _alerts(plan, (Risk.DOWNGRADE, Risk.RETIRE)),
+            "unsafe": redact(unsafe_message(plan)) if plan.unsafe else "",
+            "where_to_see_all": MarkdownText(WHERE_TO_SEE_ALL),
+            "notes": [redact(note) for note in plan.notes[:MAX_LISTED]],
+            "more_notes": max(0, len(plan.notes) - MAX_LISTED),
+            "warnings": [redact(warning) for warning in plan.warnings[:MAX_LISTED]],
+            "more_warnings": max(0, len(plan.warnings) - MAX_LISTED),
+        }
+        return cls(
+            plan,
+            values,
+            {(d.provider, d.domain): _domain_row(d) for d in plan.domains},
+            changes,
+            {key: len(rows) for key, rows in changes.items()},
+        )
+
+    def render(self, chosen: list[DomainPlan], details: bool | None) -> str:
+        """`chosen` as rows; record-level details for all of them (True), for the risky
+        ones only (False: routine details go before routine rows), or for none (None)."""
+        shown = sorted(chosen, key=lambda d: (d.risk.rank, d.provider, d.domain))
+        names = {(d.provider, d.domain) for d in shown}
+        detailed = (
+            names
+            if details
+            else {(d.provider, d.domain) for d in shown if d.risk.risky}
+            if details is False
+            else set()
+        )
+        tables: list[tuple[str, list[_Row]]] = []
+        if detailed:
+            for key in sorted(detailed & set(self.changes)):
+                if not tables or tables[-1][0] != key[0]:
+                    tables.append((key[0], []))
+                tables[-1][1].extend(self.changes[key])
+        hidden = [d for d in self.plan.domains if (d.provider, d.domain) not in names]
+        hidden_keys = (set(self.changes) - names) | {(d.provider, d.domain) for d in hidden}
+        by_risk = {risk: sum(1 for d in hidden if d.risk is risk) for risk in Risk}
+        return (
+            markdown_environment()
+            .get_template("plan.md.j2")
+            .render(
+                **self.values,
+                rows=[self.rows[(d.provider, d.domain)] for d in shown],
+                tables=tables,
+                details_cut=sum(1 for key in names - detailed if key in self.changes),
+                hidden_changes=sum(self.change_count.get(key, 0) for key in hidden_keys),
+                hidden_domains=len(hidden_keys),
+                hidden_by_risk=", ".join(f"{n} {risk}" for risk, n in by_risk.items() if n),
             )
-        ),
-        where_to_see_all=MarkdownText(WHERE_TO_SEE_ALL),
-        notes=[redact(note) for note in plan.notes[:MAX_LISTED]],
-        more_notes=max(0, len(plan.notes) - MAX_LISTED),
-        warnings=[redact(warning) for warning in plan.warnings[:MAX_LISTED]],
-        more_warnings=max(0, len(plan.warnings) - MAX_LISTED),
-    )
+        )
 
 
 _ALERT_TITLES = {
@@ -252,7 +275,15 @@ def markdown_environment() -> jinja2.Environment:
 
 
 def _finalize(value: object) -> str:
-    return value if isinstance(value, MarkdownText) else escape_markdown(value)
+    if isinstance(value, MarkdownText):
+        return value
+    return _escape_text(value) if isinstance(value, str) else escape_markdown(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _escape_text(text: str) -> str:
+    """`escape_markdown` remembered: a cut comment renders each cell once per bisection step."""
+    return escape_markdown(text)
 
 
 _REPLACEMENTS = {
