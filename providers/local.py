@@ -27,19 +27,26 @@ what mtasts owns:
   beside it, which no DNS server would load; `_write_zone` refuses too, for saved plans.
 - `apply` holds an exclusive lock on the tree from its first call (the first phase) until
   `close()` or the process ends: two applies on one tree cannot interleave their phases.
+
+Reads (issue 9.9): a plan's `managed_domains` reads each web root's policy once, and the
+`read` right after it takes those bodies (and the listing's word that a host has no web
+root) instead of reading again: one policy read and one fragment read per domain. The
+handover is used once; any later `read` (the core's id guard before the TXT phase, a
+saved plan's apply) reads the files again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from providers.localtree import ZONE_MAX_BYTES, LocalTree, is_host_name
+from providers.localtree import ZONE_MAX_BYTES, FileContent, LocalTree, is_host_name
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import Capability, Progress, Provider
@@ -74,6 +81,8 @@ class LocalProvider(Provider):
         self.tree_warnings: list[str] = []
         """What `managed_domains` found under the root and left alone, one line each."""
         self._tree: LocalTree | None = None
+        self._listed: _Listing | None = None
+        """What the last `managed_domains` read, for the next `read` only (module notes)."""
 
     @property
     def root(self) -> Path:
@@ -113,12 +122,15 @@ class LocalProvider(Provider):
         """Domains whose web root holds a policy mtasts could have written; the rest of the
         `mta-sts.*` entries are left alone and named in `tree_warnings`."""
         self.tree_warnings = []
+        self._listed = None
+        listed = _Listing()
         managed: set[str] = set()
         prefix = policy_host("")
         with self._storage_errors("reading the tree"):
             for entry, kind in self.tree.host_entries():
                 where = self.tree.path((entry,))
                 domain = entry[len(prefix) :]
+                listed.entries.add(domain)
                 if kind == "link":
                     self._left_alone(where, "is a symbolic link")
                 elif kind != "dir":
@@ -126,16 +138,18 @@ class LocalProvider(Provider):
                 elif not is_host_name(domain):
                     if self.tree.holds_policy_file(entry):
                         self._left_alone(where, "is not named after a normalised host name")
-                elif self._holds_own_policy(domain):
+                elif self._holds_own_policy(domain, listed):
                     managed.add(domain)
+        self._listed = listed
         return managed
 
-    def _holds_own_policy(self, domain: str) -> bool:
+    def _holds_own_policy(self, domain: str, listed: _Listing) -> bool:
         try:
             content = self.tree.read(self.tree.policy_parts(domain), POLICY_MAX_BYTES)
         except ProviderError as exc:
             self.tree_warnings.append(f"{exc}; left alone")
             return False
+        listed.bodies[domain] = content
         if content is None:
             return False
         try:
@@ -157,17 +171,23 @@ class LocalProvider(Provider):
     # --- read -----------------------------------------------------------------------------
 
     def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
+        listed, self._listed = self._listed, None
         live: dict[str, LiveDomain] = {}
         for domain in domains:
-            live[domain] = self._read_domain(domain)
+            live[domain] = self._read_domain(domain, listed)
             progress.advance()
         return live
 
-    def _read_domain(self, domain: str) -> LiveDomain:
+    def _read_domain(self, domain: str, listed: _Listing | None) -> LiveDomain:
         policy_text: str | None = None
         published: datetime | None = None
-        with self._storage_errors(f"{domain}: cannot read {self.policy_file(domain)}"):
-            content = self.tree.read(self.tree.policy_parts(domain), POLICY_MAX_BYTES)
+        if listed is not None and domain in listed.bodies:
+            content = listed.bodies[domain]
+        elif listed is not None and domain not in listed.entries:
+            content = None  # no web root at all when the tree was listed just now
+        else:
+            with self._storage_errors(f"{domain}: cannot read {self.policy_file(domain)}"):
+                content = self.tree.read(self.tree.policy_parts(domain), POLICY_MAX_BYTES)
         if content is not None:
             published = datetime.fromtimestamp(content.mtime, UTC)
             policy_text = content.data.decode("utf-8", errors="replace")
@@ -214,6 +234,7 @@ class LocalProvider(Provider):
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
         """One phase. The first call takes the tree's lock, which later phases keep, and
         removes the temporary files a killed apply left (no other apply can be writing)."""
+        self._listed = None  # a write makes the listing old: later reads go to the files
         with self._storage_errors(f"cannot lock {self.root}"):
             if self.tree.lock():
                 self.tree.sweep_temporary_files()
@@ -266,6 +287,15 @@ class LocalProvider(Provider):
                 )
         edited = edit_zone_fragment(text, domain, rrsets)
         self.tree.write(self.tree.zone_parts(domain), edited.encode("utf-8"))
+
+
+@dataclass
+class _Listing:
+    """One `managed_domains` pass: the host names it saw under the root, and the policy it
+    read for each valid one (None: no policy file)."""
+
+    entries: set[str] = field(default_factory=set)
+    bodies: dict[str, FileContent | None] = field(default_factory=dict)
 
 
 def _blocking(records: list[ZoneRecord], domain: str) -> tuple[BlockingRecord, ...]:
