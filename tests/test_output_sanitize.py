@@ -350,3 +350,31 @@ def test_errors_show_outside_text_printably(tmp_path: Path) -> None:
     assert result.stderr == (
         f"error: {tmp_path}/" r"\x1b]0;pwned\x07:warning:[red]\nPASS.yaml: no such spec file" "\n"
     )
+
+
+# --- the risk block and rows of a saved plan (issue 11) -------------------------------------
+
+
+def test_a_saved_plans_hostile_story_is_inert_in_the_alerts_and_rows(tmp_path: Path) -> None:
+    """A saved plan is a file anyone with the artifact can edit: its domain story reaches the
+    CAUTION/WARNING alerts and the per-domain rows of `mtasts show --format markdown`."""
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+    plan_path = tmp_path / "p.json"
+    assert run("plan", "-c", spec, "--out", plan_path).exit_code == 0
+    data = json.loads(plan_path.read_text(encoding="utf-8"))
+    hostile = "x |\n\n> [!NOTE]\n<!-- @octocat $x$ [a](https://evil.example) :smile: \x1b[2J"
+    data["domains"][0].update(summary=hostile, risk="retire")
+    plan_path.write_text(json.dumps(data), encoding="utf-8")
+
+    result = run("show", plan_path, "--format", "markdown", "--markdown-header", hostile)
+
+    assert result.exit_code == 0, result.stderr
+    markdown = result.stdout
+    _no_control_characters(markdown)
+    shown = escape_markdown(hostile)
+    assert shown.startswith(r"x \|\\n\\n&gt; \[!NOTE\]\\n&lt;!-- @&#8203;octocat &#36;x&#36; \[a\]")
+    assert markdown.startswith(shown + "\n\n### mtasts plan:")
+    assert f"> - a.example: {shown}" in markdown.splitlines()
+    assert f"| a.example | retire | `local` | {shown} |" in markdown.splitlines()
+    assert "<!--" not in markdown and "@octocat" not in markdown
+    assert not any(line.startswith("> [!NOTE]") for line in markdown.splitlines())

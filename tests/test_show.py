@@ -94,6 +94,30 @@ def test_show_of_a_bad_file_is_one_line(tmp_path, no_providers, content, message
     assert line.startswith("error: ") and message in line
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["domains"][0].update(blocked_mx=7),
+        lambda d: d["domains"][0].pop("domain"),
+        lambda d: d.update(domains=[None]),
+        lambda d: d["domains"][0].update(step="1", risk=["blocks-mail"]),
+    ],
+)
+def test_show_of_a_malformed_domain_entry_is_one_line_or_harmless(saved, no_providers, edit):
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    edit(data)
+    saved.write_text(json.dumps(data), encoding="utf-8")
+
+    result = run("show", saved)
+
+    assert "Traceback" not in result.stderr + result.stdout
+    if result.exit_code:
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"error: {saved}: malformed plan file")
+    else:
+        assert "2 routine; 0 blocking mail" in result.stdout
+
+
 def test_show_of_a_hostile_saved_text_prints_it_inert(saved, no_providers):
     data = json.loads(saved.read_text(encoding="utf-8"))
     data["domains"][0]["summary"] = "\x1b[2J\rNo changes. [red]x[/red] :smile:"
