@@ -16,7 +16,6 @@ counted from the session's first use: however the waits and retries add up, a ru
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from botocore.exceptions import (
 )
 
 from providers.aws.errors import describe
+from provisioner.deadline import Deadline, DeadlinePassed
 from provisioner.errors import ProviderError
 from provisioner.knobs import CONNECT_TIMEOUT, READ_TIMEOUT, RUN_DEADLINE
 
@@ -75,14 +75,17 @@ class CallGuard:
     def __init__(self, provider: str, timeouts: Timeouts) -> None:
         self.provider = provider
         self.timeouts = timeouts
-        self.deadline = time.monotonic() + timeouts.deadline
+        self.deadline = Deadline(timeouts.deadline)
+        """The core's run deadline (`provisioner.deadline`), counted from the first call."""
 
     def check_deadline(self, call: str) -> None:
-        if time.monotonic() > self.deadline:
+        try:
+            self.deadline.check(0.0, call)
+        except DeadlinePassed:
             raise RunDeadline(
                 f"{self.provider}: {call}: the run's deadline of {self.timeouts.deadline:g} s "
                 "passed (MTASTS_DEADLINE); nothing more was sent"
-            )
+            ) from None
 
     def before_call(self, event_name: str, **_: Any) -> None:
         """`before-call` hook: returns None (a value would stand in for AWS's answer)."""

@@ -197,9 +197,13 @@ def test_past_the_deadline_a_success_stands_and_a_retry_is_refused():
     from types import SimpleNamespace
 
     from providers.aws.calls import CallGuard, RunDeadline, Timeouts
+    from provisioner.deadline import Deadline
 
     guard = CallGuard("aws", Timeouts(connect=1.0, read=1.0, deadline=1.0))
-    guard.deadline = time.monotonic() - 1
+    assert isinstance(guard.deadline, Deadline), "the core's deadline, not a copy"
+    now = [0.0]
+    guard.deadline = Deadline(1.0, clock=lambda: now[0])
+    now[0] = 2.0  # a second past it
     event = "needs-retry.route-53.ChangeResourceRecordSets"
     ok = (SimpleNamespace(status_code=200), {})
     assert guard.needs_retry(event, attempts=1, response=ok) is None, "the change is live"
