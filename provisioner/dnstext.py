@@ -13,7 +13,10 @@ that dnspython's `to_text()` joins with a space). A value is the joined bytes de
 UTF-8 with `surrogateescape`, so any byte sequence round-trips exactly, ASCII or not.
 mtasts's own values are ASCII; foreign ones are whatever the operator wrote, and a
 provider that must write them back keeps their original text (`TxtRecord.text`), never a
-re-rendering, so their string split and escapes survive byte for byte.
+re-rendering, so their string split and escapes survive byte for byte. What a person or a
+JSON report reads (`mtasts check`) is `readable_value`: the same bytes, with each byte that
+is not UTF-8 written as a zone-file `\\DDD` escape, since a lone surrogate cannot be printed
+or put in JSON.
 
 Zones. A domain lives in the zone whose name is the longest suffix of it, unless the
 operator pinned a zone for it; pins are keyed by domain names normalised as the spec
@@ -22,6 +25,7 @@ normalises them (lower case, IDN to A-labels), so an IDN pin is never silently i
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -37,6 +41,18 @@ MAX_STRING_BYTES = 255
 """The longest character-string (RFC 1035 section 3.3)."""
 
 ENCODING_ERRORS = "surrogateescape"
+READABLE_ERRORS = "mtasts-decimal-escape"
+
+
+def _decimal_escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the undecodable bytes as `\\DDD` (RFC 1035 section 5.1)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"\\{byte:03d}" for byte in bad), exc.end
+
+
+codecs.register_error(READABLE_ERRORS, _decimal_escape)
 
 
 class DnsTextError(ValueError):
@@ -95,6 +111,12 @@ def join_strings(strings: Iterable[bytes | str]) -> str:
         s if isinstance(s, bytes) else s.encode("utf-8", ENCODING_ERRORS) for s in strings
     )
     return data.decode("utf-8", ENCODING_ERRORS)
+
+
+def readable_value(strings: Iterable[bytes]) -> str:
+    """The joined value for people and JSON: UTF-8, each invalid byte as `\\DDD` (so
+    `b"id=\\xff"` reads `id=\\255`). No surrogate, so it always prints and serialises."""
+    return b"".join(strings).decode("utf-8", READABLE_ERRORS)
 
 
 def zone_for(

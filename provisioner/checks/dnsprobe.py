@@ -19,7 +19,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from provisioner.txtstrings import join_strings
+from provisioner.dnstext import readable_value
 
 
 class DnsFailure(Exception):
@@ -30,7 +30,8 @@ class DnsFailure(Exception):
 class TxtAnswer:
     name: str
     values: tuple[str, ...]
-    """Each record's strings joined with no separator, as senders join them."""
+    """Each record's strings joined with no separator, as senders join them; a byte that is
+    not UTF-8 reads as a `\\DDD` escape (`provisioner.dnstext.readable_value`)."""
     cname: str | None = None
     """Where a CNAME at the name points, if there is one."""
     cname_beside_txt: bool = False
@@ -71,7 +72,7 @@ def query_txt(resolver: dns.resolver.Resolver, name: str) -> TxtAnswer:
     answer = _resolve(resolver, name, "TXT")
     if answer is None:
         return TxtAnswer(name, (), cname)
-    values = tuple(join_strings(rdata.strings) for rdata in answer)
+    values = tuple(readable_value(rdata.strings) for rdata in answer)
     direct = answer.rrset is not None and answer.rrset.name == dns.name.from_text(name)
     return TxtAnswer(name, values, cname, cname_beside_txt=cname is not None and direct)
 
