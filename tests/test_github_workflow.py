@@ -596,3 +596,94 @@ def test_daily_plan_failure_fails_the_check_without_an_issue(repo: Repo) -> None
     assert result.returncode == 1
     assert "mtasts daily plan failed" in result.stdout
     assert repo.state()["issues"] == []
+
+
+def test_a_tampered_saved_plan_is_refused_and_nothing_is_applied(repo: Repo) -> None:
+    """An artifact edited after review (the comment showed another plan) is not applied."""
+    assert repo.run_job("plan", HEAD_1, pr_context(HEAD_1)).returncode == 0
+    saved = repo.root / "mtasts-out" / "plan.json"
+    plan = json.loads(saved.read_text())
+    policies = [c for c in plan["changes"] if c["resource"] == "policy" and c["after"]]
+    assert policies
+    policies[0]["after"] = re.sub(r"mode: \w+", "mode: none", policies[0]["after"])
+    saved.write_text(json.dumps(plan))
+    repo.upload_plan(101, HEAD_1)
+    repo.merge(PR, HEAD_1, MERGE)
+    result = repo.run_job("apply", MERGE)
+    assert result.returncode == 1
+    assert "does not announce the policy it would publish" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "apply refused or failed" in repo.summary.read_text()
+    assert not (repo.root / "build").exists()
+
+
+# --- ghjson.py, the scripts' JSON helper, against odd and hostile answers -----------------
+
+
+def ghjson(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / "ghjson.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def comment(id_: int, login: str, body: str) -> dict[str, Any]:
+    return {"id": id_, "user": {"login": login}, "body": body}
+
+
+def test_the_comment_is_found_across_pages_by_marker_and_author() -> None:
+    pages = [
+        [comment(1, BOT, "unrelated"), comment(2, "mallory", PLAN_MARKER)],
+        [comment(9, BOT, f"{PLAN_MARKER}\nplan"), comment(5, BOT, f"{PLAN_MARKER}\nold")],
+        [],
+    ]
+    found = ghjson("find-comment", PLAN_MARKER, BOT, stdin=json.dumps(pages))
+    assert (found.returncode, found.stdout) == (0, "9\n")
+    none = ghjson("find-comment", PLAN_MARKER, BOT, stdin=json.dumps([[comment(2, "x", "y")]]))
+    assert (none.returncode, none.stdout) == (0, "")
+
+
+def test_the_drift_issue_is_never_a_pull_request_or_a_closed_issue() -> None:
+    issues = [
+        {"number": 3, "user": {"login": BOT}, "body": DRIFT_MARKER, "pull_request": {}},
+        {"number": 4, "user": {"login": BOT}, "body": DRIFT_MARKER, "state": "closed"},
+        {"number": 5, "user": {"login": BOT}, "body": f"{DRIFT_MARKER}\nx", "state": "open"},
+    ]
+    found = ghjson("find-issue", DRIFT_MARKER, BOT, stdin=json.dumps([issues]))
+    assert found.stdout == "5\n"
+
+
+@pytest.mark.parametrize(
+    "answer", ["", "not json", '{"message": "Bad credentials"}', "[[{]]", '[[{"id": 1}]]']
+)
+def test_an_odd_api_answer_is_nothing_found_or_a_one_line_error(answer: str) -> None:
+    result = ghjson("find-comment", PLAN_MARKER, BOT, stdin=answer)
+    assert result.returncode in (0, 1)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 1
+
+
+def test_a_body_over_githubs_limit_is_cut_to_fit(tmp_path: Path) -> None:
+    big = tmp_path / "body.md"
+    big.write_bytes(("x" * 70_000).encode() + b"\xff\xfe tail")
+    result = ghjson("body", str(big), "title=t", "state=closed")
+    data = json.loads(result.stdout)
+    assert len(data["body"]) <= 65_536
+    assert "cut to fit one GitHub comment" in data["body"]
+    assert (data["title"], data["state"]) == ("t", "closed")
+
+
+def test_the_merged_pull_request_is_the_one_merged_as_this_commit() -> None:
+    pulls = [
+        {"number": 1, "merge_commit_sha": "other", "head": {"sha": "h1"}},
+        {"number": 2, "merge_commit_sha": MERGE, "head": {"sha": "h2"}},
+    ]
+    assert ghjson("merged-pr", MERGE, stdin=json.dumps(pulls)).stdout == "2 h2\n"
+    assert ghjson("merged-pr", MERGE, stdin="[]").stdout == ""
+    assert ghjson("first-run", stdin="[]").stdout == ""
+    assert ghjson("first-run", stdin='[{"databaseId": 12}]').stdout == "12\n"
