@@ -16,10 +16,10 @@ not the one served. It costs one read of those domains, and no id moves when it 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Protocol, runtime_checkable
 
+from provisioner.concurrency import each
 from provisioner.errors import MtastsError, ProviderError
 from provisioner.plan import Action, Change, Plan
 from provisioner.provider import NoProgress, Progress, Provider
@@ -140,14 +140,11 @@ def _apply_phases(
         by_provider = {
             name: list(group) for name, group in groupby(batch, key=lambda c: c.provider)
         }
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(by_provider)))) as pool:
-            futures = {
-                name: pool.submit(providers[name].apply, changes, sink)
-                for name, changes in by_provider.items()
-            }
+        # Providers side by side, as many at once as the MTASTS_WORKERS knob allows.
+        jobs = [(providers[name], changes, sink) for name, changes in by_provider.items()]
+        outcomes = each(_apply_one, jobs)
         failures = []
-        for name, future in futures.items():
-            error = future.exception()
+        for name, error in zip(by_provider, outcomes, strict=True):
             if error is None:
                 applied += len(by_provider[name])
             elif isinstance(error, MtastsError):
@@ -162,3 +159,13 @@ def _apply_phases(
                 "run 'mtasts plan' to see what is left"
             )
     return applied
+
+
+def _apply_one(job: tuple[Provider, list[Change], Progress]) -> Exception | None:
+    """One provider's phase; its failure is returned, so every provider's is reported."""
+    provider, changes, sink = job
+    try:
+        provider.apply(changes, sink)
+    except Exception as exc:
+        return exc
+    return None
