@@ -36,7 +36,7 @@ from provisioner.lifecycle.specedit import (
     new_spec_text,
     read_spec_text,
     replace_file,
-    set_domain_fields,
+    set_fields,
     unified_diff,
     verified_text,
 )
@@ -299,11 +299,10 @@ def _write(
     else:
         source = read_spec_text(spec.path)
         before_text = text = source.text
-        for adoption in adopted:
-            assert adoption.settings is not None
-            text = set_domain_fields(
-                text, adoption.domain, adoption.settings.fields(written_provider)
-            )
+        text = set_fields(
+            text,
+            {a.domain: a.settings.fields(written_provider) for a in adopted if a.settings},
+        )
         before = spec.domains
         expected_bytes = source.data
     if adopted:

@@ -32,9 +32,10 @@ from provisioner.lifecycle.gates import (
 )
 from provisioner.lifecycle.ladder import DEFAULT_ENFORCE_STEPS, Step, next_step
 from provisioner.lifecycle.specedit import (
+    Value,
     read_spec_text,
     replace_file,
-    set_domain_fields,
+    set_fields,
     unified_diff,
     unlined,
     verified_text,
@@ -248,14 +249,14 @@ def _edit(spec: Spec, command: str, outcomes: list[DomainOutcome], dry_run: bool
     source = read_spec_text(spec.path)
     text = source.text
     expected: dict[str, Callable[[DomainSpec | None], bool]] = {}
+    changes: dict[str, dict[str, Value]] = {}
     for outcome in outcomes:
         if not outcome.promoted or outcome.target is None:
             continue
         target = outcome.target
-        text = set_domain_fields(
-            text, outcome.domain, {"mode": target.mode.value, "max_age": target.max_age}
-        )
+        changes[outcome.domain] = {"mode": target.mode.value, "max_age": target.max_age}
         expected[outcome.domain] = _moved_to(spec.domains[outcome.domain], target)
+    text = set_fields(text, changes)
     if expected:
         verified_text(spec.path, spec.domains, text, expected)
     diff = unified_diff(spec.path, source.text, text)

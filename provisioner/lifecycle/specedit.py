@@ -66,24 +66,42 @@ def read_spec_text(path: Path) -> SpecText:
 
 
 def set_domain_fields(text: str, domain: str, fields: Mapping[str, Value]) -> str:
-    """`text` with `fields` set under `domains.<domain>` (matched after normalisation).
+    """`text` with `fields` set under `domains.<domain>`: `set_fields` for one domain."""
+    return set_fields(text, {domain: fields})
+
+
+def set_fields(text: str, changes: Mapping[str, Mapping[str, Value]]) -> str:
+    """`text` with each domain's fields set under `domains.<domain>` (matched after
+    normalisation), from one parse of the text, so a wave of any size costs one pass.
 
     An existing key's value is replaced where it stands (a string keeps its quote style;
-    an alias `*x` is replaced by the value, for this domain only); a missing key is added
-    under the domain (after the last replaced key, or before its first key; inside the
-    braces of a flow mapping); a domain missing from `domains` is appended to it. Raises
-    MtastsError when the spec's layout leaves no place for the edit.
+    an alias `*x` is replaced by the value, for this domain only; a block list or mapping
+    becomes a flow one on its key's line); a missing key is added under the domain (after
+    its last entry, or inside the braces of a flow mapping); domains missing from
+    `domains` are appended to it. Raises MtastsError when the spec has no `domains:`
+    mapping to edit.
     """
+    if not changes:
+        return text
     newline = "\r\n" if "\r\n" in text else "\n"
     root = YAML(typ="rt").compose(text)
     domains = _value_of(root, "domains") if isinstance(root, MappingNode) else None
     if not isinstance(domains, MappingNode):
         raise MtastsError("the spec has no 'domains:' mapping to edit")
+    found: dict[str, tuple[Node, Node]] = {}
     for key_node, value_node in domains.value:
-        if isinstance(key_node, ScalarNode) and _same_domain(key_node.value, domain):
-            edits = _field_edits(text, newline, key_node, value_node, fields)
-            return _apply(text, edits)
-    return _apply(text, [_new_domain_edit(text, newline, domains, domain, fields)])
+        if isinstance(key_node, ScalarNode) and isinstance(key_node.value, str):
+            name = _normalized(key_node.value)
+            if name is not None and name in changes and name not in found:
+                found[name] = (key_node, value_node)
+    edits: list[_Edit] = []
+    for name, fields in changes.items():
+        if name in found:
+            edits += _field_edits(text, newline, *found[name], fields)
+    new = {name: fields for name, fields in changes.items() if name not in found}
+    if new:
+        edits.append(_new_domains_edit(text, newline, domains, new))
+    return _apply(text, edits)
 
 
 def verified_text(
@@ -187,9 +205,14 @@ class _Edit:
 
 
 def _apply(text: str, edits: list[_Edit]) -> str:
-    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
-        text = text[: edit.start] + edit.text + text[edit.end :]
-    return text
+    """The edits (non-overlapping; inserts at one index kept in list order) in one pass."""
+    pieces: list[str] = []
+    at = 0
+    for edit in sorted(edits, key=lambda e: e.start):
+        pieces += [text[at : edit.start], edit.text]
+        at = max(at, edit.end)
+    pieces.append(text[at:])
+    return "".join(pieces)
 
 
 def _value_of(mapping: MappingNode, key: str) -> Node | None:
@@ -200,11 +223,11 @@ def _value_of(mapping: MappingNode, key: str) -> Node | None:
     return None
 
 
-def _same_domain(raw: str, domain: str) -> bool:
+def _normalized(raw: str) -> str | None:
     try:
-        return normalize_hostname(raw) == domain
+        return normalize_hostname(raw)
     except ValueError:
-        return False
+        return None
 
 
 def _field_edits(
@@ -317,22 +340,28 @@ def _insertion(
     return _Edit(at, at, lines)
 
 
-def _new_domain_edit(
-    text: str, newline: str, domains: MappingNode, domain: str, fields: Mapping[str, Value]
+def _new_domains_edit(
+    text: str, newline: str, domains: MappingNode, new: Mapping[str, Mapping[str, Value]]
 ) -> _Edit:
-    inner = ", ".join(f"{k}: {_flow(v)}" for k, v in fields.items())
+    """One insertion appending every new domain to `domains`, in the order given."""
     if getattr(domains, "flow_style", False) or not domains.value:
-        return _insertion(text, newline, domains, {domain: _Raw("{" + inner + "}")}, None)
+        entries = {
+            name: _Raw("{" + ", ".join(f"{k}: {_flow(v)}" for k, v in fields.items()) + "}")
+            for name, fields in new.items()
+        }
+        return _insertion(text, newline, domains, entries, None)
     first_key = domains.value[0][0]
     indent = " " * first_key.start_mark.column
     step = 2
-    for _key, value in domains.value:
+    for key, value in domains.value:
         if isinstance(value, MappingNode) and not value.flow_style and value.value:
-            step = max(1, value.value[0][0].start_mark.column - _key.start_mark.column)
+            step = max(1, value.value[0][0].start_mark.column - key.start_mark.column)
             break
     child = indent + " " * step
-    lines = f"{indent}{domain}:{newline}" + "".join(
-        f"{child}{k}: {_flow(v)}{newline}" for k, v in fields.items()
+    lines = "".join(
+        f"{indent}{name}:{newline}"
+        + "".join(f"{child}{k}: {_flow(v)}{newline}" for k, v in fields.items())
+        for name, fields in new.items()
     )
     last_key, last_value = domains.value[-1]
     end = _value_span(text, last_key, last_value)[1]
