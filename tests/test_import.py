@@ -299,3 +299,75 @@ def test_from_provider_needs_the_providers_settings(tmp_path: Path):
     assert empty.exit_code == 0
     assert "0 of 0 domains imported." in empty.stdout
     assert f"{spec} is unchanged." in empty.stdout
+
+
+# --- careless and hostile input ----------------------------------------------------------
+
+
+def test_no_live_tlsrpt_under_a_default_rua_is_said(world: MtaStsWorld, tmp_path: Path):
+    spec = write_spec(
+        tmp_path,
+        {"kept.example": {"mx": ["mx.kept.example"]}},
+        providers={"local": {"type": "local", "path": "./tree"}},
+    )
+    serve(world, hand_made(tmp_path / "tree"))
+    world.unpublish("_smtp._tls.hand.example")
+    result = import_(world, "hand.example", "-c", spec)
+    assert result.exit_code == 0, result.stderr
+    assert "note: tlsrpt: no TLSRPT record is live; none imported" in result.stdout
+    assert (
+        "note: tlsrpt: the spec's default rua (mailto:tlsrpt@example.net) applies to it, so the "
+        "next plan publishes a TLSRPT record"
+    ) in result.stdout
+    assert "tlsrpt" not in spec.read_text().split("hand.example")[-1]
+
+
+def test_careless_invocations_are_one_line_each(world: MtaStsWorld, tmp_path: Path):
+    spec = tmp_path / "mtasts.yaml"
+    spec.write_text(SPEC)
+    cases = {
+        ("-c", spec): "error: name at least one DOMAIN (or --from-provider NAME)",
+        ("bad..example", "-c", spec): "error: DOMAIN: ",
+        ("localhost", "-c", spec): "error: DOMAIN: 'localhost' is a single label, not a domain",
+        ("x.example", "-c", tmp_path): "error: ",
+        ("x.example", "-c", spec, "--ca-bundle", tmp_path / "none.pem"): "error: --ca-bundle",
+        ("x.example", "-c", spec, "--nameserver", "dns.example"): "error: --nameserver:",
+    }
+    for args, start in cases.items():
+        result = run("import", *args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith(start), (args, result.stderr)
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert spec.read_text() == SPEC
+
+
+def test_a_spec_that_does_not_load_is_not_touched(world: MtaStsWorld, tmp_path: Path):
+    spec = tmp_path / "mtasts.yaml"
+    spec.write_text("version: 1\ndomains:\n  a.example: {mode: sometimes}\n")
+    serve(world, hand_made(tmp_path / "tree"))
+    result = import_(world, "hand.example", "-c", spec)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {spec}:3: domains.a.example.mode:")
+    assert spec.read_text() == "version: 1\ndomains:\n  a.example: {mode: sometimes}\n"
+
+
+def test_a_hostile_policy_is_not_copied_into_the_spec(world: MtaStsWorld, tmp_path: Path):
+    spec = tmp_path / "mtasts.yaml"
+    spec.write_text(SPEC)
+    # mx values that would inject YAML, or a terminal escape, if copied as text
+    world.deploy(
+        "inject.example",
+        'version: STSv1\r\nmode: testing\r\nmx: mx.inject.example\r\nmx: "]}\r\nmax_age: 86400\r\n',
+        "a1",
+    )
+    world.deploy(
+        "escape.example",
+        "version: STSv1\r\nmode: testing\r\nmx: \x1b[2Jmx.escape.example\r\nmax_age: 86400\r\n",
+        "a1",
+    )
+    result = import_(world, "inject.example", "escape.example", "-c", spec)
+    assert result.exit_code == 1
+    assert "inject.example: not imported: invalid policy" in result.stdout
+    assert "escape.example: not imported: invalid policy" in result.stdout
+    assert "\x1b" not in result.stdout
+    assert spec.read_text() == SPEC

@@ -23,7 +23,7 @@ when the spec has several providers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -306,12 +306,27 @@ def _write(
         before = spec.domains
         expected_bytes = source.data
     if adopted:
-        verified_text(config, before, text, expected)
+        edited = verified_text(config, before, text, expected)
+        adoptions = [_with_inherited_rua(a, edited.domains.get(a.domain)) for a in adoptions]
     diff = unified_diff(config, before_text, text)
     written = bool(adopted) and not dry_run
     if written:
         replace_file(config, text, expected_bytes)
     return ImportResult(config, spec is None, tuple(adoptions), diff, written, dry_run)
+
+
+def _with_inherited_rua(adoption: Adoption, domain: DomainSpec | None) -> Adoption:
+    """Say so when no TLSRPT record is live but the spec's defaults give the domain one:
+    the next plan then publishes it (the only field an import can leave to change)."""
+    if adoption.settings is None or adoption.settings.rua is not None or domain is None:
+        return adoption
+    if not domain.tlsrpt_rua:
+        return adoption
+    note = (
+        f"tlsrpt: the spec's default rua ({', '.join(domain.tlsrpt_rua)}) applies to it, so "
+        "the next plan publishes a TLSRPT record"
+    )
+    return replace(adoption, notes=(*adoption.notes, note))
 
 
 def _resolves_to(
