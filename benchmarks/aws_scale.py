@@ -10,6 +10,14 @@ memory of a no-change plan (tracemalloc, its own pass) and the process's max RSS
 calls per domain by service and action for each stage, counted with botocore's `before-call`
 hooks (HTTP attempts, retries included, from `before-send`).
 
+Issue 13 (shared distributions): after the apply from empty, the script prints how many
+distributions, certificates and CloudFront Functions the account holds, and the apply's
+calls by service and its modelled wall time on AWS beside the same figures for the
+per-domain layout before issue 13 (measured with this script at commit 12e3ea3, 1,000
+domains; see OLD_APPLY). Deploy and issuance waits are modelled minutes (MODEL), not slept:
+moto issues and deploys at once. moto has no CloudFront Functions, so the requests go
+through the tests' fault proxy, which serves a small fake of them (tests/aws/aws_functions.py).
+
 `--rps` is the Route53 pacing (the account quota is 5 requests a second; moto never
 throttles, so a higher value measures mtasts's own overhead). The Route53 floor, calls / 5,
 is printed beside each time: on AWS, that is the time a stage cannot go below.
@@ -115,6 +123,91 @@ def write_spec(directory: Path, count: int, mode: str = "enforce") -> Path:
     return path
 
 
+OLD_APPLY: dict[str, int] = {}
+"""Apply from empty (plan + phases) of 1,000 domains with one distribution and one
+certificate per domain: calls by service, measured with this script at commit 12e3ea3."""
+OLD_RESOURCES = {"distributions": 1000, "certificates": 1000, "functions": 0}
+
+MODEL = {
+    "route53_per_s": 5.0,  # Route53's account quota
+    "acm_request_per_s": 5.0,  # ACM RequestCertificate quota
+    "acm_describe_per_s": 10.0,  # ACM DescribeCertificate quota
+    "cloudfront_write_s": 1.0,  # assumed seconds per CloudFront write, 4 at a time
+    "cloudfront_workers": 4.0,
+    "issue_wait_min": 5.0,  # DNS validation: all certificates waited for together
+    "deploy_wait_min": 5.0,  # CloudFront deployment: all distributions together
+}
+"""Assumptions of the modelled wall time; the waits happen once per apply, shared."""
+
+
+def modelled_minutes(calls: dict[tuple[str, str], int]) -> float:
+    """Wall time on AWS of an apply that made `calls`: each quota-bound kind of call at its
+    quota, CloudFront writes a few at a time, plus one issuance and one deployment wait."""
+    route53 = sum(n for (svc, _), n in calls.items() if svc == "route53")
+    requests = calls.get(("acm", "RequestCertificate"), 0)
+    describes = calls.get(("acm", "DescribeCertificate"), 0)
+    writes = sum(
+        n
+        for (svc, op), n in calls.items()
+        if svc == "cloudfront" and op.startswith(("Create", "Update", "Delete", "Publish"))
+    )
+    seconds = (
+        route53 / MODEL["route53_per_s"]
+        + requests / MODEL["acm_request_per_s"]
+        + describes / MODEL["acm_describe_per_s"]
+        + writes * MODEL["cloudfront_write_s"] / MODEL["cloudfront_workers"]
+    )
+    return seconds / 60 + MODEL["issue_wait_min"] + MODEL["deploy_wait_min"]
+
+
+def by_service(calls: dict[tuple[str, str], int]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for (service, _), n in calls.items():
+        out[service] += n
+    return out
+
+
+def resources(functions: object) -> dict[str, int]:
+    import boto3
+
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    acm = boto3.client("acm", region_name="us-east-1")
+    dists = sum(
+        len(page["DistributionList"].get("Items") or [])
+        for page in cloudfront.get_paginator("list_distributions").paginate()
+    )
+    certs = sum(
+        len(page["CertificateSummaryList"])
+        for page in acm.get_paginator("list_certificates").paginate()
+    )
+    return {
+        "distributions": dists,
+        "certificates": certs,
+        "functions": len(getattr(functions, "functions", {})),
+    }
+
+
+def compare(count: int, calls: dict[tuple[str, str], int], now: dict[str, int]) -> None:
+    """Old (per-domain) and new (grouped) apply from empty, side by side."""
+    old_calls: dict[tuple[str, str], int] = {}
+    for key, n in OLD_APPLY.items():
+        service, operation = key.split(":", 1)
+        old_calls[(service, operation)] = n
+    print(f"\napply from empty, {count} domains: per-domain (before issue 13) vs grouped")
+    if count != 1000:
+        print("    (the per-domain figures are for 1,000 domains)")
+    old_services, new_services = by_service(old_calls), by_service(calls)
+    for service in sorted(set(old_services) | set(new_services)):
+        print(f"    {service:12} calls {old_services[service]:7} -> {new_services[service]:7}")
+    print(f"    {'all':12} calls {sum(old_calls.values()):7} -> {sum(calls.values()):7}")
+    for key in ("distributions", "certificates", "functions"):
+        print(f"    {key:12}       {OLD_RESOURCES[key]:7} -> {now[key]:7}")
+    print(
+        f"    modelled wall time on AWS: {modelled_minutes(old_calls):.1f} min -> "
+        f"{modelled_minutes(calls):.1f} min (waits modelled, see MODEL)"
+    )
+
+
 MOTO_ONLY = ("cloudfront", "GetDistribution")
 """In a plan, moto's ListDistributions (5.2) lacks each distribution's config, so the
 provider fetches it (`cloudfront.Distributions._complete`); AWS's listing carries it."""
@@ -146,7 +239,12 @@ def main() -> None:
     args = parser.parse_args()
     count: int = args.count
 
-    child, url = start_moto()
+    child, moto_url = start_moto()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "aws"))
+    from aws_faults import FaultProxy  # CloudFront Functions, which moto lacks
+
+    proxy = FaultProxy(moto_url).start()
+    url = proxy.url
     try:
         with tempfile.TemporaryDirectory() as tmp:
             prepare_env(url, args.rps, Path(tmp))
@@ -178,6 +276,8 @@ def main() -> None:
             applied = apply_plan(result.plan, providers)
             report("apply (plan + phases)", time.perf_counter() - started, count)
             print(f"    {applied} changes applied")
+            applied_calls = dict(API_CALLS.calls)
+            compare(count, applied_calls, resources(proxy.functions))
 
             API_CALLS.reset()
             started = time.perf_counter()
@@ -202,6 +302,7 @@ def main() -> None:
             print(f"\npeak Python memory of a no-change plan: {peak / 1e6:.1f} MB")
             print(f"max RSS of this process (moto excluded): {rss:.0f} MB")
     finally:
+        proxy.stop()
         assert child.stdin is not None
         child.stdin.close()
         child.wait(10)

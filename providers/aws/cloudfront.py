@@ -349,12 +349,15 @@ class Distributions:
             f"{deploy_timeout():.0f} s; run apply again later to continue"
         )
 
-    def invalidate(self, domain: str, dist_id: str) -> str:
+    def invalidate(self, domain: str, dist_id: str, paths: Sequence[str] = (POLICY_PATH,)) -> str:
+        """One invalidation of `paths` (cache-key paths: on a group's distribution the
+        viewer-request function has already rewritten the URI to `/<host>/.well-known/...`,
+        so that is what the cache holds; on a per-domain one, the policy path itself)."""
         with reported(self.provider, domain, f"invalidating the policy on {dist_id}"):
             answer = self.client.create_invalidation(
                 DistributionId=dist_id,
                 InvalidationBatch={
-                    "Paths": {"Quantity": 1, "Items": [POLICY_PATH]},
+                    "Paths": {"Quantity": len(paths), "Items": list(paths)},
                     "CallerReference": f"mtasts-{time.time_ns()}",
                 },
             )

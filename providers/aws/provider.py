@@ -56,7 +56,7 @@ from provisioner.dnstext import normalize_pins
 from provisioner.errors import ProviderError
 from provisioner.plan import Action, Change
 from provisioner.provider import HOSTED, Progress, Provider
-from provisioner.rfc8461 import is_sts_record
+from provisioner.rfc8461 import POLICY_PATH, is_sts_record
 from provisioner.state import Endpoint, LiveDomain, Resource, policy_host, record_name
 
 
@@ -246,14 +246,25 @@ class AwsProvider(Provider):
         self.bucket.ensure_bucket()
         each(lambda c: self.bucket.write(c.domain, c.after or ""), changes)
         dists = Distributions(self.name, self.clients.cloudfront)
-        # A new policy can only be cached if an older body was: invalidate updates only.
-        served = [
-            (c.domain, inventory.distributions[policy_host(c.domain)])
-            for c in changes
-            if c.action is Action.UPDATE and policy_host(c.domain) in inventory.distributions
-        ]
-        started = each(lambda item: (item, dists.invalidate(item[0], item[1].id)), served)
-        each(lambda s: dists.wait_invalidated(s[0][0], s[0][1].id, s[1]), started)
+        # A new policy can only be cached if an older body was: invalidate updates only,
+        # one invalidation per distribution (a group's holds many hosts) with the paths its
+        # cache keys on (`cloudfront.Distributions.invalidate`).
+        batches: dict[str, tuple[str, list[str]]] = {}
+        for change in changes:
+            host = policy_host(change.domain)
+            dist = inventory.distributions.get(host)
+            if change.action is not Action.UPDATE or dist is None:
+                continue
+            path = f"/{host}{POLICY_PATH}" if dist.group is not None else POLICY_PATH
+            batches.setdefault(dist.id, (change.domain, []))[1].append(path)
+        items = sorted(batches.items())
+        started = each(
+            lambda item: dists.invalidate(item[1][0], item[0], sorted(item[1][1])), items
+        )
+        each(
+            lambda pair: dists.wait_invalidated(pair[0][1][0], pair[0][0], pair[1]),
+            list(zip(items, started, strict=True)),
+        )
 
     def _write_records(self, inventory: Inventory, changes: Sequence[Change]) -> None:
         sets: dict[str, tuple[ChangeSet, str]] = {}

@@ -118,6 +118,13 @@ def test_mode_change_writes_object_then_invalidates_then_changes_the_id(
     waited = max(i for i, call in enumerate(log) if call == ("cloudfront", "GetInvalidation"))
     txt = log.index(("route53", "ChangeResourceRecordSets"))
     assert put < invalidate < waited < txt, log
+    dist = aws.distribution("example.net")
+    [done] = aws.cloudfront.list_invalidations(DistributionId=dist["Id"])["InvalidationList"][
+        "Items"
+    ]
+    batch = aws.cloudfront.get_invalidation(DistributionId=dist["Id"], Id=done["Id"])
+    paths = batch["Invalidation"]["InvalidationBatch"]["Paths"]["Items"]
+    assert paths == ["/mta-sts.example.net/.well-known/mta-sts.txt"], "the cache key's path"
     assert API_CALLS.count("cloudfront", "CreateDistributionWithTags") == 0
     assert API_CALLS.count("acm", "RequestCertificate") == 0
     assert_idempotent(spec)
