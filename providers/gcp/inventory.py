@@ -16,7 +16,6 @@ endpoint.py) the snapshot needs; `inventory.endpoint` is its opaque `EndpointInv
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -143,6 +142,11 @@ def _shown(rrset: Rrset) -> str:
     return ", ".join(values)
 
 
+SIDES = 3
+"""Cloud DNS, GCS and the endpoint's APIs are read side by side, one thread each (each side
+bounds its own fan-out with `MTASTS_WORKERS`, and its pacer its rate)."""
+
+
 def read_inventory(
     dns: CloudDns,
     pins: Mapping[str, str],
@@ -173,10 +177,5 @@ def read_inventory(
     def endpoint() -> None:
         inventory.endpoint = endpoints.read(domains)
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = [pool.submit(job) for job in (records, policies, endpoint)]
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
+    each(lambda read: read(), (records, policies, endpoint), workers=SIDES)
     return inventory

@@ -190,33 +190,51 @@ class GcpProvider(Provider):
         if len(phases) != 1:
             raise ProviderError(f"{self.name}: apply got changes of phases {sorted(phases)}")
         phase = phases.pop()
+        handlers: dict[int, Callable[[GcpInventory, Sequence[Change], list[str]], None]] = {
+            0: self._converge_endpoints,
+            1: self._write_policies,
+            2: self._write_txt,
+            3: self._delete_policies,
+            4: self._remove_endpoints,
+        }
         domains = sorted({c.domain for c in changes})
         inventory = self._fresh_inventory(domains)
         self._applying = True
         try:
-            if phase == 0:
-                self.endpoints.converge(
-                    inventory.endpoint, domains, lambda r: self._write_dns(inventory, r)
-                )
-            elif phase == 1:
-                self.bucket.ensure_bucket()
-                each(lambda c: self.bucket.write(c.domain, c.after or ""), changes)
-                self.bucket.forget()
-            elif phase == 2:
-                self._write_txt(inventory, changes)
-            elif phase == 3:
-                each(self.bucket.delete, domains)
-                self.bucket.forget()
-            elif phase == 4:
-                self.endpoints.remove(
-                    inventory.endpoint, domains, lambda r: self._remove_dns(inventory, r)
-                )
+            handlers[phase](inventory, changes, domains)
         except BaseException:
             self._failed = True
             self._inventory = None  # a half-done phase: the next read starts afresh
             self.bucket.forget()
             raise
         progress.advance(len(changes))
+
+    # the phases, in the order of the module docstring
+
+    def _converge_endpoints(
+        self, inventory: GcpInventory, changes: Sequence[Change], domains: list[str]
+    ) -> None:
+        self.endpoints.converge(
+            inventory.endpoint, domains, lambda r: self._write_dns(inventory, r)
+        )
+
+    def _write_policies(
+        self, inventory: GcpInventory, changes: Sequence[Change], domains: list[str]
+    ) -> None:
+        self.bucket.ensure_bucket()
+        each(lambda c: self.bucket.write(c.domain, c.after or ""), changes)
+        self.bucket.forget()
+
+    def _delete_policies(
+        self, inventory: GcpInventory, changes: Sequence[Change], domains: list[str]
+    ) -> None:
+        each(self.bucket.delete, domains)
+        self.bucket.forget()
+
+    def _remove_endpoints(
+        self, inventory: GcpInventory, changes: Sequence[Change], domains: list[str]
+    ) -> None:
+        self.endpoints.remove(inventory.endpoint, domains, lambda r: self._remove_dns(inventory, r))
 
     def _zone_of(self, inventory: GcpInventory, name: str) -> tuple[Zone, str]:
         """The zone of an rrset name, and the domain it belongs to (for error lines)."""
@@ -272,7 +290,9 @@ class GcpProvider(Provider):
                 pairs.append((live, None, rrset.name))
         self._commit(inventory, self._edits(inventory, pairs))
 
-    def _write_txt(self, inventory: GcpInventory, changes: Sequence[Change]) -> None:
+    def _write_txt(
+        self, inventory: GcpInventory, changes: Sequence[Change], domains: list[str]
+    ) -> None:
         pairs: list[tuple[Rrset | None, Rrset | None, str]] = []
         for change in changes:
             name = absolute(record_name(change.resource, change.domain))
