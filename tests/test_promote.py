@@ -314,6 +314,7 @@ def test_reports_gate_needs_enough_days_in_the_current_mode(world: MtaStsWorld, 
     write_reports(reports, "young.example", 13)
     write_reports(reports, "flaky.example", 14, failed=2)  # 2 of 1002: 0.2 %
     write_reports(reports, "wasenforce.example", 14, mode="enforce")
+    (reports / "notes.txt").write_text("not a report")
 
     code, data = promote_json(world, spec, *names, "--reports", reports)
 
@@ -333,6 +334,9 @@ def test_reports_gate_needs_enough_days_in_the_current_mode(world: MtaStsWorld, 
     assert "reports cover 0 days in mode testing" in evidence(
         found["wasenforce.example"], "reports"
     )
+    (note,) = data["notes"]
+    assert note.startswith("--reports: 1 input held no readable report (first: ")
+    assert not (spec.parent / "out").exists()  # no provider is touched
 
     code, data = promote_json(
         world,

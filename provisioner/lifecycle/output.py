@@ -30,6 +30,8 @@ def print_promote(result: PromoteResult, console: Console) -> None:
     console.print(styled((f"{moved} of {len(result.outcomes)} domains {verb}.", "bold")))
     if result.safety:
         console.print(styled(("safety:", "yellow"), " ", result.safety))
+    for note in result.notes:
+        console.print(styled(("note:", "cyan"), " ", redact(note)))
     _print_edit(result.diff, result.written, result.dry_run, str(result.spec_path), console)
 
 

@@ -106,6 +106,8 @@ class PromoteResult:
     dry_run: bool
     safety: str | None = None
     """For --demote: whether the next apply needs --allow-destroy, and why."""
+    notes: tuple[str, ...] = ()
+    """What the run found beside the gates (unreadable report files)."""
 
     @property
     def ok(self) -> bool:
@@ -122,6 +124,7 @@ class PromoteResult:
             "domains": [o.to_json() for o in self.outcomes],
             "diff": self.diff,
             "safety": self.safety,
+            "notes": list(self.notes),
         }
 
 
@@ -137,7 +140,7 @@ def promote(config: Path, domains: Sequence[str], options: PromoteOptions) -> Pr
     positions = {name: _position(spec, name, options.steps) for name in names}
     movable = [n for n, (gate, _c, _t) in positions.items() if gate.status is GateStatus.PASS]
     reports = _check(spec, movable, options.check)
-    summaries = _summaries(options.report_paths, movable)
+    summaries, notes = _summaries(options.report_paths, movable)
     outcomes: list[DomainOutcome] = []
     for name in names:
         gate, current, target = positions[name]
@@ -161,7 +164,7 @@ def promote(config: Path, domains: Sequence[str], options: PromoteOptions) -> Pr
         )
         passed = not any(g.status is GateStatus.FAIL for g in gates)
         outcomes.append(DomainOutcome(name, passed, current, target, gates))
-    return _edit(spec, "promote", outcomes, options.dry_run)
+    return replace(_edit(spec, "promote", outcomes, options.dry_run), notes=notes)
 
 
 def demote(config: Path, domains: Sequence[str], *, dry_run: bool = False) -> PromoteResult:
@@ -233,15 +236,27 @@ def _check(spec: Spec, names: list[str], options: CheckOptions) -> dict[str, Dom
     return {r.domain: r for r in check_domains(names, options, expected)}
 
 
-def _summaries(paths: tuple[Path, ...], names: list[str]) -> Mapping[str, ReportSummary]:
-    """TLS-RPT summaries of the named domains from --reports (provisioner.reports)."""
+def _summaries(
+    paths: tuple[Path, ...], names: list[str]
+) -> tuple[Mapping[str, ReportSummary], tuple[str, ...]]:
+    """TLS-RPT summaries of the named domains from --reports (provisioner.reports), and a
+    note when some inputs held no readable report (they are not evidence either way)."""
     if not paths or not names:
-        return {}
+        return {}, ()
     for path in paths:
         if not path.exists():
             raise MtastsError(f"--reports {path}: no such file or directory")
-    summary: Mapping[str, ReportSummary] = read_reports(list(paths)).summary(domains=names)
-    return summary
+    report_set = read_reports(list(paths))
+    summary: Mapping[str, ReportSummary] = report_set.summary(domains=names)
+    notes: tuple[str, ...] = ()
+    if report_set.unreadable:
+        count = len(report_set.unreadable)
+        first = report_set.unreadable[0]
+        notes = (
+            f"--reports: {count} input{'s' if count != 1 else ''} held no readable report "
+            f"(first: {first.path}: {first.error}); 'mtasts reports' lists them all",
+        )
+    return summary, notes
 
 
 def _edit(spec: Spec, command: str, outcomes: list[DomainOutcome], dry_run: bool) -> PromoteResult:
