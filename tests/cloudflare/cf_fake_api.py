@@ -31,11 +31,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from cf_fake_state import ApiError, FakeCloudflareState, Script, joined_txt
+from fakehttp import FakeHttpServer, Request, Response
 
 PREFIX = "/client/v4"
 
@@ -47,6 +46,8 @@ class Call:
     query: dict[str, str]
     headers: dict[str, str] = field(default_factory=dict)
     """Every request header, names in lower case (tests check which credential went)."""
+    body: bytes = b""
+    """The raw request body, as the client sent it."""
 
 
 @dataclass
@@ -125,10 +126,12 @@ def _matches(value: str, query: dict[str, str], field_name: str, fold: bool = Tr
     return results
 
 
-class FakeCloudflareApi:
-    """Start with `start()`; aim the SDK at `base_url` (or `CLOUDFLARE_BASE_URL`)."""
+class FakeCloudflareApi(FakeHttpServer):
+    """Start with `start()`; aim the SDK at `base_url` (or `CLOUDFLARE_BASE_URL`). The
+    server itself is the shared test plumbing (tests/fakehttp.py)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.state = FakeCloudflareState()
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
@@ -136,31 +139,10 @@ class FakeCloudflareApi:
         self.throttled = 0
         """How many requests the server-side rate limit answered with 429."""
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # Lifecycle
-
-    def start(self) -> FakeCloudflareApi:
-        api = self
-
-        class Handler(_Handler):
-            fake = api
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{PREFIX}"
+        return self.origin + PREFIX
 
     def reset(self) -> None:
         with self._lock:
@@ -219,61 +201,13 @@ class FakeCloudflareApi:
                     return fault.status, fault.retry_after, fault.echo_headers
         return None
 
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeCloudflareApi
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _send(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), headers=headers)
-
-    def _handle(self, method: str) -> None:
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        path = url.path.removeprefix(PREFIX)
-        fake = self.fake
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        fake.calls.append(Call(method, path, query, headers))
-        auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in fake.state.tokens:
-            self._json(401, error_body(10000, "Authentication error"))
-            return
-        fault = fake._fault_for(method, path)
+    def handle(self, request: Request) -> Response:
+        path = request.path.removeprefix(PREFIX)
+        self.calls.append(Call(request.method, path, request.query, request.headers, request.body))
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self.state.tokens:
+            return Response.json(401, error_body(10000, "Authentication error"))
+        fault = self._fault_for(request.method, path)
         if fault is not None:
             status, retry_after, echo = fault
             headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
@@ -284,24 +218,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
             if echo:
                 message += " for request with headers: " + "; ".join(
-                    f"{k}: {v}" for k, v in self.headers.items()
+                    f"{k}: {v}" for k, v in request.headers.items()
                 )
-            self._json(status, error_body(971 if status == 429 else 10013, message), headers)
-            return
+            code = 971 if status == 429 else 10013
+            return Response.json(status, error_body(code, message), headers)
         try:
             answer = _route(
-                fake.state, method, path, query, raw, self.headers.get("Content-Type", "")
+                self.state, request.method, path, request.query, request.body, request.content_type
             )
         except ApiError as exc:
-            self._json(exc.status, error_body(exc.code, exc.message))
-            return
+            return Response.json(exc.status, error_body(exc.code, exc.message))
         except (ValueError, KeyError, TypeError) as exc:
-            self._json(400, error_body(1004, f"Bad request: {exc}"))
-            return
+            return Response.json(400, error_body(1004, f"Bad request: {exc}"))
         if isinstance(answer, bytes):
-            self._send(200, answer, "application/javascript+module")
-        else:
-            self._json(200, answer)
+            return Response(200, answer, "application/javascript+module")
+        return Response.json(200, answer)
 
 
 def _route(
