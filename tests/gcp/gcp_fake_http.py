@@ -1,6 +1,6 @@
-"""The HTTP half shared by the Compute and Certificate Manager fakes: a threaded server on
-127.0.0.1 (random port), Google's JSON error envelope, a request log, injected faults and an
-optional server-side rate limit.
+"""The HTTP half shared by the Compute and Certificate Manager fakes: Google's JSON error
+envelope, a request log, injected faults and an optional server-side rate limit, on the
+threaded loopback server every test fake shares (tests/fakehttp.py).
 
 A fake subclasses `FakeGoogleApi`, sets `style` ("compute" for Compute's envelope with an
 `errors` list of `{domain, reason, message}`; "aip" for the newer APIs' `status`, plus for
@@ -27,9 +27,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+
+from fakehttp import FakeHttpServer, Request, Response
 
 # HTTP status -> (google.rpc code name, Compute's `reason`, default message)
 _STATUS: dict[int, tuple[str, str, str]] = {
@@ -110,7 +110,7 @@ class _RateLimit:
     sent: deque[float] = field(default_factory=deque)
 
 
-class FakeGoogleApi:
+class FakeGoogleApi(FakeHttpServer):
     """Start with `start()`; hand `endpoint` to the client library as `api_endpoint`."""
 
     style: ClassVar[str] = "aip"
@@ -118,6 +118,7 @@ class FakeGoogleApi:
     quota_name: ClassVar[str] = "Requests per minute"
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.hangs: list[Fault] = []
@@ -127,34 +128,18 @@ class FakeGoogleApi:
         self._rate: _RateLimit | None = None
         self.lock = threading.RLock()
         self._release = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
 
     # Lifecycle
 
-    def start(self) -> FakeGoogleApi:
-        fake = self
-
-        class Handler(_Handler):
-            api = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
     def stop(self) -> None:
         self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        super().stop()
 
     @property
     def endpoint(self) -> str:
         """`http://127.0.0.1:PORT`: the form `client_options={"api_endpoint": ...}` needs (the
         scheme is kept; without one the libraries assume https)."""
-        assert self._server is not None
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
+        return self.origin
 
     def reset(self) -> None:
         """Empty state, log, faults and limits; hung requests are let go."""
@@ -263,80 +248,45 @@ class FakeGoogleApi:
         )
         return ApiError(429, text, quota=self.quota_name)
 
+    # The server's side (tests/fakehttp.py)
 
-class _Handler(BaseHTTPRequestHandler):
-    api: FakeGoogleApi
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        raw = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(raw)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def _handle(self, method: str) -> None:
-        api = self.api
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+    def handle(self, request: Request) -> Response | None:
+        method, path, raw = request.method, request.path, request.body
         try:
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
             body = None
-        with api.lock:
-            api.calls.append(Call(method, url.path, query, body))
-            release = api._release
-        kind, fault = api._before(method, url.path)
+        with self.lock:
+            self.calls.append(Call(method, path, request.query, body))
+            release = self._release
+        kind, fault = self._before(method, path)
         if kind == "hang":
             assert isinstance(fault, Fault)
             release.wait(fault.hold)
-            self.close_connection = True
-            return
+            return None
         if isinstance(fault, Fault):
             error = ApiError(fault.status, fault.message)
             if fault.status == 429:
-                error = api.quota_error(fault.message)
+                error = self.quota_error(fault.message)
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-            self._json(fault.status, error.envelope(api.style, api.service), headers)
-            return
+            return self._json(fault.status, error.envelope(self.style, self.service), headers)
         if isinstance(fault, ApiError):
-            self._json(fault.status, fault.envelope(api.style, api.service))
-            return
+            return self._json(fault.status, fault.envelope(self.style, self.service))
         try:
             if raw.strip() and body is None:
                 raise ApiError(400, "Invalid JSON payload received.")
-            answer = api.route(method, url.path, query, body)
+            answer = self.route(method, path, request.query, body)
         except ApiError as exc:
-            self._json(exc.status, exc.envelope(api.style, api.service))
-            return
+            return self._json(exc.status, exc.envelope(self.style, self.service))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             error = ApiError(400, f"Invalid request: {exc}")
-            self._json(400, error.envelope(api.style, api.service))
-            return
-        self._json(200, answer)
+            return self._json(400, error.envelope(self.style, self.service))
+        return self._json(200, answer)
+
+    @staticmethod
+    def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
+        raw = json.dumps(data).encode()
+        return Response(status, raw, "application/json; charset=UTF-8", headers or {})
 
 
 __all__ = ["ApiError", "Call", "FakeGoogleApi"]
