@@ -14,7 +14,6 @@ plan opening, updating and closing the drift issue.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -58,26 +57,6 @@ def script_steps(job: str) -> list[dict[str, Any]]:
     """The job's steps that run one of the example's scripts (not the install step)."""
     steps = workflow()["jobs"][job]["steps"]
     return [step for step in steps if "$MTASTS_SCRIPTS/" in step.get("run", "")]
-
-
-def mtasts_help(*args: str) -> str:
-    return str(run_cli(*args, "--help").stdout)
-
-
-@functools.cache
-def needs_part_a_flags() -> None:
-    """The scripts use flags issue 11's other half adds; skip, naming them, until they land."""
-    missing = [
-        name
-        for name, present in (
-            ("mtasts plan --markdown-header", "--markdown-header" in mtasts_help("plan")),
-            ("mtasts apply --allow-risk", "--allow-risk" in mtasts_help("apply")),
-            ("mtasts show", "PLANFILE" in mtasts_help("show")),
-        )
-        if not present
-    ]
-    if missing:
-        pytest.skip("not landed yet: " + ", ".join(missing))
 
 
 # --- the workflow file as a reviewer reads it ---------------------------------------------
@@ -385,7 +364,6 @@ def _substitute(value: str, values: dict[str, str]) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
-    needs_part_a_flags()
     return Repo(tmp_path)
 
 
