@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -665,3 +666,19 @@ def test_the_merged_pull_request_is_the_one_merged_as_this_commit() -> None:
     assert ghjson("merged-pr", MERGE, stdin="[]").stdout == ""
     assert ghjson("first-run", stdin="[]").stdout == ""
     assert ghjson("first-run", stdin='[{"databaseId": 12}]').stdout == "12\n"
+
+
+def test_daily_plan_notices_when_a_removal_step_2_falls_due(repo: Repo) -> None:
+    """RFC 8461 section 8.3: records go once the `mode: none` policy outlived its max_age."""
+    assert repo.mtasts("apply", "mtasts.yaml", "--auto-approve") == 0
+    spec = repo.root / "mtasts.yaml"
+    text = spec.read_text()
+    spec.write_text(text[: text.index("  example.net:")])  # example.net leaves the spec
+    assert repo.mtasts("apply", "mtasts.yaml", "--auto-approve", "--allow-destroy") == 0
+    waiting = repo.run_job("daily", MERGE)
+    assert waiting.returncode == 0, waiting.stdout + waiting.stderr  # max_age not over yet
+    later = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    due = repo.run_job("daily", MERGE, env={"MTASTS_NOW": later})
+    assert due.returncode == 2, due.stderr
+    (issue,) = repo.state()["issues"]
+    assert "example.net" in issue["body"]
