@@ -290,3 +290,53 @@ def test_check_gate_requires_a_valid_tlsrpt_record():
     report.findings[-1] = Finding("tlsrpt", Status.PASS, "v=TLSRPTv1; rua=mailto:a@b.example")
     report.findings.append(Finding("smtp_starttls", Status.FAIL, "mx: no STARTTLS"))
     assert check_gate(report).status is GateStatus.PASS
+
+
+RUA_DEFAULTS = "defaults: {tlsrpt: {rua: ['mailto:r@example.net']}}\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(
+            "\ufeffversion: 1\ndomains:\n  a.example: {mx: [mx.a.example], mode: enforce}\n",
+            "\ufeffversion: 1\ndomains:\n  a.example: {mx: [mx.a.example], mode: testing, "
+            "max_age: 1209600}\n",
+            id="byte-order-mark",
+        ),
+        pytest.param(
+            "version: 1\ndomains: {\n  a.example: {mx: [mx.a.example], mode: enforce},\n"
+            "  b.example: {mx: [mx.b.example], mode: enforce}\n}\n",
+            "version: 1\ndomains: {\n  a.example: {mx: [mx.a.example], mode: testing, "
+            "max_age: 1209600},\n  b.example: {mx: [mx.b.example], mode: enforce}\n}\n",
+            id="flow-domains",
+        ),
+        pytest.param(
+            "version: 1\ndomains:\n  a.example:\n    mx: [mx.a.example]\n    mode: enforce # x",
+            "version: 1\ndomains:\n  a.example:\n    mx: [mx.a.example]\n    mode: testing # x"
+            "\n    max_age: 1209600",
+            id="no-final-newline",
+        ),
+        pytest.param(
+            "version: 1\ndomains:\n  ? a.example\n  : mx: [mx.a.example]\n    mode: enforce\n",
+            "version: 1\ndomains:\n  ? a.example\n  : mx: [mx.a.example]\n    mode: testing\n"
+            "    max_age: 1209600\n",
+            id="explicit-key",
+        ),
+        pytest.param(
+            "---\nversion: 1\ndomains:\n  bücher.example:\n    mode:\n      enforce\n"
+            "    mx: [mx.bücher.example]\n...\n",
+            "---\nversion: 1\ndomains:\n  bücher.example:\n    mode:\n      testing\n"
+            "    max_age: 1209600\n    mx: [mx.bücher.example]\n...\n",
+            id="idn-multiline-plain-document-markers",
+        ),
+    ],
+)
+def test_odd_layouts_are_edited_in_place(tmp_path: Path, before: str, after: str):
+    spec = tmp_path / "odd.yaml"
+    lines = before.split("\n", 1)
+    spec.write_text(lines[0] + "\n" + RUA_DEFAULTS + lines[1])
+    domain = "bücher.example" if "bücher" in before else "a.example"
+    assert demote(spec, domain).exit_code == 0
+    lines = after.split("\n", 1)
+    assert spec.read_text() == lines[0] + "\n" + RUA_DEFAULTS + lines[1]
