@@ -66,10 +66,12 @@ class AwsSettings(BaseModel):
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     zone_ids: dict[str, str] = Field(default_factory=dict)
-    hosts_per_certificate: int = Field(default=DEFAULT_GROUP_SIZE, ge=1, le=MAX_GROUP_SIZE)
+    hosts_per_certificate: int = Field(
+        default=DEFAULT_GROUP_SIZE, ge=1, le=MAX_GROUP_SIZE, strict=True
+    )
     """Policy hosts per shared distribution and certificate: ACM's names-per-certificate
     quota (10 by default; up to 100 once the account's quota is raised)."""
-    migrate_per_apply: int = Field(default=50, ge=1, le=1000)
+    migrate_per_apply: int = Field(default=50, ge=1, le=1000, strict=True)
     """Per-domain endpoints (older deployments) moved into groups per apply."""
 
     @field_validator("zone_ids")

@@ -67,7 +67,7 @@ def test_plan_reads_in_bulk_and_apply_writes_one_batch_per_zone_per_phase(aws: A
     assert run("apply", "-c", spec, "--auto-approve").exit_code == 0
     assert API_CALLS.count("route53", "ChangeResourceRecordSets") == 3
     assert API_CALLS.count("s3", "PutObject") == len(DOMAINS)
-    assert API_CALLS.count("cloudfront", "CreateInvalidation") == len(DOMAINS)
+    assert API_CALLS.count("cloudfront", "CreateInvalidation") == 1, "one per distribution"
     # the plan fetches the old bodies (they differ from the spec's); the guard fetches none
     assert API_CALLS.count("s3", "GetObject") == len(DOMAINS)
 
@@ -123,7 +123,13 @@ def test_zone_is_the_longest_public_suffix_unless_zone_ids_says(aws: AwsWorld):
 def test_the_default_bucket_is_named_after_the_account_and_region(aws: AwsWorld):
     p = AwsProvider("aws", AwsSettings(region="eu-west-1"), Path())
     assert p.bucket.bucket == "mtasts-123456789012-eu-west-1"
-    assert p.plan_settings() == {"region": "eu-west-1", "bucket": None, "zone_ids": {}}
+    assert p.plan_settings() == {
+        "region": "eu-west-1",
+        "bucket": None,
+        "zone_ids": {},
+        "hosts_per_certificate": 10,
+        "migrate_per_apply": 50,
+    }
 
 
 def test_settings_are_strict_and_hold_no_secrets():
@@ -133,11 +139,19 @@ def test_settings_are_strict_and_hold_no_secrets():
         AwsSettings(region="Europe")
     with pytest.raises(ValidationError):
         AwsSettings(bucket="Not_A_Bucket")
+    for bad in (0, 101, -5, 10**12, "ten", 10.5, True):
+        with pytest.raises(ValidationError):
+            AwsSettings(hosts_per_certificate=bad)
+    for bad in (0, 1001, "all"):
+        with pytest.raises(ValidationError):
+            AwsSettings(migrate_per_apply=bad)
     settings = provider(zone_ids={"Example.COM.": "/hostedzone/Z1"}).plan_settings()
     assert settings == {
         "region": "eu-west-1",
         "bucket": "mtasts-test-policies",
         "zone_ids": {"example.com": "Z1"},
+        "hosts_per_certificate": 10,
+        "migrate_per_apply": 50,
     }
 
 
