@@ -190,6 +190,12 @@ def test_a_missing_spec_is_created_with_the_local_provider(world: MtaStsWorld, t
     assert "--provider aws: " in refused.stderr and "does not exist" in refused.stderr
     assert not spec.exists()
 
+    dry = import_(world, "hand.example", "-c", spec, "--dry-run", "--format", "json")
+    assert dry.exit_code == 0, dry.stderr
+    assert json.loads(dry.stdout)["written"] is False
+    assert "+  hand.example:\n" in json.loads(dry.stdout)["diff"]
+    assert not spec.exists()
+
     result = import_(world, "hand.example", "-c", spec)
     assert result.exit_code == 0, result.stderr
     assert f"wrote {spec}" in result.stdout
