@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from clihelpers import run
 from gcp_world import (  # noqa: F401
+    PROJECT,
     GcpWorld,
     gcp_endpoint_servers,
     gcp_full,
@@ -138,8 +139,14 @@ def test_the_documented_roles_allow_every_call_of_a_lifecycle(gcp_full: GcpWorld
     world.zone("example.org", mx=["mx1.example.org"])
     both = {"example.com": {"mx": ["mx1.example.com"]}, "example.org": {"mx": ["mx1.example.org"]}}
     apply(world.spec(both))
+    # the SSL policy lowered to TLS 1.0 behind mtasts's back: the next apply patches it
+    with world.compute.lock:
+        world.compute.resources["sslPolicies"][f"{PROJECT}/mtasts-lb-tls12"]["minTlsVersion"] = (
+            "TLS_1_0"
+        )
     both["example.org"]["mode"] = "enforce"
     apply(world.spec(both))
+    assert world.compute.count("PATCH", "/sslPolicies/mtasts-lb-tls12$") == 1
     spec = world.spec({"example.org": both["example.org"]})
     apply(spec)
     later = {"MTASTS_NOW": (datetime.now(UTC) + timedelta(days=2)).isoformat()}
@@ -172,4 +179,4 @@ def test_the_documented_roles_allow_every_call_of_a_lifecycle(gcp_full: GcpWorld
     repair = re.compile(
         r"\.(get|update|delete|setUrlMap|setSslPolicy|setCertificateMap|setTarget)$"
     )
-    assert all(repair.search(p) for p in unused), sorted(unused)
+    assert all(repair.search(p) for p in unused), sorted(p for p in unused if not repair.search(p))
