@@ -30,6 +30,11 @@ from provisioner.knobs import RateKnob
 ROUTE53 = RateKnob("MTASTS_AWS_ROUTE53_RPS", Quota(5, 1.0))
 CLOUDFLARE = RateKnob("MTASTS_CLOUDFLARE_RATE_LIMIT", Quota(1_100, 300.0))
 CLOUD_DNS = RateKnob("MTASTS_GCP_DNS_RATE", Quota(50, 60.0))
+"""Cloud DNS API requests per DNS project. https://cloud.google.com/dns/quotas names the
+quota ("Read limit for a minute for a region": API requests an IAM user may make in one
+minute; older pages: "Number of API queries per user, per 100 seconds") but publishes no
+default value, only the console's Quotas page shows it; so the default stays defensive and
+a project sets its own (e.g. `600/60`). A 429 beyond it is retried (providers/gcp/transient)."""
 CERTIFICATE_MANAGER = RateKnob("MTASTS_GCP_CERTIFICATE_MANAGER_RATE", Quota(300, 60.0))
 
 
