@@ -401,6 +401,7 @@ def test_pull_request_plan_is_one_comment_created_then_updated(repo: Repo) -> No
     assert HEAD_1[:12] not in bot_after["body"]
     methods = [c["argv"][2] for c in repo.gh_calls() if "--method" in c["argv"]]
     assert methods == ["POST", "PATCH"]
+    assert len(repo.gh_calls()) == 4  # per run: one paged listing, one write
     repo.assert_no_secret_anywhere()
 
 
@@ -463,6 +464,12 @@ def test_merge_applies_the_plan_reviewed_on_the_pull_request(repo: Repo) -> None
         line for line in repo.mtasts_log.read_text().splitlines() if line.startswith("apply")
     ]
     assert applied == ["apply mtasts-out/reviewed/plan.json --auto-approve"]
+    merge_calls = [c["argv"][:2] for c in repo.gh_calls()][2:]  # after the plan job's two
+    assert merge_calls == [
+        ["api", f"repos/{OWNER_REPO}/commits/{MERGE}/pulls"],
+        ["run", "list"],
+        ["run", "download"],
+    ]
     assert repo.mtasts("plan", "mtasts.yaml", "--detailed-exitcode") == 0  # nothing left
     repo.assert_no_secret_anywhere()
 
