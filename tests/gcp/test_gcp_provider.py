@@ -192,3 +192,35 @@ def test_a_plan_reads_bodies_only_where_the_listing_cannot_vouch_for_them(gcp: G
     listings = gcp.gcs.count("GET", r"/o$")
     downloads = len([c for c in gcp.gcs.calls if c.query.get("alt") == "media"])
     assert (listings, downloads) == (1, 2)  # a's body came from the listing alone
+
+
+def test_dns_project_holds_the_zones_and_project_the_rest(gcp: GcpWorld):
+    """Shared-VPC organisations keep DNS in a host project: every Cloud DNS request goes to
+    `dns_project`, the bucket stays in `project`; a zone of the same name in `project` is
+    never touched."""
+    host = "dns-host-project"
+    gcp.dns.state.add_zone("example.com", project=host)
+    gcp.dns.state.add_rrset(
+        "example-com", "example.com", "MX", ["10 mx1.example.com."], project=host
+    )
+    gcp.zone("example.com")  # a decoy in `project`
+    gcp.dns.calls.clear()
+    spec = gcp.spec({"example.com": {"mx": ["mx1.example.com"]}}, dns_project=host)
+    apply(spec)
+    rrset = gcp.dns.state.rrset("example-com", "_mta-sts.example.com.", "TXT", project=host)
+    assert rrset is not None
+    assert gcp.rrset("example-com", "_mta-sts.example.com.", "TXT") is None
+    assert all(c.path.startswith(f"/projects/{host}/") for c in gcp.dns.calls)
+    assert gcp.policy("example.com") is not None
+    assert_idempotent(spec)
+
+
+def test_overridden_endpoints_are_called_without_credentials(gcp: GcpWorld, monkeypatch):
+    """A client aimed at an emulator or fake (a `*_endpoint` setting) uses anonymous
+    credentials, as google-cloud-storage does for its emulator: no token is ever sent to it,
+    and no Application Default Credentials are looked up (a broken ADC file is no matter)."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/mtasts-test-key.json")
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    apply(gcp.spec({"example.com": {"mx": ["mx1.example.com"]}}))
+    assert gcp.dns.calls
+    assert not [c for c in gcp.dns.calls if "authorization" in c.headers]
