@@ -26,7 +26,6 @@ leaves the zone as it was and the next plan converges.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,20 +55,18 @@ BATCH_MAX_OPERATIONS = 200
 AUTO_TTL = 1
 RECORD_COMMENT = "managed by mtasts"
 
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
-
 
 def txt_value(content: str) -> str:
     """A record's content as the value senders see: quoted strings joined (zone-file escapes,
-    `\\DDD` included, decoded by `provisioner.dnstext`), unquoted content as is."""
+    `\\DDD` included, decoded by `provisioner.dnstext`), unquoted content as is, and content
+    dnspython refuses (an unbalanced quote) as written: no second parser guesses at it."""
     text = content.strip()
     if not text.startswith('"'):
         return content
     try:
         return zone_text_value(text)
     except DnsTextError:
-        parts = _QUOTED.findall(text)
-        return "".join(re.sub(r"\\(.)", r"\1", part) for part in parts)
+        return content
 
 
 @dataclass

@@ -74,6 +74,8 @@ def test_the_pacer_is_shared_per_token_not_per_account(cf_api, tmp_path, monkeyp
         ('"v=STSv1; id=abc"', "v=STSv1; id=abc"),
         ('"v=TLSRPTv1; rua=mailto:a@b" "x,mailto:c@d"', "v=TLSRPTv1; rua=mailto:a@bx,mailto:c@d"),
         ('"say \\"hi\\""', 'say "hi"'),
+        ('"open', '"open'),
+        ('"a" "b', '"a" "b'),
     ],
 )
 def test_txt_content_is_read_as_senders_join_it(content, value):
