@@ -354,6 +354,38 @@ def test_reports_gate_needs_enough_days_in_the_current_mode(world: MtaStsWorld, 
     assert code == 0, data
 
 
+def test_reports_gate_names_the_failing_mx_of_the_current_mode_only(
+    world: MtaStsWorld, tmp_path: Path
+):
+    """A DANE (tlsa) policy's failures and an earlier mode's are not the evidence that
+    blocks the step: the gate names the current mode's failing MX and result types."""
+    spec = write_spec(tmp_path / "spec", {"mixed.example": {"mx": ["mx.mixed.example"]}})
+    publish(world, spec)
+    reports = write_reports(tmp_path / "reports", "mixed.example", 14, failed=2)
+    for day in range(3):
+        other = json.loads((reports / f"mixed.example-{day}.json").read_text())
+        other["report-id"] = f"other-{day}"
+        policy = other["policies"][0]
+        policy["policy"] = {"policy-type": "tlsa", "policy-domain": "mixed.example"}
+        policy["failure-details"] = [
+            {
+                "result-type": "dane-required",
+                "receiving-mx-hostname": "dane.mixed.example",
+                "failed-session-count": 900,
+            }
+        ]
+        policy["summary"]["total-failure-session-count"] = 900
+        (reports / f"tlsa-{day}.json").write_text(json.dumps(other))
+
+    code, data = promote_json(world, spec, "mixed.example", "--reports", reports)
+
+    assert code == 1
+    found = evidence(by_domain(data)["mixed.example"], "reports")
+    assert "28 of 14,028 sessions failed (0.2 %) over 14 days in mode testing" in found
+    assert "by MX: mx.mixed.example 28; by result: certificate-host-mismatch 28" in found
+    assert "dane" not in found
+
+
 def test_reports_path_that_does_not_exist_is_one_line(world: MtaStsWorld, tmp_path: Path):
     spec = write_spec(tmp_path, {"r.example": {"mx": ["mx.r.example"]}})
     publish(world, spec)

@@ -140,7 +140,8 @@ def promote(config: Path, domains: Sequence[str], options: PromoteOptions) -> Pr
     positions = {name: _position(spec, name, options.steps) for name in names}
     movable = [n for n, (gate, _c, _t) in positions.items() if gate.status is GateStatus.PASS]
     reports = _check(spec, movable, options.check)
-    summaries, notes = _summaries(options.report_paths, movable)
+    current_modes = {n: step.mode for n in movable if (step := positions[n][1]) is not None}
+    summaries, notes = _summaries(options.report_paths, current_modes)
     outcomes: list[DomainOutcome] = []
     for name in names:
         gate, current, target = positions[name]
@@ -237,17 +238,23 @@ def _check(spec: Spec, names: list[str], options: CheckOptions) -> dict[str, Dom
 
 
 def _summaries(
-    paths: tuple[Path, ...], names: list[str]
+    paths: tuple[Path, ...], current: Mapping[str, Mode]
 ) -> tuple[Mapping[str, ReportSummary], tuple[str, ...]]:
-    """TLS-RPT summaries of the named domains from --reports (provisioner.reports), and a
-    note when some inputs held no readable report (they are not evidence either way)."""
-    if not paths or not names:
+    """TLS-RPT summaries of the named domains from --reports (provisioner.reports), each of
+    the sessions in the domain's current mode only (so the failing MX and result types
+    named are that mode's, not a TLSA policy's or an earlier mode's), else of all its
+    sessions (the gate then finds no day in the current mode); and a note when some
+    inputs held no readable report (they are not evidence either way)."""
+    if not paths or not current:
         return {}, ()
     for path in paths:
         if not path.exists():
             raise MtastsError(f"--reports {path}: no such file or directory")
     report_set = read_reports(list(paths))
-    summary: Mapping[str, ReportSummary] = report_set.summary(domains=names)
+    summary: dict[str, ReportSummary] = dict(report_set.summary(domains=list(current)))
+    for mode in set(current.values()):
+        names = [name for name, its in current.items() if its is mode]
+        summary.update(report_set.summary(domains=names, modes={mode.value}))
     notes: tuple[str, ...] = ()
     if report_set.unreadable:
         count = len(report_set.unreadable)

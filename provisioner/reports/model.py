@@ -93,17 +93,23 @@ class ReportSet:
         domains: Collection[str] | None = None,
         since: date | None = None,
         until: date | None = None,
+        modes: Collection[str] | None = None,
     ) -> dict[str, DomainSummary]:
         """Domain -> summary, over days `since`..`until` (both inclusive, None: open).
 
         `domains` are names in any case, with or without a trailing dot, U- or A-labels (None:
-        every domain reported). A domain named but absent from the reports is absent from
-        the result. Sorted by domain.
+        every domain reported). `modes` keeps only the sessions evaluated under those modes
+        (keys of `DomainSummary.modes`; None: all), so the failing MX and result types of
+        one mode are not mixed with another's (the promote gate judges the current mode).
+        A domain named but absent from the reports is absent from the result. Sorted by
+        domain.
         """
         wanted = None if domains is None else {_a_label(d) for d in domains}
         grouped: dict[str, list[tuple[date, str, Bucket]]] = {}
         for (domain, day, mode), bucket in self.buckets.items():
             if wanted is not None and domain not in wanted:
+                continue
+            if modes is not None and mode not in modes:
                 continue
             if (since is not None and day < since) or (until is not None and day > until):
                 continue
