@@ -137,3 +137,35 @@ def test_the_id_guard_sees_a_policy_published_by_another_run(gcp: GcpWorld, monk
     assert gcp.txt(zone, "_mta-sts.example.com") == [old]
     assert gcp.dns.count(kind="changes.create") == 0
     assert gcp.dns.count(kind="resourceRecordSets.list") == 1  # the guard re-lists policies only
+
+
+def test_a_refused_txt_change_after_an_unpolled_endpoint_change_is_one_line(
+    gcp: GcpWorld, monkeypatch
+):
+    """The endpoint phase's change is sent and not polled there (the TXT change settles it).
+    When the TXT change is then refused, the run stops at once with one line: no wait for
+    the earlier change, nothing of the TXT change applied, the policy already served."""
+    from providers.gcp import clouddns
+
+    zone = gcp.zone("example.com", mx=["mx1.example.com"])
+    sends = []
+    send = clouddns.CloudDns.send
+
+    def second_refused(self, edits):
+        sends.append(1)
+        if len(sends) == 2:
+            gcp.dns.inject("POST", r"/changes$", 412)
+        return send(self, edits)
+
+    monkeypatch.setattr(clouddns.CloudDns, "send", second_refused)
+    started = time.monotonic()
+    line = one_line_error(run("apply", "-c", gcp.spec(DOMAIN), "--auto-approve"))
+    assert time.monotonic() - started < 30
+    assert "another writer changed managed zone example-com" in line
+    assert gcp.rrset(zone, "mta-sts.example.com.", "A") is not None
+    assert gcp.rrset(zone, "_mta-sts.example.com.", "TXT") is None
+    assert gcp.policy("example.com") is not None
+    assert [c.kind for c in gcp.dns.calls].count("changes.get") == 0
+    monkeypatch.setattr(clouddns.CloudDns, "send", send)
+    apply(gcp.spec(DOMAIN))  # the next run completes it
+    assert gcp.rrset(zone, "_mta-sts.example.com.", "TXT") is not None
