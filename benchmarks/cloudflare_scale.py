@@ -3,8 +3,8 @@
 Usage: python benchmarks/cloudflare_scale.py [N] [--no-mx]   (default N=1000)
 
 Each domain is a zone of its own (the expensive case: per-zone calls do not share).
-Printed per run (plan from empty, apply, idempotent re-plan, a mode change for every
-domain): wall time against the fake with client-side pacing out of the way
+Printed per run (plan from empty, apply, idempotent re-plan, the plan and the apply of a
+mode change for every domain): wall time against the fake with client-side pacing out of the way
 (`MTASTS_CLOUDFLARE_RATE_LIMIT=1000000/1`: the knob has no "off", and a rate this large
 never waits), API calls in all, per domain and by endpoint, and the floor the real rate
 limit puts under it (calls at 1,200 requests per 5 minutes; the pacer's default of 1,100 is
@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tests/fakehttp.py
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "cloudflare"))
 
 from cf_fake_api import FakeCloudflareApi
@@ -100,6 +101,7 @@ def main() -> None:
         run(api, "apply (from empty)", spec, count, apply=True)
         left = run(api, "plan (idempotent)", spec, count, apply=False)
         spec = write_spec(directory, count, "enforce", read_mx)
+        run(api, "plan (mode change)", spec, count, apply=False)
         run(api, "apply (mode change)", spec, count, apply=True)
         script = api.state.script_text() or ""
         print(
