@@ -387,3 +387,19 @@ def test_gzip_members_padding_and_trailing_garbage(tmp_path: Path) -> None:
     result = read_reports([members, trailing])
     assert result.reports == 1
     assert errors(trailing) == {str(trailing): "corrupt gzip: data after the compressed stream"}
+
+
+def test_report_ids_that_differ_only_after_255_characters_are_two_reports(
+    tmp_path: Path,
+) -> None:
+    """De-duplication hashes the whole report-id: a long id shared in its first 255
+    characters is not the same report (only a repeated id is)."""
+    prefix = "x" * 300
+    for name, report_id in (("a", prefix + "1"), ("b", prefix + "2"), ("c", prefix + "2")):
+        (tmp_path / f"{name}.json").write_bytes(dumps(report(report_id)))
+
+    result = run("reports", tmp_path)
+
+    assert result.exit_code == 0
+    assert "2 reports, 1 duplicate skipped, 1 domain." in result.stdout
+    assert "2 of 20 sessions failed" in result.stdout

@@ -114,7 +114,7 @@ def parse_report(data: bytes, fallback_domain: str | None = None) -> Report:
     report_id = document.get("report-id")
     return Report(
         organization=_text(document.get("organization-name")) or "(unknown)",
-        report_id=None if report_id is None else _text(report_id),
+        report_id=None if report_id is None else _identity_text(report_id),
         start=start,
         end=end,
         policies=tuple(
@@ -277,6 +277,12 @@ def _text(value: Any) -> str:
     if isinstance(value, bool | int | float):
         return str(value)[:255]
     return json.dumps(value)[:255]
+
+
+def _identity_text(value: Any) -> str:
+    """A report-id as text, whole: it is only hashed (never shown), and two ids that differ
+    after 255 characters are two reports."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _short(value: Any) -> str:
