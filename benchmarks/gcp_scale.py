@@ -1,7 +1,11 @@
 """Plan and apply N domains on the gcp provider against the local fakes; prints API calls.
 
 Usage: python benchmarks/gcp_scale.py [N] [--zones Z] [--stub-endpoint]
-(default N=1000, one public managed zone per domain)
+                                      [--dns-pending-seconds S | --dns-pending-gets G]
+(default N=1000, one public managed zone per domain; a Cloud DNS change reads `pending` for
+2 s after it is created, the real API's way: its status follows time, not reads. With
+--dns-pending-gets G instead, every change answers its first G reads `pending`, however
+long mtasts waited: the worst case for the poll count)
 
 Everything runs in this process, on loopback: the Cloud DNS fake, gcp-storage-emulator
 behind its counting front, and (unless --stub-endpoint, or when providers/gcp/endpoint.py is
@@ -86,6 +90,45 @@ class Counters:
         return found
 
 
+class UrlMapClock:
+    """Calls of providers.gcp.urlmap's functions and the seconds spent in them (the URL map's
+    cost to mtasts itself: a plan once summarised the whole map per host, quadratic)."""
+
+    NAMES = ("build", "served", "serves", "hosts_of")
+
+    def __init__(self) -> None:
+        import providers.gcp.urlmap as urlmap
+
+        self.calls: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self.depth = 0
+        for name in self.NAMES:
+            setattr(urlmap, name, self._timed(name, getattr(urlmap, name)))
+
+    def _timed(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            self.depth += 1
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.depth -= 1
+                self.calls[name] += 1
+                if self.depth == 0:  # outermost only: serves() calls build() and served()
+                    self.seconds[name] += time.perf_counter() - started
+
+        return timed
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.seconds.clear()
+
+    def line(self) -> str:
+        total = sum(self.seconds.values())
+        parts = ", ".join(f"{name} {self.calls[name]}" for name in self.NAMES if self.calls[name])
+        return f"  URL map work in mtasts: {total:.2f} s ({parts or 'no calls'})"
+
+
 def report(stage: str, seconds: float, calls: Counter[tuple[str, str]], count: int) -> None:
     total = sum(calls.values())
     dns = sum(n for (s, _), n in calls.items() if s == "clouddns")
@@ -108,6 +151,9 @@ def main() -> None:
     parser.add_argument("count", nargs="?", type=int, default=1000)
     parser.add_argument("--zones", type=int, default=0, help="zones (default: one a domain)")
     parser.add_argument("--stub-endpoint", action="store_true")
+    pending = parser.add_mutually_exclusive_group()
+    pending.add_argument("--dns-pending-seconds", type=float, default=2.0)
+    pending.add_argument("--dns-pending-gets", type=int, default=None)
     args = parser.parse_args()
     count: int = args.count
     zones = args.zones or count
@@ -118,14 +164,25 @@ def main() -> None:
     os.environ.pop("STORAGE_EMULATOR_HOST", None)
     with tempfile.TemporaryDirectory() as tmp, Bench(Path(tmp), args.stub_endpoint) as world:
         world.seed(count, zones)
+        if args.dns_pending_gets is not None:
+            world.dns.state.pending_gets = args.dns_pending_gets
+            print(f"Cloud DNS changes: the first {args.dns_pending_gets} reads answer pending")
+        else:
+            world.dns.state.pending_seconds = args.dns_pending_seconds
+            print(f"Cloud DNS changes: pending for {args.dns_pending_seconds:g} s after creation")
         counters = Counters(world)
+        clock = None if world.stub else UrlMapClock()
         spec_path = world.spec(count, "enforce")
 
         def stage(name: str, run: Callable[[], Any]) -> Any:
             counters.reset()
+            if clock is not None:
+                clock.reset()
             started = time.perf_counter()
             result = run()
             report(name, time.perf_counter() - started, counters.counts(), count)
+            if clock is not None:
+                print(clock.line())
             return result
 
         result = stage("plan, empty project", lambda: world.plan(spec_path))
