@@ -347,16 +347,19 @@ class Endpoints:
                 workers=CREATE_WORKERS,
             )
             inventory.released = []
-            legacy_certs = [
-                (domain_of(d.host), c)
-                for d in released
-                for c in inventory.certificates.get(d.host, [])
-                if c.covers() == {d.host}
-            ]
-            tagged = [
-                (domain, c) for domain, c in legacy_certs if self.certificates.owned([c], domain)
-            ]
-            each(lambda item: self.certificates.delete(item[1].arn, item[0]), tagged)
+        # Per-domain certificates of hosts now in a group (a move, possibly one an earlier
+        # apply stopped in): tagged with the domain, covering only its host, used by none.
+        in_use = {d.cert_arn for d in inventory.distributions.values()}
+        joined = sorted({h for g in groups for h in g.change.joining})
+        legacy_certs = [
+            (domain_of(host), c)
+            for host in joined
+            for c in inventory.certificates.get(host, [])
+            if c.covers() == {host} and c.arn not in in_use
+        ]
+        tagged = [(domain, c) for domain, c in legacy_certs if self.certificates.owned([c], domain)]
+        each(lambda item: self.certificates.delete(item[1].arn, item[0]), tagged)
+        owned += tagged
         self._drop_certificates(inventory, {c.arn for _, c in owned})
 
     def _drop_certificates(self, inventory: Inventory, arns: set[str]) -> None:

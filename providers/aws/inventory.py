@@ -80,8 +80,9 @@ class Inventory:
         At `_mta-sts.d` and `_smtp._tls.d`: a CNAME (the usual delegation to a hosted
         MTA-STS service), an NS (the name is delegated to another zone) or a TXT with a
         routing policy (an UPSERT of a plain TXT there fails). At `mta-sts.d`: a CNAME or NS,
-        and any A/AAAA that is not a plain alias to mtasts's own distribution for that host
-        (a vendor's web host, another CloudFront distribution, a fixed address).
+        and any A/AAAA that is not a plain alias to mtasts's own distribution for that host,
+        or to one a migration released (a vendor's web host, another CloudFront
+        distribution, a fixed address).
         """
         found: list[BlockingRecord] = []
         for resource, name in (
@@ -95,10 +96,12 @@ class Inventory:
                     found.append(BlockingRecord(resource, name, rrset["Type"], _shown(rrset)))
         host = policy_host(domain)
         ours = self.distributions.get(host)
+        targets = {ours.domain_name} if ours else set()
+        targets |= {d.domain_name for d in self.released}  # a move stopped half-way
         for rrset in self.by_name.get(host, ()):
             rtype = rrset["Type"]
             if rtype in _DELEGATION or (
-                rtype in ("A", "AAAA") and not _alias_to(rrset, ours.domain_name if ours else None)
+                rtype in ("A", "AAAA") and not any(_alias_to(rrset, t) for t in targets)
             ):
                 found.append(BlockingRecord(Resource.ENDPOINT, host, rtype, _shown(rrset)))
         return tuple(found)

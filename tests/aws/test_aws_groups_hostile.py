@@ -1,0 +1,110 @@
+"""Shared distributions under hostile or careless input: odd Host headers and paths, a
+listing CloudFront would never give (one alias on two distributions, a group number twice),
+and an apply killed in the middle of a migration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_world import AwsWorld
+from cf_function import run as run_function
+from test_aws_groups import (
+    apply,
+    assert_served,
+    groups,
+    names,
+    per_domain_deployment,
+    plan,
+    spec_for,
+    zones,
+)
+
+from providers.aws.cloudfront import Distribution, Distributions
+from providers.aws.function import CODE
+from providers.aws.inventory import Inventory
+from provisioner.errors import ProviderError
+
+POLICY = "/.well-known/mta-sts.txt"
+
+
+def test_the_function_serves_only_policy_hosts_at_the_policy_path_and_never_redirects():
+    cases: list[tuple[str | None, str]] = [
+        ("mta-sts.example.com", POLICY),
+        ("MTA-STS.Example.COM.", POLICY),
+        ("mta-sts.example.com:443", POLICY),
+        ("mta-sts.example.com", "/"),
+        ("mta-sts.example.com", "/.well-known/mta-sts.txt/"),
+        ("mta-sts.example.com", "/.well-known/../.well-known/mta-sts.txt"),
+        ("mta-sts.example.com", "/.WELL-KNOWN/MTA-STS.TXT"),
+        ("www.example.com", POLICY),
+        ("d111111abcdef8.cloudfront.net", POLICY),
+        ("mta-sts.", POLICY),
+        ("mta-sts.a/../../etc", POLICY),
+        ("mta-sts.a..b", POLICY),
+        ("mta-sts.exa mple.com", POLICY),
+        ("mta-sts." + "a" * 250 + ".com", POLICY),
+        ("", POLICY),
+        (None, POLICY),
+    ]
+    answers = run_function(CODE, cases)
+    assert answers[0] == {"uri": "/mta-sts.example.com" + POLICY}
+    assert answers[1] == answers[2] == answers[0], "case, trailing dot and port are ignored"
+    assert all(a == {"status": 404} for a in answers[3:]), answers
+
+
+def dist(dist_id: str, hosts: tuple[str, ...], group: int | None) -> Distribution:
+    return Distribution(
+        dist_id, f"arn:{dist_id}", hosts, group, f"{dist_id}.cloudfront.net", "Deployed",
+        True, "arn:cert", "TLSv1.2_2021", "https-only", "b.s3", "", None,
+    )  # fmt: skip
+
+
+def test_a_listing_with_one_alias_on_two_distributions_is_refused_in_one_line():
+    inventory = Inventory()
+    found = [dist("E1", ("mta-sts.a.example",), 1), dist("E2", ("mta-sts.a.example",), None)]
+    with pytest.raises(ProviderError, match=r"^aws: mta-sts\.a\.example is an alias of two "):
+        inventory.set_distributions(found, "aws")
+
+
+def test_a_group_number_claimed_twice_is_refused_in_one_line():
+    inventory = Inventory()
+    found = [dist("E1", ("mta-sts.a.example",), 3), dist("E2", ("mta-sts.b.example",), 3)]
+    with pytest.raises(ProviderError, match=r"^aws: distributions E1 and E2 both claim group 3"):
+        inventory.set_distributions(found, "aws")
+
+
+def test_an_apply_killed_between_release_and_the_group_update_is_completed_by_the_next(
+    aws: AwsWorld, monkeypatch: pytest.MonkeyPatch
+):
+    domains = names(3)
+    zones(aws, domains)
+    per_domain_deployment(aws, domains)
+    spec = spec_for(aws, domains)
+    apply(spec)  # policies and ids; all three move into group 1
+    domains.append("d03.example")
+    zones(aws, ["d03.example"])
+    per_domain_deployment(aws, ["d03.example"])
+    spec = spec_for(aws, domains)
+    original = Distributions.update
+
+    def killed(self: Distributions, *args: Any, **kwargs: Any) -> Any:
+        raise ProviderError("aws: group 1: killed mid-apply (test)")
+
+    monkeypatch.setattr(Distributions, "update", killed)
+    failed = plan(spec)
+    assert failed.exit_code == 2
+    from clihelpers import run
+
+    stopped = run("apply", "-c", spec, "--auto-approve")
+    assert stopped.exit_code == 1 and "killed mid-apply" in stopped.stderr
+    monkeypatch.setattr(Distributions, "update", original)
+    aws.aliases()  # never one alias on two distributions, even half-way
+    again = plan(spec)
+    assert again.exit_code == 2, again.stdout + again.stderr
+    apply(spec)
+    assert_served(aws, domains)
+    layout = groups(aws)
+    assert list(layout.values()) == [[f"mta-sts.{d}" for d in domains]], layout
+    assert len(aws.certificates()) == 1, "the stopped move's per-domain certificate is gone"
+    assert plan(spec).exit_code == 0
