@@ -38,7 +38,7 @@ from provisioner.output.verbose import (
     report_results,
     verbose_from_env,
 )
-from provisioner.plan import Plan
+from provisioner.plan import GUARDED_RISKS, Plan
 from provisioner.provider import NoProgress, Provider
 from provisioner.provider import Progress as ProgressSink
 from provisioner.redact import redact
@@ -920,13 +920,23 @@ def _show(
 
 
 def _risk_option(values: list[str]) -> tuple[str, ...]:
-    """`--allow-risk CLASS` values, each a risk class name (one line naming a bad one)."""
-    names = [r.value for r in Risk]
+    """`--allow-risk CLASS` values, each a class apply refuses (one line naming a bad one).
+
+    A class apply never refuses (`routine`, `enforce`) or guards otherwise (`downgrade`,
+    `retire`: `--allow-destroy`) is refused too: accepted, it would look like a permission.
+    """
+    names = [r.value for r in GUARDED_RISKS]
     for value in values:
-        if value not in names:
+        if value in names:
+            continue
+        if value in {r.value for r in Risk}:
             raise MtastsError(
-                f"--allow-risk: {value!r} is not a risk class (one of {', '.join(names)})"
+                f"--allow-risk: apply never refuses {value!r} for its class (only "
+                f"{', '.join(names)}); many downgrades or removals at once need --allow-destroy"
             )
+        raise MtastsError(
+            f"--allow-risk: {value!r} is not a risk class apply refuses (one of {', '.join(names)})"
+        )
     return tuple(values)
 
 

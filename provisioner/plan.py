@@ -143,6 +143,11 @@ class Change:
             endpoint_after = None if after is None else Endpoint.from_json(after)
             before = None if endpoint_before is None else str(endpoint_before)
             after = None if endpoint_after is None else str(endpoint_after)
+        rrset_before = tuple(data.get("rrset_before", ()))
+        rrset_after = tuple(data.get("rrset_after", ()))
+        values = (before, after, *rrset_before, *rrset_after)
+        if any(value is not None and not isinstance(value, str) for value in values):
+            raise ValueError(f"a {resource} change holds a value that is not text")
         return cls(
             domain=str(data["domain"]),
             provider=str(data["provider"]),
@@ -151,8 +156,8 @@ class Change:
             before=before,
             after=after,
             reason=str(data.get("reason", "")),
-            rrset_before=tuple(data.get("rrset_before", ())),
-            rrset_after=tuple(data.get("rrset_after", ())),
+            rrset_before=rrset_before,
+            rrset_after=rrset_after,
             endpoint_before=endpoint_before,
             endpoint_after=endpoint_after,
         )
@@ -355,8 +360,8 @@ class Plan:
         return cls(
             changes=tuple(Change.from_json(c) for c in data.get("changes", ())),
             domains=tuple(DomainPlan.from_json(d) for d in data.get("domains", ())),
-            warnings=tuple(data.get("warnings", ())),
-            notes=tuple(data.get("notes", ())),
+            warnings=tuple(w for w in data.get("warnings", ()) if isinstance(w, str)),
+            notes=tuple(n for n in data.get("notes", ()) if isinstance(n, str)),
             unchanged_domains=int(data.get("summary", {}).get("unchanged_domains", 0)),
             managed_domains=int(data.get("managed_domains", 0)),
         )

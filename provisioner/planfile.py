@@ -63,8 +63,10 @@ def load_plan(path: Path) -> SavedPlan:
         raise MtastsError(f"{path}: cannot read the plan ({exc})") from None
     except json.JSONDecodeError as exc:
         raise MtastsError(f"{path}:{exc.lineno}: not a JSON plan file ({exc.msg})") from None
-    except ValueError:  # a number past Python's 4,300-digit limit, and its kin
-        raise MtastsError(f"{path}: not a saved mtasts plan (a value out of range)") from None
+    except (ValueError, RecursionError):  # a number past 4,300 digits, arrays nested deep
+        raise MtastsError(
+            f"{path}: not a saved mtasts plan (a value out of range, or nested too deep)"
+        ) from None
     if not isinstance(data, dict) or "fingerprints" not in data:
         raise MtastsError(f"{path}: not a saved mtasts plan (make one with 'mtasts plan --out')")
     if data.get("mtasts_version") != __version__:
@@ -86,7 +88,7 @@ def load_plan(path: Path) -> SavedPlan:
             fingerprints={str(k): dict(v) for k, v in data["fingerprints"].items()},
             created_at=str(data.get("created_at", "")),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise MtastsError(f"{path}: malformed plan file ({exc})") from None
 
 

@@ -8,6 +8,7 @@ row, IDN names readable and never wrapped at a hyphen, and nothing from live sta
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from clihelpers import append_zone, run, write_spec
 from riskplans import NOW, desired, live, mixed_plan
@@ -96,15 +97,70 @@ def test_a_400_domain_plan_cut_to_the_budget_keeps_every_risky_row():
     assert int(match[3]) == 2 * (400 - shown_routine)
 
 
-def test_risky_rows_stay_even_past_a_budget_too_small_for_them():
-    markdown = render_markdown(mixed_plan(routine=50), limit=1500)
+def test_risky_rows_stay_in_a_budget_too_small_for_their_stories():
+    markdown = render_markdown(mixed_plan(routine=50), limit=1800)
 
+    assert len(markdown) <= 1800
     kinds = [row.split(" | ")[1] for row in _domain_rows(markdown)]
-    assert kinds == ["blocks-mail", "downgrade", "retire"]
+    assert kinds[:3] == ["blocks-mail", "downgrade", "retire"]
     assert "Record-level changes" not in markdown.replace(
-        "Record-level changes of 3 domains above are left out, to fit one comment.", ""
+        f"Record-level changes of {len(kinds)} domains above are left out, to fit one comment.",
+        "",
     ), "past the budget, even risky details go; risky rows stay"
-    assert "51 domains (1 enforce, 50 routine; 102 changes) not shown here" in markdown
+    assert "- blocks.example: enforce would refuse mail to live MX backup.mail-host.example" in (
+        markdown
+    ), "a shortened alert still names the blocked host"
+    assert "50 routine" in markdown and "not shown here" in markdown
+
+
+def _mass_retirement(count: int):
+    lives = {}
+    for i in range(count):
+        name = f"some-long-customer-domain-{i:04d}.example"
+        lives[name] = live(desired(name, Mode.ENFORCE))
+    return diff({}, lives, NOW, removals={name: "local" for name in lives})
+
+
+def test_a_400_domain_retirement_fits_one_comment_with_every_row():
+    """100,000 characters in full: GitHub refuses such a comment whole, so the rows are
+    shortened (not cut) and the comment is posted."""
+    markdown = render_markdown(_mass_retirement(400))
+
+    assert len(markdown) <= GITHUB_COMMENT_LIMIT - 512
+    rows = _domain_rows(markdown)
+    assert len(rows) == 400
+    assert rows[0] == (
+        f"| some{NBH}long{NBH}customer{NBH}domain{NBH}0000.example | retire | `local` | "
+        "removal step 1 of 2: mode enforce -&gt; none, records deleted … |"
+    )
+    assert "**400 retiring (step 1 of 2); 0 blocking mail**" in markdown
+    assert "not shown here" not in markdown
+
+
+def test_risky_rows_past_githubs_limit_are_counted_not_posted_over_it():
+    markdown = render_markdown(_mass_retirement(3000))
+
+    assert len(markdown) <= GITHUB_COMMENT_LIMIT - 512
+    shown = len(_domain_rows(markdown))
+    assert 0 < shown < 3000
+    assert f"_{3000 - shown} domains ({3000 - shown} retire; " in markdown
+    assert "more, counted below the table_" in markdown, "alerts do not promise the table"
+
+
+def test_long_warnings_and_a_long_header_do_not_push_the_comment_past_the_limit():
+    plan = replace(
+        mixed_plan(routine=400),
+        warnings=tuple(f"w{i} " + "x" * 3000 for i in range(60)),
+        notes=tuple(f"n{i} " + "y" * 3000 for i in range(60)),
+    )
+
+    markdown = render_markdown(plan, header="commit " + "h" * 100_000)
+
+    assert len(markdown) <= GITHUB_COMMENT_LIMIT - 512
+    assert markdown.startswith("commit hhh")
+    assert len(markdown.split("\n", 1)[0]) <= 200
+    assert len(_domain_rows(markdown)) == 404, "warnings are counted before rows are cut"
+    assert "- _and 60 more: run `mtasts plan` for all of them_" in markdown
 
 
 def test_the_default_budget_is_githubs_limit_less_headroom():

@@ -203,9 +203,57 @@ def test_allow_risk_names_a_class(tmp_path):
 
     assert result.exit_code == 1
     assert result.stderr == (
-        "error: --allow-risk: 'blocks_mail' is not a risk class (one of blocks-mail, "
-        "downgrade, retire, enforce, routine)\n"
+        "error: --allow-risk: 'blocks_mail' is not a risk class apply refuses (one of "
+        "blocks-mail)\n"
     )
+
+
+@pytest.mark.parametrize("value", ["downgrade", "retire", "enforce", "routine"])
+def test_allow_risk_of_a_class_apply_never_refuses_is_refused_not_ignored(tmp_path, value):
+    """Accepted, `--allow-risk downgrade` would read as a permission it is not."""
+    spec = _blocking_spec(tmp_path)
+    before = snapshot(tmp_path)
+
+    result = run("apply", "-c", spec, "--auto-approve", "--allow-risk", value)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: --allow-risk: apply never refuses {value!r} for its class (only "
+        "blocks-mail); many downgrades or removals at once need --allow-destroy\n"
+    )
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("null_mx", [".", ""])
+def test_a_null_mx_is_not_a_host_enforce_blocks(null_mx):
+    """RFC 7505: `MX 0 .` says the domain takes no mail; providers read it as "." or ""."""
+    want = desired("nomail.example", Mode.ENFORCE)
+    have = live(want, Mode.TESTING, mx_hosts=(null_mx,))
+
+    plan = diff({"nomail.example": want}, {"nomail.example": have}, NOW)
+
+    [domain] = plan.domains
+    assert (domain.risk, domain.blocked_mx) == (Risk.ENFORCE, ())
+    assert plan.risk_line() == "1 domain to enforce; 0 blocking mail"
+
+
+def test_a_policy_change_on_an_enforced_domain_over_an_uncovered_mx_blocks_mail():
+    """Not only a mode change: a max_age change re-publishes enforce over the foreign MX."""
+    want = desired("e.example", Mode.ENFORCE, max_age=604800)
+    have = live(want, max_age=86400, mx_hosts=("mx.e.example", "MX.Other.Example."))
+
+    [domain] = diff({"e.example": want}, {"e.example": have}, NOW).domains
+
+    assert (domain.risk, domain.blocked_mx) == (Risk.BLOCKS_MAIL, ("MX.Other.Example.",))
+
+
+def test_enforce_to_none_in_the_spec_is_a_downgrade_not_a_retirement():
+    want = desired("d.example", Mode.NONE)
+
+    plan = diff({"d.example": want}, {"d.example": live(want, Mode.ENFORCE)}, NOW)
+
+    assert [d.risk for d in plan.domains] == [Risk.DOWNGRADE]
+    assert plan.risk_line() == "1 downgrade; 0 blocking mail"
 
 
 @pytest.mark.parametrize(

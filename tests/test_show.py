@@ -118,6 +118,56 @@ def test_show_of_a_malformed_domain_entry_is_one_line_or_harmless(saved, no_prov
         assert "2 routine; 0 blocking mail" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(managed_domains=float("inf")), "cannot convert float infinity"),
+        (lambda d: d["summary"].update(unchanged_domains=float("inf")), "float infinity"),
+        (lambda d: d["changes"][0].update(after=5), "a policy change holds a value that is not"),
+        (lambda d: d["changes"][0].update(after={"a": 1}), "holds a value that is not text"),
+        (lambda d: d["changes"][1].update(rrset_after=[7]), "holds a value that is not text"),
+    ],
+)
+@pytest.mark.parametrize("output", ["text", "markdown", "json"])
+def test_show_of_a_value_of_the_wrong_kind_is_one_line(saved, no_providers, edit, message, output):
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    edit(data)
+    saved.write_text(json.dumps(data), encoding="utf-8")
+
+    result = run("show", saved, "--format", output)
+
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {saved}: malformed plan file (") and message in line
+    assert result.stdout == ""
+
+
+def test_show_of_a_deeply_nested_file_is_one_line(tmp_path, no_providers):
+    path = tmp_path / "p.json"
+    path.write_text('{"fingerprints": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+
+    result = run("show", path)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {path}: not a saved mtasts plan (a value out of range, or nested too deep)\n"
+    )
+
+
+@pytest.mark.parametrize("output", ["text", "markdown"])
+def test_show_keeps_only_text_warnings_and_notes(saved, no_providers, output):
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    data["warnings"] = [{"a": 1}, 5, None, "a real warning"]
+    data["notes"] = [["x"], "a real note"]
+    saved.write_text(json.dumps(data), encoding="utf-8")
+
+    result = run("show", saved, "--format", output)
+
+    assert result.exit_code == 0, result.stderr
+    assert "a real warning" in result.stdout and "a real note" in result.stdout
+    assert "'a': 1" not in result.stdout and "['x']" not in result.stdout
+
+
 def test_show_of_a_hostile_saved_text_prints_it_inert(saved, no_providers):
     data = json.loads(saved.read_text(encoding="utf-8"))
     data["domains"][0]["summary"] = "\x1b[2J\rNo changes. [red]x[/red] :smile:"

@@ -19,9 +19,13 @@ JSON plan (the workflow's artifact) holds every exact value.
 The budget. A comment holds at most 65,536 characters (`GITHUB_COMMENT_LIMIT`, less
 `COMMENT_HEADROOM` for the workflow's marker; `limit` is a parameter). When the whole plan
 does not fit, routine domains are cut first (the most that fit, found by bisection), then
-the record-level details of what is left; a risky row (any class but `routine`) is never
-cut, even past the limit. The comment then says how many domains and changes were left
-out and where to see them all (the plan artifact, `mtasts show PLANFILE`). Warnings and
+the record-level details of what is left; a risky row (any class but `routine`) is kept.
+Only when the risky rows alone are past the limit (a mass retirement of 400 domains is
+100,000 characters) are they shortened (stories and alert lines cut, warnings and notes
+only counted), then cut, most severe kept first: GitHub refuses a longer comment whole,
+and a review with no comment is worse than one with a count. The comment then says how
+many domains (per risk class) and changes were left out and where to see them all (the
+plan artifact, `mtasts show PLANFILE`). Warnings and
 notes are lists of their own, cut at `MAX_LISTED` with a count of the rest.
 
 Every value in the comment comes from outside the template (provider and domain names from
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 
 import idna
@@ -56,6 +60,15 @@ COMMENT_HEADROOM = 512
 MAX_LISTED = 50
 """Warnings, notes, or domains of one class in an alert, listed in a comment; the rest are
 counted (risky domains are all still in the table)."""
+COMPACT_LISTED = 5
+"""Domains per alert when risky rows alone are past the limit (warnings and notes: none)."""
+COMPACT_TEXT = 60
+"""Characters kept of a risky row's story in that compact comment (the row's domain, class
+and provider are whole; 400 retiring domains then fit one comment)."""
+COMPACT_ALERT = 200
+"""Characters kept of an alert line in that compact comment (the blocked MX hosts fit)."""
+MAX_HEADER = 200
+"""Characters kept of `--markdown-header` (a commit and a title fit)."""
 NON_BREAKING_HYPHEN = "\u2011"
 WHERE_TO_SEE_ALL = (
     "the saved plan (the workflow's plan artifact), shown in full with "
@@ -90,8 +103,9 @@ class _Alert:
 def render_markdown(
     plan: Plan, limit: int = GITHUB_COMMENT_LIMIT - COMMENT_HEADROOM, header: str = ""
 ) -> str:
-    """The comment for `plan`, at most `limit` characters unless its risky rows alone are
-    longer (they are never cut). `header` is one line of text shown first (escaped)."""
+    """The comment for `plan`, at most `limit` characters (unless its counts and alerts alone
+    are longer: `limit` below about 1,000). `header` is one line shown first (escaped, at
+    most `MAX_HEADER` characters of it)."""
     parts = _Parts.of(plan, header)
     kept = [d for d in plan.domains if d.risk.risky]
     optional = _cut_order([d for d in plan.domains if not d.risk.risky])
@@ -99,17 +113,38 @@ def render_markdown(
     if len(full) <= limit:
         return full
     for details in (False, None):
-        low, high = 0, len(optional)
-        while low < high:
-            middle = (low + high + 1) // 2
-            if len(parts.render(kept + optional[:middle], details)) <= limit:
-                low = middle
-            else:
-                high = middle - 1
-        text = parts.render(kept + optional[:low], details)
-        if len(text) <= limit:
+        text, fits = _most_that_fit(parts, kept, optional, details, limit)
+        if fits:
             return text
-    return text
+    # The risky rows alone, with their alerts, are past the limit, and GitHub refuses such
+    # a comment whole (no review at all). Shorten what repeats the plan, then cut risky
+    # rows too (the least severe last listed first): still counted, and where to see them.
+    compact = parts.compact()
+    text, fits = _most_that_fit(compact, kept, optional, None, limit)
+    if fits:
+        return text
+    risky = sorted(kept, key=lambda d: (d.risk.rank, d.provider, d.domain))
+    return _most_that_fit(compact, [], risky, None, limit)[0]
+
+
+def _most_that_fit(
+    parts: _Parts,
+    kept: list[DomainPlan],
+    optional: list[DomainPlan],
+    details: bool | None,
+    limit: int,
+) -> tuple[str, bool]:
+    """The comment with `kept` and the longest head of `optional` within `limit` (found by
+    bisection), and whether it fits at all."""
+    low, high = 0, len(optional)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(parts.render(kept + optional[:middle], details)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    text = parts.render(kept + optional[:low], details)
+    return text, len(text) <= limit
 
 
 def _cut_order(domains: list[DomainPlan]) -> list[DomainPlan]:
@@ -142,7 +177,7 @@ class _Parts:
             changes.setdefault((change.provider, change.domain), []).append(_row(change))
         values: dict[str, object] = {
             "plan": plan,
-            "header": redact(header),
+            "header": redact(_short(header, MAX_HEADER)),
             "counts": plan.summary_line().removeprefix("Plan: ").rstrip("."),
             "risk_line": plan.risk_line(),
             "cautions": _alerts(plan, (Risk.BLOCKS_MAIL,)),
@@ -161,6 +196,25 @@ class _Parts:
             changes,
             {key: len(rows) for key, rows in changes.items()},
         )
+
+    def compact(self) -> _Parts:
+        """The same comment for when risky rows alone are past the limit: each row's story
+        cut to `COMPACT_TEXT`, alert lines to `COMPACT_ALERT`, alerts to `COMPACT_LISTED`,
+        warnings and notes only counted (the plan artifact holds all of them)."""
+        values = {
+            **self.values,
+            "cautions": _compact_alerts(self.values["cautions"]),
+            "alert_warnings": _compact_alerts(self.values["alert_warnings"]),
+            "notes": [],
+            "more_notes": len(self.plan.notes),
+            "warnings": [],
+            "more_warnings": len(self.plan.warnings),
+        }
+        rows = {
+            key: replace(row, story=_short(row.story, COMPACT_TEXT))
+            for key, row in self.rows.items()
+        }
+        return _Parts(self.plan, values, rows, self.changes, self.change_count)
 
     def render(self, chosen: list[DomainPlan], details: bool | None) -> str:
         """`chosen` as rows; record-level details for all of them (True), for the risky
@@ -194,6 +248,7 @@ class _Parts:
                 hidden_changes=sum(self.change_count.get(key, 0) for key in hidden_keys),
                 hidden_domains=len(hidden_keys),
                 hidden_by_risk=", ".join(f"{n} {risk}" for risk, n in by_risk.items() if n),
+                risky_cut=any(d.risk.risky for d in hidden),
             )
         )
 
@@ -213,6 +268,24 @@ def _alerts(plan: Plan, risks: tuple[Risk, ...]) -> list[_Alert]:
             lines = [f"{display_name(d.domain)}: {_why(d)}" for d in domains[:MAX_LISTED]]
             alerts.append(_Alert(_ALERT_TITLES[risk], lines, max(0, len(domains) - MAX_LISTED)))
     return alerts
+
+
+def _compact_alerts(alerts: object) -> list[_Alert]:
+    if not isinstance(alerts, list):
+        return []
+    return [
+        _Alert(
+            alert.title,
+            [_short(line, COMPACT_ALERT) for line in alert.lines[:COMPACT_LISTED]],
+            alert.more + max(0, len(alert.lines) - COMPACT_LISTED),
+        )
+        for alert in alerts
+    ]
+
+
+def _short(text: str, most: int) -> str:
+    """`text` cut to `most` characters, an ellipsis marking the cut."""
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _why(domain: DomainPlan) -> str:
