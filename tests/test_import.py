@@ -377,3 +377,39 @@ def test_a_hostile_policy_is_not_copied_into_the_spec(world: MtaStsWorld, tmp_pa
     assert "escape.example: not imported: invalid policy" in result.stdout
     assert "\x1b" not in result.stdout
     assert spec.read_text() == SPEC
+
+
+def test_repeated_mx_and_a_non_canonical_tlsrpt_record_are_imported_and_said(
+    world: MtaStsWorld, tmp_path: Path
+):
+    """A hand-written policy listing an mx twice is imported with the pattern once (the
+    spec keeps one of each), not refused; a TLSRPT record the next plan will rewrite (no
+    blank after `;`, an extension mtasts does not publish) is said, rua unchanged."""
+    spec = tmp_path / "mtasts.yaml"
+    spec.write_text(SPEC)
+    world.deploy(
+        "twice.example",
+        "version: STSv1\nmode: testing\nmx: mx.twice.example\nmx: mx.twice.example\n"
+        "max_age: 86400\n",
+        "t1",
+        mx=["mx.twice.example"],
+    )
+    world.publish_txt("_smtp._tls.twice.example", ["v=TLSRPTv1;rua=mailto:tls@twice.example"])
+
+    result = import_(world, "twice.example", "-c", spec)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "twice.example: imported: mode testing, max_age 86400, mx mx.twice.example, " in (
+        result.stdout
+    )
+    repeated = "note: mx: mx.twice.example listed more than once live; imported once"
+    assert repeated in result.stdout
+    assert (
+        "note: tlsrpt: rua unchanged; the next plan re-publishes the record as "
+        "'v=TLSRPTv1; rua=mailto:tls@twice.example' "
+        "(live: 'v=TLSRPTv1;rua=mailto:tls@twice.example')"
+    ) in result.stdout
+    assert '    mx: ["mx.twice.example"]\n' in spec.read_text()
+    plan = plan_json("-c", spec, "-d", "twice.example")
+    (tlsrpt,) = [c for c in plan["changes"] if c["resource"] == "tlsrpt_record"]
+    assert tlsrpt["after"] == "v=TLSRPTv1; rua=mailto:tls@twice.example"

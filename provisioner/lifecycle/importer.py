@@ -43,7 +43,7 @@ from provisioner.lifecycle.specedit import (
 from provisioner.provider import NoProgress
 from provisioner.registry import build_provider, build_providers
 from provisioner.render import normalize_domain_filter
-from provisioner.rfc8460 import is_tlsrpt_record, parse_tlsrpt_record
+from provisioner.rfc8460 import is_tlsrpt_record, parse_tlsrpt_record, render_tlsrpt_record
 from provisioner.rfc8461 import GrammarError, Mode, Policy, parse_policy
 from provisioner.spec import DEFAULT_LOCAL_PATH, DEFAULT_PROVIDER_NAME, DomainSpec, Spec, load_spec
 from provisioner.state import LiveDomain
@@ -207,7 +207,20 @@ def _adopt(report: DomainReport, options: CheckOptions) -> Adoption:
     rua, tlsrpt_note = _live_rua(report.domain, options)
     if tlsrpt_note:
         notes.append(tlsrpt_note)
-    return Adoption(report.domain, LiveSettings(report.policy, rua), None, tuple(notes))
+    policy, mx_note = _unrepeated(report.policy)
+    notes.extend(mx_note)
+    return Adoption(report.domain, LiveSettings(policy, rua), None, tuple(notes))
+
+
+def _unrepeated(policy: Policy) -> tuple[Policy, tuple[str, ...]]:
+    """The policy with each mx pattern once (the spec keeps one of each, and senders match
+    a host against the set, RFC 8461 section 4.1), and a note naming what was repeated."""
+    unique = tuple(dict.fromkeys(policy.mx))
+    if unique == policy.mx:
+        return policy, ()
+    repeated = sorted({mx for mx in policy.mx if policy.mx.count(mx) > 1})
+    note = f"mx: {', '.join(repeated)} listed more than once live; imported once"
+    return replace(policy, mx=unique), (note,)
 
 
 def _live_rua(domain: str, options: CheckOptions) -> tuple[tuple[str, ...] | None, str | None]:
@@ -230,9 +243,16 @@ def _rua_of(values: Sequence[str]) -> tuple[tuple[str, ...] | None, str | None]:
             f"tlsrpt: {len(records)} TLSRPT records (reporters ignore them all); none imported",
         )
     try:
-        return parse_tlsrpt_record(records[0]).rua, None
+        rua = parse_tlsrpt_record(records[0]).rua
     except GrammarError as exc:
         return None, f"tlsrpt: the live record is invalid ({exc}); not imported"
+    canonical = render_tlsrpt_record(rua, max_bytes=None)
+    if canonical != records[0]:
+        return rua, (
+            f"tlsrpt: rua unchanged; the next plan re-publishes the record as {canonical!r} "
+            f"(live: {records[0]!r})"
+        )
+    return rua, None
 
 
 def _adopt_live(live: LiveDomain) -> Adoption:
@@ -244,7 +264,8 @@ def _adopt_live(live: LiveDomain) -> Adoption:
     except GrammarError as exc:
         return Adoption(live.domain, None, f"the provider's policy is invalid: {exc}")
     rua, note = _rua_of(live.tlsrpt_txt)
-    notes: tuple[str, ...] = (note,) if note else ()
+    policy, mx_note = _unrepeated(policy)
+    notes: tuple[str, ...] = ((note,) if note else ()) + mx_note
     if policy.mode is Mode.NONE:
         notes += ("mode none: its removal was under way; keeping it in the spec stops it",)
     return Adoption(live.domain, LiveSettings(policy, rua), None, notes)
