@@ -826,12 +826,20 @@ def import_(
 
 
 def _percent_option(option: str, value: str) -> float:
-    """`0.1%`, `0.1 %` or `0.001` (a fraction) as a fraction between 0 and 1."""
+    """`0.1%` or `0.1 %` as a fraction between 0 and 1 (0.001).
+
+    The `%` is required: a bare `0.1` could mean 0.1 % or a fraction (10 %), a hundredfold
+    difference in how much failure the gate lets through, so it is refused, not guessed.
+    """
     text = value.strip()
-    percent = text.endswith("%")
     number = text.removesuffix("%").strip()
+    if number and not text.endswith("%"):
+        raise MtastsError(
+            f"{option}: {value[:20]!r} needs a % sign (write {number[:15]}% for that percent): "
+            "a bare number could be a percent or a fraction"
+        )
     try:
-        fraction = float(number) / (100 if percent else 1)
+        fraction = float(number) / 100
     except ValueError:
         fraction = -1.0
     if not (0 <= fraction <= 1) or number.lower() in ("nan", "inf"):

@@ -237,10 +237,25 @@ def test_ladder_steps():
 def test_max_failure_rate_option():
     assert _percent_option("--x", "0.1%") == pytest.approx(0.001)
     assert _percent_option("--x", "2 %") == pytest.approx(0.02)
-    assert _percent_option("--x", "0.05") == pytest.approx(0.05)
-    for bad in ("abc", "150%", "-1%", "nan", "inf%", "1e400"):
+    for bad in ("abc%", "150%", "-1%", "nan%", "inf%", "1e400%", ""):
         with pytest.raises(MtastsError, match="is not a rate"):
             _percent_option("--x", bad)
+
+
+def test_a_bare_max_failure_rate_is_refused_not_read_as_a_fraction(tmp_path: Path):
+    """`--max-failure-rate 0.1` meant as 0.1 % would have let 10 % of sessions fail: a
+    number without `%` is refused before anything is measured or edited."""
+    spec = write_spec(tmp_path, {"t.example": {"mx": ["mx.t.example"]}})
+    before = spec.read_bytes()
+    result = run(
+        "promote", "t.example", "-c", spec, "--reports", tmp_path, "--max-failure-rate", "0.1"
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: --max-failure-rate: '0.1' needs a % sign (write 0.1% for that percent): "
+        "a bare number could be a percent or a fraction\n"
+    )
+    assert spec.read_bytes() == before
 
 
 @dataclass
