@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import pytest
 from clihelpers import append_zone, run, write_spec
 from riskplans import NOW, desired, live, mixed_plan
 
@@ -144,7 +145,19 @@ def test_risky_rows_past_githubs_limit_are_counted_not_posted_over_it():
     shown = len(_domain_rows(markdown))
     assert 0 < shown < 3000
     assert f"_{3000 - shown} domains ({3000 - shown} retire; " in markdown
-    assert "more, counted below the table_" in markdown, "alerts do not promise the table"
+    assert "more, counted below_" in markdown, "alerts do not promise the table"
+
+
+@pytest.mark.parametrize("limit", [1000, 1500, 3000])
+@pytest.mark.parametrize("plan", ["mixed", "retirement"])
+def test_the_markdown_limit_holds_however_small(limit, plan):
+    """`--markdown-limit` is the most characters the comment may have, risky rows or not."""
+    the_plan = mixed_plan(routine=50) if plan == "mixed" else _mass_retirement(3000)
+
+    markdown = render_markdown(the_plan, limit=limit)
+
+    assert len(markdown) <= limit
+    assert "blocking mail**" in markdown and "not shown here" in markdown
 
 
 def test_long_warnings_and_a_long_header_do_not_push_the_comment_past_the_limit():

@@ -119,12 +119,15 @@ def render_markdown(
     # The risky rows alone, with their alerts, are past the limit, and GitHub refuses such
     # a comment whole (no review at all). Shorten what repeats the plan, then cut risky
     # rows too (the least severe last listed first): still counted, and where to see them.
-    compact = parts.compact()
+    compact = parts.compact(COMPACT_LISTED)
     text, fits = _most_that_fit(compact, kept, optional, None, limit)
     if fits:
         return text
     risky = sorted(kept, key=lambda d: (d.risk.rank, d.provider, d.domain))
-    return _most_that_fit(compact, [], risky, None, limit)[0]
+    text, fits = _most_that_fit(compact, [], risky, None, limit)
+    if fits:
+        return text
+    return _most_that_fit(parts.compact(0), [], risky, None, limit)[0]
 
 
 def _most_that_fit(
@@ -197,14 +200,14 @@ class _Parts:
             {key: len(rows) for key, rows in changes.items()},
         )
 
-    def compact(self) -> _Parts:
+    def compact(self, listed: int) -> _Parts:
         """The same comment for when risky rows alone are past the limit: each row's story
-        cut to `COMPACT_TEXT`, alert lines to `COMPACT_ALERT`, alerts to `COMPACT_LISTED`,
-        warnings and notes only counted (the plan artifact holds all of them)."""
+        cut to `COMPACT_TEXT`, alert lines to `COMPACT_ALERT`, alerts to `listed` domains
+        (the rest counted), warnings and notes only counted (the plan artifact holds all)."""
         values = {
             **self.values,
-            "cautions": _compact_alerts(self.values["cautions"]),
-            "alert_warnings": _compact_alerts(self.values["alert_warnings"]),
+            "cautions": _compact_alerts(self.values["cautions"], listed),
+            "alert_warnings": _compact_alerts(self.values["alert_warnings"], listed),
             "notes": [],
             "more_notes": len(self.plan.notes),
             "warnings": [],
@@ -270,14 +273,14 @@ def _alerts(plan: Plan, risks: tuple[Risk, ...]) -> list[_Alert]:
     return alerts
 
 
-def _compact_alerts(alerts: object) -> list[_Alert]:
+def _compact_alerts(alerts: object, listed: int) -> list[_Alert]:
     if not isinstance(alerts, list):
         return []
     return [
         _Alert(
             alert.title,
-            [_short(line, COMPACT_ALERT) for line in alert.lines[:COMPACT_LISTED]],
-            alert.more + max(0, len(alert.lines) - COMPACT_LISTED),
+            [_short(line, COMPACT_ALERT) for line in alert.lines[:listed]],
+            alert.more + max(0, len(alert.lines) - listed),
         )
         for alert in alerts
     ]
