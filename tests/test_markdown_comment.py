@@ -278,3 +278,15 @@ def test_risk_block_in_the_comment_counts_only_real_risk_classes():
         Risk.ENFORCE,
     }
     assert "1 blocking mail" in render_markdown(plan)
+
+
+def test_a_long_header_is_scrubbed_before_it_is_cut(monkeypatch):
+    """Cut first, a token straddling the cut would no longer match and leak its head."""
+    token = "cf-token-0123456789abcdefghijklmnopqrstuv"
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", token)
+
+    markdown = render_markdown(mixed_plan(routine=1), header="x" * 190 + token)
+
+    first = markdown.split("\n", 1)[0]
+    assert token[:6] not in markdown
+    assert first == "x" * 190 + "\\*\\*\\*"

@@ -180,7 +180,7 @@ class _Parts:
             changes.setdefault((change.provider, change.domain), []).append(_row(change))
         values: dict[str, object] = {
             "plan": plan,
-            "header": redact(_short(header, MAX_HEADER)),
+            "header": _short(redact(header), MAX_HEADER),
             "counts": plan.summary_line().removeprefix("Plan: ").rstrip("."),
             "risk_line": plan.risk_line(),
             "cautions": _alerts(plan, (Risk.BLOCKS_MAIL,)),
