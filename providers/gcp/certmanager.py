@@ -220,10 +220,8 @@ class CertificateManager:
 
     # Writes: each awaits its operation
 
-    def _start(
-        self, doing: str, domain: str | None, method: str, request: dict[str, Any]
-    ) -> str | None:
-        """Send one create; its operation's name, or None when the resource already exists."""
+    def _start(self, doing: str, domain: str | None, method: str, request: dict[str, Any]) -> Any:
+        """Send one create; its operation as answered, or None when the resource exists."""
         rpc = getattr(self.client, method)
         with reported(self.provider, domain, doing):
             try:
@@ -232,15 +230,25 @@ class CertificateManager:
                 )
             except google_exceptions.Conflict:
                 return None
-        return str(lro.operation.name)
+        return lro.operation
 
     def _create(self, doing: str, domain: str | None, method: str, request: dict[str, Any]) -> Any:
         """Create and await; the done operation, or None when the resource already existed."""
-        name = self._start(doing, domain, method, request)
-        if name is None:
+        answered = self._start(doing, domain, method, request)
+        if answered is None:
             return None
         with reported(self.provider, domain, doing):
-            return self._await(doing, domain, name)
+            return self._settle(doing, domain, answered)
+
+    def _settle(self, doing: str, domain: str | None, answered: Any) -> Any:
+        """The operation done: as answered when it already is (never polled), else awaited."""
+        if answered.done:
+            if answered.HasField("error"):
+                where = f"{self.provider}: {domain}: " if domain else f"{self.provider}: "
+                message = " ".join(answered.error.message.split())
+                raise ProviderError(f"{where}{doing} failed: {message}")
+            return answered
+        return self._await(doing, domain, answered.name)
 
     def _operation(self, doing: str, domain: str | None, name: str) -> Any:
         """The operation when done (ProviderError when it ended in error); None while not."""
@@ -285,8 +293,15 @@ class CertificateManager:
         noun = KIND_NOUNS[kind]
 
         def start(creation: Creation) -> str | None:
+            """The operation's name; None when the resource existed or is already created."""
             doing = f"creating {noun} {self.rid(kind, creation.host)}"
-            return self._start(doing, creation.domain, method, creation.request)
+            answered = self._start(doing, creation.domain, method, creation.request)
+            if answered is None:
+                return None
+            if answered.done:  # created in the answer itself: listed at once, never polled
+                self._settle(doing, creation.domain, answered)  # raises when it failed
+                return None
+            return str(answered.name)
 
         started = each(start, creations)
         waiting = {c.host: (c, op) for c, op in zip(creations, started, strict=True)}
@@ -419,7 +434,7 @@ class CertificateManager:
                 )
             except google_exceptions.NotFound:
                 return
-            self._await(doing, domain, lro.operation.name)
+            self._settle(doing, domain, lro.operation)
 
     # Waiting for issuance
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -106,10 +106,12 @@ COLLECTIONS: dict[str, Collection] = {
 
 @dataclass(frozen=True)
 class Pending:
-    """An operation not yet seen DONE, with what it does for the error message."""
+    """An operation as the mutation answered it, with what it does for the error message."""
 
     name: str
     doing: str
+    answer: Any = field(default=None, compare=False)
+    """The Operation the mutation returned: one already DONE is never polled."""
 
 
 class Compute:
@@ -185,7 +187,7 @@ class Compute:
                 )
             except google_exceptions.Conflict:
                 return None
-        return Pending(operation.name, doing)
+        return Pending(operation.name, doing, operation)
 
     def delete(self, collection: str, name: str) -> Pending | None:
         """Delete; None when it is already gone."""
@@ -204,7 +206,7 @@ class Compute:
                 )
             except google_exceptions.NotFound:
                 return None
-        return Pending(operation.name, doing)
+        return Pending(operation.name, doing, operation)
 
     def mutate(self, doing: str, client_class: type[Any], method: str, request: Any) -> Pending:
         """Send one mutation (`update_unary`, `set_url_map_unary`...); its operation."""
@@ -212,11 +214,20 @@ class Compute:
         operation = self._call(
             doing, lambda: call(request=request, retry=None, timeout=request_timeout())
         )
-        return Pending(operation.name, doing)
+        return Pending(operation.name, doing, operation)
 
     def wait(self, pending: Sequence[Pending | None]) -> None:
         """Until every operation is DONE; an operation that ended in error is one line."""
-        waiting = {p.name: p for p in pending if p is not None}
+        waiting: dict[str, Pending] = {}
+        for item in pending:
+            if item is None:
+                continue
+            answer = item.answer
+            if answer is not None and answer.status == compute_v1.Operation.Status.DONE:
+                if answer.error and answer.error.errors:
+                    raise ProviderError(f"{self.provider}: {item.doing} failed: {_failure(answer)}")
+                continue  # done in the mutation's own answer: nothing to poll
+            waiting[item.name] = item
         if not waiting:
             return
         operations = self.client(compute_v1.GlobalOperationsClient)

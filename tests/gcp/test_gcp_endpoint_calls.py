@@ -69,3 +69,17 @@ def test_adding_one_domain_to_thirty_costs_three_calls_and_one_map_update(fakes,
     # three creates, a listing awaiting each kind, the map update and its poll, one listing
     # of certificates until ACTIVE
     assert fakes.calls() <= PER_DOMAIN + 3 + 2 + 1, [(c.method, c.path) for c in fakes.certs.calls]
+
+
+def test_operations_answered_done_are_never_polled(fakes, endpoints):
+    """A mutation whose answer already says DONE (Compute) or done (Certificate Manager) is
+    not asked about again."""
+    fakes.compute.operation_polls = 0
+    fakes.certs.operation_polls = 0
+    names = domains(3)
+    endpoints.converge(endpoints.read(names), names, Dns().write)
+    assert fakes.compute.count("GET", r"/operations/") == 0
+    assert fakes.compute.count("POST", r"/operations/.*/wait") == 0
+    assert fakes.certs.count("GET", r"/operations/") == 0
+    inventory = endpoints.read(names)
+    assert all(endpoints.describe(inventory, d) == endpoints.wanted(d) for d in names)

@@ -213,3 +213,16 @@ def test_no_credentials_is_one_line(monkeypatch, tmp_path):
     message = str(caught.value)
     assert "\n" not in message and message.startswith("g: ")
     assert "credentials" in message
+
+
+def test_an_operation_answered_failed_is_one_line(fakes, endpoints):
+    fakes.compute.operation_polls = 0
+    fakes.certs.operation_polls = 0
+    fakes.compute.fail_operations(
+        "POST", r"/global/urlMaps$", "Quota 'URL_MAPS' exceeded.", code="QUOTA_EXCEEDED"
+    )
+    message = one_line_error(endpoints)
+    assert "creating URL map mtasts-lb-urls failed" in message and "URL_MAPS" in message
+    fakes.certs.fail_operations("POST", r"/certificates$", "Quota exhausted", code=8)
+    message = one_line_error(endpoints, ["example.org"])
+    assert "example.org" in message and "Quota exhausted" in message
