@@ -290,3 +290,24 @@ def test_a_long_header_is_scrubbed_before_it_is_cut(monkeypatch):
     first = markdown.split("\n", 1)[0]
     assert token[:6] not in markdown
     assert first == "x" * 190 + "\\*\\*\\*"
+
+
+def test_a_pipe_in_a_provider_name_does_not_split_the_row(tmp_path):
+    """GitHub splits a table row at every unescaped `|`, inside code spans too."""
+    spec = write_spec(
+        tmp_path,
+        {"a.example": {"mx": ["mx.a.example"], "provider": "lo|cal"}},
+        defaults={"provider": "lo|cal", "mode": "testing", "max_age": 86400},
+        providers={"lo|cal": {"type": "local", "path": str(tmp_path / "out")}},
+    )
+
+    result = run("plan", "-c", spec, "--format", "markdown")
+
+    assert result.exit_code == 0, result.stderr
+    [row] = _domain_rows(result.stdout)
+    assert row == (
+        "| a.example | routine | `lo\\|cal` | new policy: mode testing, max_age 86400, id "
+        + row.split(" id ")[1]
+    )
+    cells = re.split(r"(?<!\\)\|", row.strip())[1:-1]
+    assert len(cells) == 4

@@ -418,12 +418,18 @@ def html_text(value: object) -> MarkdownText:
     )
 
 
+_CELL_PIPE = re.compile(r"(\\*)\|")
+
+
 def code_span(value: object) -> MarkdownText:
-    """`value` as a code span: fenced by more backticks than it holds in a row, padded when
-    it starts or ends with a backtick, so nothing in it can close the span."""
+    """`value` as a code span in a table cell: fenced by more backticks than it holds in a
+    row, padded when it starts or ends with a backtick, so nothing in it can close the
+    span; each `|` backslash-escaped (after an even run of backslashes), since GitHub splits
+    table cells at a pipe before it reads code spans (GFM spec, tables extension)."""
     text = " ".join(printable(value).split())
     if not text:
         return MarkdownText("")
+    text = _CELL_PIPE.sub(lambda m: m[1] + "\\" * (len(m[1]) % 2 == 0) + "|", text)
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     if text[0] == "`" or text[-1] == "`" or (text[0] == " " and text[-1] == " "):
         text = f" {text} "
