@@ -345,6 +345,20 @@ RUA_DEFAULTS = "defaults: {tlsrpt: {rua: ['mailto:r@example.net']}}\n"
             "    max_age: 1209600\n    mx: [mx.bücher.example]\n...\n",
             id="idn-multiline-plain-document-markers",
         ),
+        pytest.param(
+            "version: 1\ndomains:\n  a.example:\n    mode: >-\n      enforce\n\n"
+            "    mx: [mx.a.example]\n",
+            "version: 1\ndomains:\n  a.example:\n    mode: testing\n    max_age: 1209600\n"
+            "\n    mx: [mx.a.example]\n",
+            id="folded-block-scalar",
+        ),
+        pytest.param(
+            "version: 1\ndomains:\n  a.example:\n    mx: [mx.a.example]\n    ? mode\n"
+            "    : |-\n      enforce\n",
+            "version: 1\ndomains:\n  a.example:\n    mx: [mx.a.example]\n    ? mode\n"
+            "    : testing\n    max_age: 1209600\n",
+            id="explicit-field-key-literal-block",
+        ),
     ],
 )
 def test_odd_layouts_are_edited_in_place(tmp_path: Path, before: str, after: str):

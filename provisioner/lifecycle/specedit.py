@@ -287,20 +287,26 @@ def _value_span(text: str, key: Node, value: Node) -> tuple[int, int]:
     anchor = _ANCHOR_RE.match(text, start)
     if anchor is not None:  # keep `&name `: an alias of it elsewhere must still resolve
         start = anchor.end()
-    return start, _content_end(value)
+    return start, _content_end(value, text)
 
 
-def _content_end(node: Node) -> int:
+def _content_end(node: Node, text: str) -> int:
+    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+        # a block scalar's end mark is past its line breaks (and any blank lines after)
+        end = int(node.end_mark.index)
+        while end > node.start_mark.index and text[end - 1] in " \t\r\n":
+            end -= 1
+        return end
     if isinstance(node, ScalarNode) or getattr(node, "flow_style", False):
         return int(node.end_mark.index)
     if isinstance(node, SequenceNode) and node.value:
         last = node.value[-1]
-        return _content_end(last) if last.start_mark.index > node.start_mark.index else 0
+        return _content_end(last, text) if last.start_mark.index > node.start_mark.index else 0
     if isinstance(node, MappingNode) and node.value:
         key, last = node.value[-1]
         if last.start_mark.index < key.end_mark.index:
             return int(key.end_mark.index)  # an alias: resolved by the caller's regex
-        return _content_end(last)
+        return _content_end(last, text)
     return int(node.end_mark.index)
 
 
@@ -330,6 +336,11 @@ def _insertion(
         return _Edit(at, at, lead + ", ".join(parts))
     first_key = mapping.value[0][0]
     indent = " " * first_key.start_mark.column
+    before_key = text[
+        text.rfind("\n", 0, first_key.start_mark.index) + 1 : first_key.start_mark.index
+    ]
+    if before_key.strip() == "?":  # an explicit key (`? mode`): its entries start at the `?`
+        indent = before_key[: len(before_key) - len(before_key.lstrip(" "))]
     lines = "".join(f"{indent}{k}: {_flow(v)}{newline}" for k, v in fields.items())
     if after is None:  # after the mapping's last entry
         last_key, last_value = mapping.value[-1]
