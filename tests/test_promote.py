@@ -386,6 +386,27 @@ def test_reports_gate_names_the_failing_mx_of_the_current_mode_only(
     assert "dane" not in found
 
 
+def test_reports_naming_no_mode_are_said_not_counted(world: MtaStsWorld, tmp_path: Path):
+    """A sender that omits policy-string says nothing about the mode it evaluated: its days
+    do not count toward the current mode, and the gate says why the days fall short."""
+    spec = write_spec(tmp_path / "spec", {"quiet.example": {"mx": ["mx.quiet.example"]}})
+    publish(world, spec)
+    reports = write_reports(tmp_path / "reports", "quiet.example", 14)
+    for day in range(4, 14):
+        path = reports / f"quiet.example-{day}.json"
+        report = json.loads(path.read_text())
+        del report["policies"][0]["policy"]["policy-string"]
+        path.write_text(json.dumps(report))
+
+    code, data = promote_json(world, spec, "quiet.example", "--reports", reports)
+
+    assert code == 1
+    assert evidence(by_domain(data)["quiet.example"], "reports") == (
+        "reports cover 4 days in mode testing, 14 needed (10 more days of sts reports name "
+        "no mode: their policy-string is missing or unreadable, so they do not count)"
+    )
+
+
 def test_reports_path_that_does_not_exist_is_one_line(world: MtaStsWorld, tmp_path: Path):
     spec = write_spec(tmp_path, {"r.example": {"mx": ["mx.r.example"]}})
     publish(world, spec)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from provisioner.checks.verdict import DomainReport, Status
+from provisioner.reports.parse import UNKNOWN_MODE
 from provisioner.rfc8461 import Mode, uncovered_mx_hosts
 
 
@@ -140,10 +141,19 @@ def reports_gate(
     successful, failed = summary.sessions_by_mode.get(mode.value, (0, 0))
     total = successful + failed
     if days < min_days:
+        named = set(summary.modes.get(mode.value, ()))
+        unnamed = len(set(summary.modes.get(UNKNOWN_MODE, ())) - named)
+        hint = (
+            f" ({unnamed} more day{'s' if unnamed != 1 else ''} of sts reports name no mode: "
+            "their policy-string is missing or unreadable, so they do not count)"
+            if unnamed
+            else ""
+        )
         return GateResult(
             "reports",
             GateStatus.FAIL,
-            f"reports cover {days} day{'s' if days != 1 else ''} in mode {mode}, {min_days} needed",
+            f"reports cover {days} day{'s' if days != 1 else ''} in mode {mode}, {min_days} "
+            f"needed{hint}",
         )
     if total == 0:
         return GateResult("reports", GateStatus.FAIL, f"no session reported in mode {mode}")

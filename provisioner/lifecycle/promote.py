@@ -48,6 +48,7 @@ from provisioner.plan import (
 )
 from provisioner.render import normalize_domain_filter, render_spec
 from provisioner.reports import read_reports
+from provisioner.reports.parse import UNKNOWN_MODE
 from provisioner.rfc8461 import Mode
 from provisioner.spec import DomainSpec, Spec, load_spec
 
@@ -241,8 +242,9 @@ def _summaries(
     paths: tuple[Path, ...], current: Mapping[str, Mode]
 ) -> tuple[Mapping[str, ReportSummary], tuple[str, ...]]:
     """TLS-RPT summaries of the named domains from --reports (provisioner.reports), each of
-    the sessions in the domain's current mode only (so the failing MX and result types
-    named are that mode's, not a TLSA policy's or an earlier mode's), else of all its
+    the sessions in the domain's current mode (and of `sts` reports naming no mode, which
+    the gate mentions but does not count), so the failing MX and result types named are
+    not a TLSA policy's or an earlier mode's, else of all its
     sessions (the gate then finds no day in the current mode); and a note when some
     inputs held no readable report (they are not evidence either way)."""
     if not paths or not current:
@@ -254,7 +256,7 @@ def _summaries(
     summary: dict[str, ReportSummary] = dict(report_set.summary(domains=list(current)))
     for mode in set(current.values()):
         names = [name for name, its in current.items() if its is mode]
-        summary.update(report_set.summary(domains=names, modes={mode.value}))
+        summary.update(report_set.summary(domains=names, modes={mode.value, UNKNOWN_MODE}))
     notes: tuple[str, ...] = ()
     if report_set.unreadable:
         count = len(report_set.unreadable)
