@@ -180,6 +180,15 @@ def test_garbage_and_nothing_are_named_and_not_imported(world: MtaStsWorld, tmp_
     assert f"{spec} is unchanged." in text.stdout
 
 
+def test_nothing_importable_and_no_spec_says_none_is_created(world: MtaStsWorld, tmp_path: Path):
+    spec = tmp_path / "new.yaml"
+    result = import_(world, "nothing.example", "-c", spec)
+    assert result.exit_code == 1
+    assert f"{spec} is not created (no domain to write)." in result.stdout
+    assert "unchanged" not in result.stdout
+    assert not spec.exists()
+
+
 def test_a_missing_spec_is_created_with_the_local_provider(world: MtaStsWorld, tmp_path: Path):
     serve(world, hand_made(tmp_path / "tree"))
     spec = tmp_path / "new" / "mtasts.yaml"

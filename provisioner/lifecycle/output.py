@@ -104,6 +104,8 @@ def _print_edit(
                 f"{'wrote' if created else 'edited'} {path}; review it, then: mtasts plan -c {path}"
             )
         )
+    elif created:  # nothing to write, and no spec existed: none is created
+        console.print(styled(f"{path} is not created (no domain to write)."))
     else:
         console.print(styled(f"{path} is unchanged."))
 
