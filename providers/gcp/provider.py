@@ -239,10 +239,12 @@ class GcpProvider(Provider):
     def _zone_of(self, inventory: GcpInventory, name: str) -> tuple[Zone, str]:
         """The zone of an rrset name, and the domain it belongs to (for error lines)."""
         bare = name.rstrip(".").lower()
-        owners = [d for d in inventory.zones if bare == d or bare.endswith("." + d)]
-        if owners:
-            domain = max(owners, key=len)
-            return inventory.zones[domain], domain
+        labels = bare.split(".")
+        for start in range(len(labels)):  # the longest domain of the run the name is under
+            domain = ".".join(labels[start:])
+            zone = inventory.zones.get(domain)
+            if zone is not None:
+                return zone, domain
         return self.dns.zone_for(bare, {}), bare
 
     def _edits(
