@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from provisioner import clock
 from provisioner.apply import PhaseHook, apply_plan
@@ -35,7 +36,11 @@ from provisioner.refresh import PlanResult, compute_plan, fingerprints, read_liv
 from provisioner.registry import build_provider, build_providers
 from provisioner.render import normalize_domain_filter, render_spec
 from provisioner.spec import Spec, load_spec
-from provisioner.verify import VerifyOptions, policy_verifier
+
+if TYPE_CHECKING:
+    # verify pulls in the HTTPS/DNS probes (dnspython, httpx): imported only by runs that
+    # verify, so plan and apply start without them.
+    from provisioner.verify import VerifyOptions
 
 
 def load(config: Path | str) -> Spec:
@@ -122,7 +127,11 @@ def apply(
     moves until its policy is served from its endpoint.
     """
     refuse_risky(the_plan, allow_destroy=allow_destroy, allow_risk=allow_risk)
-    hook: PhaseHook | None = policy_verifier(verify) if verify is not None else None
+    hook: PhaseHook | None = None
+    if verify is not None:
+        from provisioner.verify import policy_verifier
+
+        hook = policy_verifier(verify)
     return apply_plan(the_plan, providers, progress, before_phase=hook)
 
 
