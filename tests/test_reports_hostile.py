@@ -403,3 +403,21 @@ def test_report_ids_that_differ_only_after_255_characters_are_two_reports(
     assert result.exit_code == 0
     assert "2 reports, 1 duplicate skipped, 1 domain." in result.stdout
     assert "2 of 20 sessions failed" in result.stdout
+
+
+def test_a_yaml_file_beside_the_reports_is_not_called_a_mail(tmp_path: Path) -> None:
+    """`name: value` lines without a mail header (From, Date, Subject...) are not a mail."""
+    (tmp_path / "mtasts.yaml").write_text("version: 1\ndomains:\n  a.example: {}\n")
+    (tmp_path / "note.eml").write_text("From: a@example.com\nSubject: hello\n\nno report\n")
+    (tmp_path / "r.json").write_bytes(dumps(report()))
+
+    result = run("reports", tmp_path, "--format", "json")
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["unreadable"] == [
+        {
+            "path": str(tmp_path / "mtasts.yaml"),
+            "error": "not a TLS-RPT report (neither JSON, gzip, zip nor mail)",
+        },
+        {"path": str(tmp_path / "note.eml"), "error": "no TLS-RPT report in this mail"},
+    ]

@@ -57,6 +57,13 @@ _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 _HEADER_RE = re.compile(rb"[!-9;-~]+:")
 _SUBJECT_DOMAIN_RE = re.compile(r"Report[- ]Domain:\s*([^\s;]+)", re.IGNORECASE)
 _READ_CHUNK = 1024 * 1024
+_NOT_A_REPORT = "not a TLS-RPT report (neither JSON, gzip, zip nor mail)"
+_MAIL_HEADERS = (
+    *("from", "date", "subject", "to", "message-id", "received", "return-path"),
+    *("mime-version", "content-type", "content-transfer-encoding"),
+)
+"""A file of `name: value` lines is read as mail only with one of these (RFC 5322 section
+3.6, RFC 2045: a mail, or a saved MIME part); a YAML file beside the reports is not one."""
 
 
 class _Readable(Protocol):
@@ -184,7 +191,7 @@ def _bytes(
     elif top and _looks_like_mail(data):
         yield from _mail(data, label, depth + 1)
     else:
-        raise SourceError("not a TLS-RPT report (neither JSON, gzip, zip nor mail)")
+        raise SourceError(_NOT_A_REPORT)
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -292,6 +299,8 @@ def _mbox(handle: BinaryIO, label: str) -> Iterator[Item]:
 
 def _mail(data: bytes, label: str, depth: int) -> Iterator[Item]:
     message = email.message_from_bytes(data)
+    if not any(name in message for name in _MAIL_HEADERS):  # `version: 1` is no mail
+        raise SourceError(_NOT_A_REPORT)
     hint = _domain_from_subject(message)
     found = 0
     for index, part in enumerate(message.walk()):
