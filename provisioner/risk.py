@@ -72,10 +72,11 @@ def classify(
     served after apply (the new one when `policy_changes`, else the live one); `deletes` is
     true when a change removes something; `mx_hosts` is the live MX set or None when the
     provider cannot read it; `retiring` says the domain left the spec. A null MX (`0 .`,
-    RFC 7505: the domain takes no mail) is no host: an enforce policy blocks nothing there.
+    RFC 7505: the domain takes no mail) is no host: an enforce policy blocks nothing there;
+    a host listed twice (two MX records, two preferences) is named once.
     """
     before, after = _parse(policy_before), _parse(policy_after)
-    hosts = tuple(h for h in mx_hosts or () if h.strip().rstrip("."))
+    hosts = tuple(dict.fromkeys(h for h in mx_hosts or () if h.strip().rstrip(".")))
     if policy_changes and after is not None and after.mode is Mode.ENFORCE and hosts:
         blocked = tuple(uncovered_mx_hosts(hosts, after.mx))
         if blocked:
