@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,13 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperCommand, TyperGroup
 
 from provisioner import __version__, workflow
-from provisioner.checks.dnsprobe import split_host_port
-from provisioner.checks.verdict import CheckOptions, check_domains
 from provisioner.errors import MtastsError, SpecError
-from provisioner.lifecycle import importer, ladder
-from provisioner.lifecycle import output as lifecycle_output
-from provisioner.lifecycle import promote as promotion
-from provisioner.output.check import print_reports, reports_json, reports_markdown
 from provisioner.output.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from provisioner.output.text import print_plan, print_summary, styled
 from provisioner.output.verbose import (
@@ -46,7 +40,12 @@ from provisioner.refresh import PlanResult
 from provisioner.render import normalize_domain_filter, render_spec
 from provisioner.risk import Risk
 from provisioner.spec import load_spec
-from provisioner.verify import VerifyOptions
+
+if TYPE_CHECKING:
+    from provisioner.checks.verdict import CheckOptions
+
+# The probes (dnspython's resolver, httpx) and the lifecycle commands are imported by the
+# commands that use them, so validate/plan/apply start without loading them.
 
 PROGRESS_THRESHOLD = 50
 """Show a progress bar on stderr (when it is a terminal) above this many domains."""
@@ -353,6 +352,8 @@ def apply(
             _confirm(the_plan)
         options = None
         if verify:
+            from provisioner.verify import VerifyOptions
+
             options = VerifyOptions(
                 timeout=verify_timeout,
                 ca_bundle=str(ca_bundle) if ca_bundle else None,
@@ -514,6 +515,9 @@ def check(
           --connect-to :8443 --ca-bundle test-ca.pem
     """
     with _errors_as_exit():
+        from provisioner.checks.verdict import CheckOptions, check_domains
+        from provisioner.output.check import print_reports, reports_json, reports_markdown
+
         if timeout <= 0:
             raise MtastsError(f"--timeout: must be more than 0 seconds, got {timeout:g}")
         options = CheckOptions(
@@ -668,6 +672,8 @@ def _lifecycle_check_options(
         raise MtastsError(f"--timeout: must be more than 0 seconds, got {timeout:g}")
     if ca_bundle is not None and not ca_bundle.is_file():
         raise MtastsError(f"--ca-bundle {ca_bundle}: no such file")
+    from provisioner.checks.verdict import CheckOptions
+
     return CheckOptions(
         nameserver=_nameserver_option(nameserver),
         ca_bundle=str(ca_bundle) if ca_bundle else None,
@@ -741,6 +747,10 @@ def promote(
       mtasts promote example.com --dry-run --format json
       mtasts promote example.com --demote
     """
+    from provisioner.lifecycle import ladder
+    from provisioner.lifecycle import output as lifecycle_output
+    from provisioner.lifecycle import promote as promotion
+
     with _errors_as_exit():
         if demote:
             result = promotion.demote(config, domains, dry_run=dry_run)
@@ -804,6 +814,9 @@ def import_(
       mtasts import example.com example.org -c mtasts.yaml --provider aws
       mtasts import --from-provider local -c mtasts.yaml
     """
+    from provisioner.lifecycle import importer
+    from provisioner.lifecycle import output as lifecycle_output
+
     with _errors_as_exit():
         if from_provider is not None:
             if domains or provider:
@@ -863,6 +876,8 @@ def _connect_to_option(option: str, value: str | None) -> tuple[str | None, int]
     """`HOST:PORT`, or `:PORT` to keep the address the check's resolver gives (curl's
     `--connect-to` with an empty host): a test server or tunnel on another port, while
     every address still comes from `--nameserver`."""
+    from provisioner.checks.dnsprobe import split_host_port
+
     if value is None:
         return None
     if value.startswith(":"):
@@ -879,6 +894,8 @@ def _connect_to_option(option: str, value: str | None) -> tuple[str | None, int]
 
 def _nameserver_option(value: str | None) -> str | None:
     """`IP[:PORT]`: a resolver needs an address, not a name it would have to resolve first."""
+    from provisioner.checks.dnsprobe import split_host_port
+
     if value is None:
         return None
     try:
@@ -892,6 +909,8 @@ def _nameserver_option(value: str | None) -> str | None:
 
 
 def _address_option(option: str, value: str | None) -> tuple[str, int] | None:
+    from provisioner.checks.dnsprobe import split_host_port
+
     if value is None:
         return None
     try:
