@@ -173,7 +173,11 @@ def test_long_warnings_and_a_long_header_do_not_push_the_comment_past_the_limit(
     assert markdown.startswith("commit hhh")
     assert len(markdown.split("\n", 1)[0]) <= 200
     assert len(_domain_rows(markdown)) == 404, "warnings are counted before rows are cut"
-    assert "- _and 60 more: run `mtasts plan` for all of them_" in markdown
+    assert (
+        "- _60 warnings, not listed to fit one comment: run `mtasts plan` for all of them_"
+        in markdown
+    )
+    assert "- _60 notes, not listed to fit one comment: run `mtasts plan`" in markdown
 
 
 def test_the_default_budget_is_githubs_limit_less_headroom():
