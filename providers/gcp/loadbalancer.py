@@ -44,6 +44,17 @@ somebody's choice) is left as it is."""
 PORT = "443"
 SCHEME = "EXTERNAL_MANAGED"
 
+OWNED = "mtasts"
+"""How every description mtasts gives a shared piece starts: the mark of ownership."""
+LABELS = {
+    "addresses": "address",
+    "backendBuckets": "backend bucket",
+    "sslPolicies": "SSL policy",
+    "urlMaps": "URL map",
+    "targetHttpsProxies": "target HTTPS proxy",
+    "forwardingRules": "forwarding rule",
+}
+
 Live = dict[str, dict[str, Any]]
 """collection -> name -> the resource as listed (mtasts's names only)."""
 
@@ -126,8 +137,20 @@ class LoadBalancer:
     # Reading
 
     def read(self, collection: str) -> dict[str, Any]:
+        """mtasts's pieces of `collection` by name; ProviderError for one that only has the
+        name: mtasts marks what it creates with a description starting `mtasts`, and never
+        patches, rewires or deletes another's load balancer (a `name_prefix` collision)."""
         wanted = set(self.names.by_collection()[collection])
-        return {r.name: r for r in self.compute.list(collection) if r.name in wanted}
+        found = {r.name: r for r in self.compute.list(collection) if r.name in wanted}
+        for name, resource in sorted(found.items()):
+            if not (resource.description or "").startswith(OWNED):
+                raise ProviderError(
+                    f"{self.compute.provider}: {LABELS[collection]} {name} in project "
+                    f"{self.compute.project} was not created by mtasts (description "
+                    f"{resource.description[:80]!r}); mtasts never takes over another's resource: "
+                    "set name_prefix to a prefix of your own"
+                )
+        return found
 
     def needs(self, live: Live, certificate_map: bool) -> list[str]:
         """What the shared pieces lack, in words for the plan ([] when complete)."""

@@ -28,6 +28,9 @@ from providers.gcp.clouddns import Rrset
 from provisioner.errors import ProviderError
 
 DOMAINS = ["example.com", "example.org", "xn--bcher-kva.example"]
+OURS = "mtasts: TLS 1.2 or later"
+MARK = {"description": OURS}
+"""What an older deployment of mtasts left on its SSL policy: the mark of ownership."""
 
 
 @pytest.fixture(scope="module")
@@ -377,7 +380,7 @@ def test_slow_operations_are_awaited_before_anything_refers_to_them(fakes, endpo
 def test_a_weaker_ssl_policy_of_ours_is_patched_to_tls_1_2(fakes, endpoints, weak):
     """The proxy needs TLS 1.2 at least (RFC 8461 section 3.3, RFC 8996): an SSL policy of
     mtasts's name allowing less is patched under its fingerprint, its profile kept."""
-    body = {"name": "mtasts-lb-tls12", "profile": "COMPATIBLE"}
+    body = {"name": "mtasts-lb-tls12", "profile": "COMPATIBLE", "description": OURS}
     if weak:
         body["minTlsVersion"] = weak
     fakes.compute.seed("sslPolicies", body, project=PROJECT)
@@ -396,7 +399,7 @@ def test_a_weaker_ssl_policy_of_ours_is_patched_to_tls_1_2(fakes, endpoints, wea
 def test_a_stricter_ssl_policy_of_ours_is_left_alone(fakes, endpoints):
     fakes.compute.seed(
         "sslPolicies",
-        {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_3", "profile": "RESTRICTED"},
+        {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_3", "profile": "RESTRICTED", **MARK},
         project=PROJECT,
     )
     converge(endpoints, ["example.com"])
@@ -406,7 +409,9 @@ def test_a_stricter_ssl_policy_of_ours_is_left_alone(fakes, endpoints):
 
 def test_an_ssl_policy_changed_during_the_patch_is_read_again(fakes, endpoints):
     fakes.compute.seed(
-        "sslPolicies", {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_0"}, project=PROJECT
+        "sslPolicies",
+        {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_0", **MARK},
+        project=PROJECT,
     )
     inventory = endpoints.read(["example.com"])
     with fakes.compute.lock:  # another writer: a new fingerprint since mtasts read it
@@ -421,10 +426,43 @@ def test_an_ssl_policy_changed_during_the_patch_is_read_again(fakes, endpoints):
 
 def test_an_ssl_policy_stale_twice_is_one_line(fakes, endpoints):
     fakes.compute.seed(
-        "sslPolicies", {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_0"}, project=PROJECT
+        "sslPolicies",
+        {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_0", **MARK},
+        project=PROJECT,
     )
     fakes.compute.inject("PATCH", "/sslPolicies/", 412, times=2)
     with pytest.raises(ProviderError) as info:
         endpoints.converge(endpoints.read(["example.com"]), ["example.com"], Dns().write)
     assert "\n" not in str(info.value)
     assert "raising SSL policy mtasts-lb-tls12 to TLS 1.2" in str(info.value)
+
+
+FOREIGN = [
+    ("addresses", {"name": "mtasts-lb-ipv4", "ipVersion": "IPV4"}, "address"),
+    ("backendBuckets", {"name": "mtasts-lb-policies", "bucketName": "web-assets"}, "backend"),
+    ("sslPolicies", {"name": "mtasts-lb-tls12", "minTlsVersion": "TLS_1_0"}, "SSL policy"),
+    ("urlMaps", {"name": "mtasts-lb-urls", "defaultService": "global/backendBuckets/web"}, "URL"),
+]
+
+
+@pytest.mark.parametrize(("collection", "body", "label"), FOREIGN)
+def test_a_resource_of_mtastss_name_but_not_made_by_it_is_never_taken_over(
+    fakes, endpoints, collection, body, label
+):
+    """A name_prefix collision: somebody's own load balancer piece named `mtasts-lb-...`
+    (no `mtasts` description) stops the read in one line; nothing is patched, rewired or
+    deleted (before: the backend bucket was re-aimed at the policy bucket, the URL map's
+    default route replaced by mtasts's 404, and the last domain's removal deleted them)."""
+    if collection == "urlMaps":
+        fakes.compute.seed("backendBuckets", {"name": "web", "bucketName": "w"}, project=PROJECT)
+    fakes.compute.seed(collection, {**body, "description": "team web: site"}, project=PROJECT)
+    fakes.forget_calls()
+    with pytest.raises(ProviderError) as info:
+        endpoints.read(DOMAINS)
+    line = str(info.value)
+    assert "\n" not in line and line.startswith("g: " + label)
+    assert f"{body['name']} in project {PROJECT} was not created by mtasts" in line
+    assert "'team web: site'" in line and "set name_prefix" in line
+    assert fakes.writes() == 0
+    stored = fakes.compute.get(collection, body["name"], project=PROJECT)
+    assert stored["description"] == "team web: site"
