@@ -10,6 +10,7 @@ The text still goes through `provisioner.redact`: an error may echo a header.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ _REQUEST_LINE = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE|HEAD) \S+: ")
 """google-cloud-core prefixes its messages with the request (`POST https://...?x=y: `):
 the call is already named by `doing`, and a URL's query string is noise on one line."""
 
+CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 NO_CREDENTIALS = (
     "no Google Cloud credentials found (Application Default Credentials: "
     "GOOGLE_APPLICATION_CREDENTIALS, 'gcloud auth application-default login', or the "
@@ -35,6 +37,10 @@ NO_CREDENTIALS = (
 def describe(exc: BaseException) -> str:
     """What went wrong, on one line."""
     if isinstance(exc, auth_exceptions.DefaultCredentialsError):
+        if os.environ.get(CREDENTIALS_ENV) and exc.args:
+            # google-auth's first argument names the file and what is wrong with it; the
+            # second is the parser's error, left out: it may quote the file's content.
+            return redact(f"{CREDENTIALS_ENV} is set but unusable: {exc.args[0]}")
         return NO_CREDENTIALS
     if isinstance(exc, requests.exceptions.Timeout):
         return "no answer in time (MTASTS_READ_TIMEOUT sets the wait)"

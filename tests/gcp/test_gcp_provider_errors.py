@@ -6,6 +6,7 @@ MTASTS_READ_TIMEOUT."""
 # ruff: noqa: F811 (the `gcp` fixture is imported from gcp_world, then requested by name)
 from __future__ import annotations
 
+import json
 import time
 
 from clihelpers import run
@@ -169,3 +170,33 @@ def test_a_refused_txt_change_after_an_unpolled_endpoint_change_is_one_line(
     monkeypatch.setattr(clouddns.CloudDns, "send", send)
     apply(gcp.spec(DOMAIN))  # the next run completes it
     assert gcp.rrset(zone, "_mta-sts.example.com.", "TXT") is not None
+
+
+FAKE_KEY = "-----BEGIN PRIVATE KEY-----\nc2VrcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"
+
+
+def test_an_unusable_credentials_file_is_named_and_its_key_never_printed(
+    gcp: GcpWorld, monkeypatch, tmp_path
+):
+    """GOOGLE_APPLICATION_CREDENTIALS at a service-account file whose key does not load:
+    the line names the variable and the file (it said 'no Google Cloud credentials found'
+    of a file that is there), and nothing of the key reaches the output."""
+    key = tmp_path / "sa.json"
+    account = {
+        "type": "service_account",
+        "project_id": "mtasts-test",
+        "private_key_id": "0123abcd",
+        "private_key": FAKE_KEY,
+        "client_email": "mtasts@mtasts-test.iam.gserviceaccount.com",
+        "token_uri": "http://127.0.0.1:9/token",
+    }
+    key.write_text(json.dumps(account))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    spec = gcp.spec(DOMAIN, dns_endpoint=None)  # null: Cloud DNS on ADC (no token fetched)
+    result = run("plan", "-c", spec)
+    line = one_line_error(result)
+    assert "GOOGLE_APPLICATION_CREDENTIALS is set but unusable" in line
+    assert str(key) in line
+    for secret in ("c2VrcmV0", "PRIVATE KEY", "0123abcd"):
+        assert secret not in result.stdout + result.stderr
