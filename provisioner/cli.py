@@ -316,17 +316,16 @@ def apply(
     \b
     Examples:
       mtasts apply -c examples/quickstart.yaml --auto-approve
-      mtasts apply plan.json       (refused if the live state moved since the plan)
+      mtasts apply plan.json       (asks; refused if the live state moved since the plan)
+      mtasts apply plan.json --auto-approve   (CI: apply the reviewed plan as it is)
       mtasts apply --auto-approve --verify   (ids change once new policies are served)
     """
     with _errors_as_exit():
         allowed = _risk_option(allow_risk or [])
-        if plan_file is None and not auto_approve and not sys.stdin.isatty():
-            # Before any provider is read: a CI job without --auto-approve fails at once.
-            raise MtastsError(
-                "apply asks for confirmation, but stdin is not a terminal: pass "
-                "--auto-approve (or apply a saved plan file)"
-            )
+        if not auto_approve and not _stdin_is_terminal():
+            # Before any provider is read (a saved plan's too): a CI job without
+            # --auto-approve fails at once, not after minutes of reading live state.
+            raise MtastsError(_NO_TERMINAL)
         if plan_file is not None:
             if domain:
                 raise MtastsError("--domain cannot narrow a saved plan; plan again with -d")
@@ -343,10 +342,14 @@ def apply(
             if plan_file is not None:
                 stdout.print("No changes in the saved plan.")
             return
-        if plan_file is not None:
+        if plan_file is not None and not auto_approve:
+            # The saved plan is what would be approved: shown whole, as `mtasts show` does.
+            print_plan(the_plan, stdout)
+        if plan_file is not None and auto_approve:
             print_summary(the_plan, stdout)
         workflow.refuse_risky(the_plan, allow_destroy=allow_destroy, allow_risk=allowed)
-        if plan_file is None and not auto_approve:
+        if not auto_approve:
+            # The summary and risk block right above the prompt, not a screen further up.
             stdout.print()
             print_summary(the_plan, stdout)
             _confirm(the_plan)
@@ -967,12 +970,20 @@ def _risk_option(values: list[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _stdin_is_terminal() -> bool:
+    """Whether a person can answer the prompt (one seam, so tests can be that person)."""
+    return sys.stdin.isatty()
+
+
+_NO_TERMINAL = (
+    "apply asks for confirmation, but stdin is not a terminal: pass --auto-approve "
+    "(a saved plan is still refused when the live state moved since it was made)"
+)
+
+
 def _confirm(the_plan: Plan) -> None:
-    if not sys.stdin.isatty():
-        raise MtastsError(
-            "apply asks for confirmation, but stdin is not a terminal: pass --auto-approve "
-            "(or apply a saved plan file)"
-        )
+    if not _stdin_is_terminal():
+        raise MtastsError(_NO_TERMINAL)
     answer = typer.prompt(
         f"\nApply {'this' if len(the_plan.changes) == 1 else 'these'} "
         f"{_count(len(the_plan.changes), 'change')}? Only 'yes' will be accepted",

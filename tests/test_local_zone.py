@@ -238,7 +238,7 @@ def test_a_value_that_is_not_utf8_survives_a_saved_plan_byte_for_byte(tmp_path):
     saved = tmp_path / "plan.json"
 
     shown = run("plan", "-c", spec, "--out", saved)
-    applied = run("apply", saved)
+    applied = run("apply", "--auto-approve", saved)
 
     assert shown.exit_code == 0, shown.stderr
     assert "\x1b" not in shown.stdout

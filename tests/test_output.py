@@ -89,7 +89,7 @@ def test_json_after_is_exactly_what_apply_publishes(quickstart, tmp_path):
     saved = tmp_path / "plan.json"
     data = plan_json("-c", quickstart, "--out", saved)
 
-    assert run("apply", saved).exit_code == 0
+    assert run("apply", "--auto-approve", saved).exit_code == 0
 
     root = tmp_path / "build" / "mta-sts"
     for change in data["changes"]:

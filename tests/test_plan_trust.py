@@ -38,7 +38,7 @@ def _change(data: dict[str, Any], resource: str) -> dict[str, Any]:
 
 def _refused(tmp_path: Path, plan_path: Path, *extra: str) -> str:
     before = snapshot(tmp_path)
-    result = run("apply", plan_path, *extra)
+    result = run("apply", "--auto-approve", plan_path, *extra)
     assert result.exit_code == 1, result.stdout
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -174,7 +174,7 @@ def test_a_plan_from_another_release_is_refused(tmp_path, version):
 
 def test_an_untouched_plan_still_applies(tmp_path):
     _, plan_path = _saved(tmp_path / "w")
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
     assert result.exit_code == 0, result.stderr
 
 
@@ -206,7 +206,7 @@ def test_a_removal_that_keeps_the_record_is_refused(tmp_path):
         data["changes"] = [c for c in data["changes"] if c["resource"] != "sts_record"]
 
     _edit(plan_path, edit)
-    result = run("apply", plan_path, env=later)
+    result = run("apply", "--auto-approve", plan_path, env=later)
     assert result.exit_code == 1
     assert "the policy is deleted but its _mta-sts record stays" in result.stderr
 

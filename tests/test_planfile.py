@@ -38,7 +38,7 @@ def test_plan_out_then_apply_file_applies_the_plan(quickstart, tmp_path):
     assert f"mtasts apply {plan_path}" in saved.stderr
     assert not root.exists(), "plan --out writes only the plan file"
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 0, result.stderr
     assert "Apply complete: 9 changes (9 added, 0 changed, 0 destroyed)." in result.stdout
@@ -77,7 +77,7 @@ def test_saved_plan_applies_from_another_directory(quickstart, tmp_path, monkeyp
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 0, result.stderr
     assert policy_file(tmp_path / "build" / "mta-sts", "example.com").is_file()
@@ -96,7 +96,7 @@ def test_stale_plan_is_refused_naming_the_domain_and_nothing_changes(quickstart,
     append_zone(root, "example.org", '_mta-sts.example.org. 300 IN TXT "someone=else"')
     before = snapshot(root)
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
@@ -120,7 +120,7 @@ def test_unrelated_record_added_after_the_plan_is_not_stale_and_survives(quickst
     _save(quickstart, plan_path)
     append_zone(root, "example.org", "www.example.org. 300 IN A 192.0.2.7")
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 0, result.stderr
     assert policy_fields(root, "example.org")["mode"] == "enforce"
@@ -138,7 +138,7 @@ def test_stale_plan_when_a_policy_file_was_edited(tmp_path):
     policy_file(root, "b.example").write_bytes(hand_edit)
     before = snapshot(root)
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 1
     assert "saved plan is stale" in result.stderr
@@ -150,9 +150,9 @@ def test_stale_plan_when_a_policy_file_was_edited(tmp_path):
 def test_applying_a_saved_plan_twice_is_refused_the_second_time(quickstart, tmp_path):
     plan_path = tmp_path / "p.json"
     _save(quickstart, plan_path)
-    assert run("apply", plan_path).exit_code == 0
+    assert run("apply", "--auto-approve", plan_path).exit_code == 0
 
-    again = run("apply", plan_path)
+    again = run("apply", "--auto-approve", plan_path)
 
     assert again.exit_code == 1
     assert "saved plan is stale" in again.stderr
@@ -163,7 +163,7 @@ def test_saved_plan_without_changes_says_so(quickstart, tmp_path):
     plan_path = tmp_path / "p.json"
     _save(quickstart, plan_path)
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 0
     assert "No changes" in result.stdout
@@ -173,7 +173,7 @@ def test_saved_plan_cannot_be_narrowed_with_domain(quickstart, tmp_path):
     plan_path = tmp_path / "p.json"
     _save(quickstart, plan_path)
 
-    result = run("apply", plan_path, "-d", "example.com")
+    result = run("apply", "--auto-approve", plan_path, "-d", "example.com")
 
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
@@ -190,12 +190,12 @@ def test_saved_unsafe_plan_still_needs_allow_destroy(tmp_path):
     _save(spec, plan_path)
     before = snapshot(tmp_path / "out")
 
-    refused = run("apply", plan_path)
+    refused = run("apply", "--auto-approve", plan_path)
     assert refused.exit_code == 1
     assert "--allow-destroy" in refused.stderr
     assert snapshot(tmp_path / "out") == before
 
-    allowed = run("apply", plan_path, "--allow-destroy")
+    allowed = run("apply", "--auto-approve", plan_path, "--allow-destroy")
     assert allowed.exit_code == 0, allowed.stderr
     assert policy_fields(tmp_path / "out", "d0.example")["mode"] == "none"
 
@@ -217,7 +217,7 @@ def test_garbage_plan_file_is_a_one_line_error(tmp_path):
     path = tmp_path / "garbage.json"
     path.write_text("this is not a plan\n", encoding="utf-8")
 
-    line = _one_line_error(run("apply", path))
+    line = _one_line_error(run("apply", "--auto-approve", path))
 
     assert str(path) in line
 
@@ -225,7 +225,7 @@ def test_garbage_plan_file_is_a_one_line_error(tmp_path):
 def test_missing_plan_file_is_a_one_line_error(tmp_path):
     path = tmp_path / "nope.json"
 
-    line = _one_line_error(run("apply", path))
+    line = _one_line_error(run("apply", "--auto-approve", path))
 
     assert "no such plan file" in line
 
@@ -234,7 +234,7 @@ def test_binary_plan_file_is_a_one_line_error(tmp_path):
     path = tmp_path / "binary.json"
     path.write_bytes(b"\xff\xfe\x00garbage")
 
-    _one_line_error(run("apply", path))
+    _one_line_error(run("apply", "--auto-approve", path))
 
 
 def test_wrong_format_version_is_a_one_line_error(quickstart, tmp_path):
@@ -244,7 +244,7 @@ def test_wrong_format_version_is_a_one_line_error(quickstart, tmp_path):
     data["format_version"] = 2
     plan_path.write_text(json.dumps(data), encoding="utf-8")
 
-    line = _one_line_error(run("apply", plan_path))
+    line = _one_line_error(run("apply", "--auto-approve", plan_path))
 
     assert "format_version" in line
     assert "2" in line
@@ -255,7 +255,7 @@ def test_json_output_is_not_a_saved_plan(quickstart, tmp_path):
     path = tmp_path / "shown.json"
     path.write_text(run("plan", "-c", quickstart, "--format", "json").stdout, encoding="utf-8")
 
-    line = _one_line_error(run("apply", path))
+    line = _one_line_error(run("apply", "--auto-approve", path))
 
     assert "plan --out" in line
     assert not (tmp_path / "build").exists()
@@ -265,7 +265,7 @@ def test_json_list_is_not_a_saved_plan(tmp_path):
     path = tmp_path / "list.json"
     path.write_text("[1, 2]\n", encoding="utf-8")
 
-    _one_line_error(run("apply", path))
+    _one_line_error(run("apply", "--auto-approve", path))
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ def test_malformed_plan_file_is_a_one_line_error(quickstart, tmp_path, corrupt):
     corrupt(data)
     plan_path.write_text(json.dumps(data), encoding="utf-8")
 
-    line = _one_line_error(run("apply", plan_path))
+    line = _one_line_error(run("apply", "--auto-approve", plan_path))
 
     assert str(plan_path) in line
     assert not (tmp_path / "build").exists()
@@ -308,7 +308,7 @@ def test_malformed_provider_entry_in_plan_file_is_a_one_line_error(quickstart, t
     corrupt(data)
     plan_path.write_text(json.dumps(data), encoding="utf-8")
 
-    line = _one_line_error(run("apply", plan_path))
+    line = _one_line_error(run("apply", "--auto-approve", plan_path))
 
     assert str(plan_path) in line
 
@@ -341,7 +341,7 @@ def test_saved_plan_never_contains_environment_secrets(quickstart, tmp_path):
     for name, value in SECRETS.items():
         assert value not in text, f"the value of {name} leaked into the plan file"
         assert value not in result.stdout + result.stderr
-    applied = run("apply", plan_path, env=SECRETS)
+    applied = run("apply", "--auto-approve", plan_path, env=SECRETS)
     assert applied.exit_code == 0
     for value in SECRETS.values():
         assert value not in applied.stdout + applied.stderr
@@ -355,7 +355,7 @@ def test_a_saved_plan_whose_provider_settings_differ_from_the_spec_is_refused(qu
     data["providers"]["local"]["settings"]["path"] = str(tmp_path / "elsewhere")
     plan_path.write_text(json.dumps(data), encoding="utf-8")
 
-    line = _one_line_error(run("apply", plan_path, "-c", quickstart))
+    line = _one_line_error(run("apply", "--auto-approve", plan_path, "-c", quickstart))
 
     assert line.startswith(f"error: {plan_path}: providers.local.path: the plan says ")
     assert "plan again from the spec" in line
@@ -365,5 +365,5 @@ def test_a_saved_plan_whose_provider_settings_differ_from_the_spec_is_refused(qu
 def test_a_saved_plan_with_the_specs_providers_applies_with_c(quickstart, tmp_path):
     plan_path = tmp_path / "p.json"
     _save(quickstart, plan_path)
-    result = run("apply", plan_path, "-c", quickstart)
+    result = run("apply", "--auto-approve", plan_path, "-c", quickstart)
     assert result.exit_code == 0, result.stderr

@@ -183,7 +183,7 @@ def test_no_command_prints_or_writes_a_credential(
         (0, ("plan", "-c", local)),
         (0, ("plan", "-c", local, "--format", "markdown")),
         (0, ("plan", "-c", local, "--format", "json", "--out", plan_file)),
-        (0, ("apply", plan_file)),
+        (0, ("apply", "--auto-approve", plan_file)),
         (0, ("apply", "-c", local, "--auto-approve")),
         (0, ("render", "-c", local, "--out", tmp_path / "rendered")),
         (1, ("check", "a.example", "--nameserver", dead_dns, "--timeout", "1")),

@@ -280,7 +280,7 @@ def test_a_saved_plan_edited_to_hide_blocks_mail_is_still_refused(tmp_path, read
     plan_path.write_text(json.dumps(data), encoding="utf-8")
     before = snapshot(tmp_path)
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 1
     assert "error: refusing to apply: 1 domain would enforce" in result.stderr
@@ -293,8 +293,8 @@ def test_a_saved_blocking_plan_repeats_the_refusal_and_applies_with_allow_risk(t
     plan_path = tmp_path / "p.json"
     assert run("plan", "-c", spec, "--out", plan_path).exit_code == 0
 
-    refused = run("apply", plan_path)
-    applied = run("apply", plan_path, "--allow-risk", "blocks-mail")
+    refused = run("apply", "--auto-approve", plan_path)
+    applied = run("apply", "--auto-approve", plan_path, "--allow-risk", "blocks-mail")
 
     assert refused.exit_code == 1
     assert "blocks mail: blocks.example" in refused.stdout, "the risk block is shown first"
@@ -311,6 +311,6 @@ def test_a_saved_plan_claiming_blocks_mail_for_a_safe_domain_is_recomputed(tmp_p
     data["domains"][0]["risk"] = "blocks-mail"
     plan_path.write_text(json.dumps(data), encoding="utf-8")
 
-    result = run("apply", plan_path)
+    result = run("apply", "--auto-approve", plan_path)
 
     assert result.exit_code == 0, result.stderr

@@ -193,7 +193,7 @@ def test_apply_without_a_terminal_refuses_before_building_any_provider(tmp_path,
 
 
 def test_apply_of_a_saved_plan_shows_the_summary_and_risk_line_before_applying(saved):
-    result = run("apply", saved)
+    result = run("apply", "--auto-approve", saved)
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -266,3 +266,35 @@ def test_no_color_beside_no_color_env(tmp_path, monkeypatch, args, env, coloured
     shown = terminal.file.getvalue()
     assert bool(re.search(r"\x1b\[[0-9;]*3[0-7]m", shown)) is coloured, "colour codes"
     assert "\x1b[1m" in shown, "NO_COLOR removes colour, not bold (no-color.org)"
+
+
+def test_apply_of_a_saved_plan_without_a_terminal_refuses_before_any_provider(saved, no_providers):
+    result = run("apply", saved)
+
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert "stdin is not a terminal" in line and "--auto-approve" in line
+    assert result.stdout == ""
+    assert no_providers == []
+
+
+def test_apply_of_a_saved_plan_asks_with_the_summary_right_above_the_prompt(
+    saved, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(cli, "_stdin_is_terminal", lambda: True)
+
+    declined = run("apply", saved, input="no\n")
+
+    assert declined.exit_code == 1
+    assert "apply cancelled; nothing was changed" in declined.stderr
+    assert not (tmp_path / "out").exists()
+    before_prompt = declined.stdout.split("Apply these 6 changes?")[0].rstrip().splitlines()
+    assert before_prompt[-2:] == [
+        "Plan: 6 to add, 0 to change, 0 to destroy.",
+        "2 routine; 0 blocking mail",
+    ]
+
+    accepted = run("apply", saved, input="yes\n")
+
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "Apply complete: 6 changes (6 added, 0 changed, 0 destroyed)." in accepted.stdout

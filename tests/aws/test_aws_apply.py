@@ -245,12 +245,12 @@ def test_a_stale_saved_plan_is_refused_and_a_fresh_one_applies(aws: AwsWorld, tm
     text = saved.read_text()
     assert "mtasts-test-secret" not in text and "AKIAMTASTS" not in text
     aws.upsert(zone, "_mta-sts.example.com", "TXT", ['"someone else"'])
-    refused = run("apply", saved)
+    refused = run("apply", "--auto-approve", saved)
     assert refused.exit_code == 1
     assert "saved plan is stale" in refused.stderr and "example.com" in refused.stderr
     assert not aws.has_policy("example.com") if _bucket_exists(aws) else True
     assert run("plan", "-c", spec, "--out", saved).exit_code == 0
-    applied = run("apply", saved)
+    applied = run("apply", "--auto-approve", saved)
     assert applied.exit_code == 0, applied.stdout + applied.stderr
     assert aws.txt("_mta-sts.example.com")[0] == "someone else"
     assert_idempotent(spec)

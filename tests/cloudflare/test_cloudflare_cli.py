@@ -260,7 +260,7 @@ def test_saved_plan_holds_no_token_and_applies(cf_api, tmp_path):
     saved = plan_file.read_text()
     assert "test-token" not in saved
     assert json.loads(saved)["providers"]["cf"]["settings"]["account_id"] == ACCOUNT_ID
-    result = run("apply", plan_file)
+    result = run("apply", "--auto-approve", plan_file)
     assert result.exit_code == 0, result.stderr
     assert "mail-policies" in cf_api.state.scripts
     assert bound_hosts(cf_api) == {"mta-sts.example.com": "mail-policies"}
@@ -319,7 +319,11 @@ def test_the_example_spec_plans_and_applies(cf_api, tmp_path):
     spec = tmp_path / "cloudflare.yaml"
     spec.write_text((REPO / "examples" / "cloudflare.yaml").read_text())
     assert run("validate", "-c", spec).exit_code == 0
-    zones = add_zones(cf_api, "example.com", "example.org")
+    # The live MX hosts are the ones the example names: its enforce domain then blocks no
+    # mail (an uncovered MX would be refused at apply as blocks-mail).
+    zones = add_zones(cf_api, "example.com", "example.org", mx=False)
+    for host in ("mx1.example.com", "mx2.example.com"):
+        cf_api.state.add_record(zones["example.com"], "MX", "example.com", host, priority=10)
     cf_api.state.add_record(zones["example.org"], "MX", "example.org", "aspmx.l.google.com")
     planned = run("plan", "-c", spec, "--detailed-exitcode")
     assert planned.exit_code == 2, planned.stderr

@@ -50,7 +50,7 @@ def test_the_saved_endpoint_is_an_object_of_fields(saved) -> None:
 
 def test_an_endpoint_pointed_at_another_script_is_refused(cf_api, saved) -> None:
     edit_endpoint(saved, lambda c: c["after"]["parts"].update(script="attacker"))
-    result = run("apply", saved)
+    result = run("apply", "--auto-approve", saved)
     assert result.exit_code == 1
     assert "is not the endpoint provider 'cf' builds" in one_line(result)
     assert bound_hosts(cf_api) == {}
@@ -67,7 +67,7 @@ def test_an_endpoint_pointed_at_another_script_is_refused(cf_api, saved) -> None
 )
 def test_a_malformed_endpoint_is_a_one_line_refusal(cf_api, saved, value) -> None:
     edit_endpoint(saved, lambda c: c.update(after=value))
-    result = run("apply", saved)
+    result = run("apply", "--auto-approve", saved)
     assert result.exit_code == 1
     assert "malformed plan file" in one_line(result)
     assert bound_hosts(cf_api) == {}

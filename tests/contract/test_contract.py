@@ -188,7 +188,7 @@ def test_a_stale_saved_plan_is_refused(world: ContractWorld) -> None:
     plan_file = world.directory / "plan.json"
     assert run("plan", "-c", path, "--out", plan_file).exit_code == 0
     apply_ok(path)
-    result = run("apply", plan_file)
+    result = run("apply", "--auto-approve", plan_file)
     assert result.exit_code == 1
     assert "saved plan is stale" in result.stderr
     assert json.loads(plan_file.read_text())["format_version"] == 1
