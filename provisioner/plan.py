@@ -587,6 +587,8 @@ def _diff_removal(
 ) -> tuple[_DomainDiff, str | None]:
     d = _DomainDiff(domain, provider, destructive=True, live=have, retiring=True)
     live_policy = policy_or_none(have.policy_text)
+    if have.policy_text is None and not any(is_sts_record(v) for v in have.sts_txt):
+        return _retire_unpublished(d, have)
     if live_policy is None or live_policy.mode is not Mode.NONE:
         none_policy = Policy(
             Mode.NONE,
@@ -634,13 +636,36 @@ def _diff_removal(
         + (" and endpoint" if have.endpoint is not None else "")
         + " deleted"
     ]
-    kept = None
-    if any(is_tlsrpt_record(v) for v in have.tlsrpt_txt):
-        kept = (
-            f"{domain}: the _smtp._tls record is left as it is (TLS reporting may serve more "
-            "than MTA-STS); delete it by hand if it is no longer wanted"
-        )
-    return d, kept
+    return d, _tlsrpt_kept_note(have)
+
+
+def _tlsrpt_kept_note(have: LiveDomain) -> str | None:
+    """The note a removal leaves when a TLS-RPT record stays (it may serve DANE too)."""
+    if not any(is_tlsrpt_record(v) for v in have.tlsrpt_txt):
+        return None
+    return (
+        f"{have.domain}: the _smtp._tls record is left as it is (TLS reporting may serve more "
+        "than MTA-STS); delete it by hand if it is no longer wanted"
+    )
+
+
+def _retire_unpublished(d: _DomainDiff, have: LiveDomain) -> tuple[_DomainDiff, str | None]:
+    """Retire a domain that publishes no policy and no `_mta-sts` record (an apply stopped
+    before its policy phase, or only its endpoint or TLS-RPT record is left).
+
+    No sender can hold a policy announced from here, so RFC 8461 section 8.3's mode none
+    step protects nobody: publishing one would create the very record and policy the
+    removal is for. What is left of mtasts's (the endpoint) goes in one step; the TLS-RPT
+    record is kept, as in every removal.
+    """
+    reason = "removal: no policy and no _mta-sts record are published (nothing to retire)"
+    if have.endpoint is not None:
+        d.add_endpoint(have.endpoint, None, reason)
+    d.story = [
+        "removal: nothing published under MTA-STS"
+        + (", endpoint deleted" if have.endpoint is not None else "")
+    ]
+    return d, _tlsrpt_kept_note(have)
 
 
 def policy_or_none(text: str | None) -> Policy | None:

@@ -196,6 +196,34 @@ def test_removal_with_a_stale_id_first_points_the_id_at_the_none_policy():
     assert plan.changes[0].after == sts_for(none, NOW)
 
 
+def test_removal_of_a_domain_that_publishes_no_policy_and_no_id_creates_neither():
+    """Only an endpoint and a TLS-RPT record are left (an apply stopped before its policy
+    phase): no sender holds a policy from here, so no mode none policy and no new
+    _mta-sts record are published to be deleted again later."""
+    old = desired()
+    live = live_from(old, policy_text=None, sts_txt=(), endpoint=cdn("example.com"))
+    plan = diff({}, {"example.com": live}, NOW, removals={"example.com": "local"})
+
+    assert [(c.resource, c.action) for c in plan.changes] == [(Resource.ENDPOINT, Action.DELETE)]
+    assert plan.domains[0].summary == "removal: nothing published under MTA-STS, endpoint deleted"
+    assert plan.domains[0].step == 2
+    assert plan.notes == (
+        "example.com: the _smtp._tls record is left as it is (TLS reporting may serve more "
+        "than MTA-STS); delete it by hand if it is no longer wanted",
+    )
+
+
+def test_removal_of_a_garbage_policy_still_goes_through_mode_none():
+    """A body that does not parse may have replaced a valid policy a sender still caches:
+    the RFC 8461 section 8.3 path stays."""
+    live = live_from(desired(), policy_text="<html>oops</html>", sts_txt=())
+    plan = diff({}, {"example.com": live}, NOW, removals={"example.com": "local"})
+
+    changes = by_resource(plan)
+    assert "mode: none" in (changes[Resource.POLICY].after or "")
+    assert changes[Resource.STS_RECORD].action is Action.CREATE
+
+
 def test_domain_back_in_the_spec_during_the_wait_gets_its_policy_back():
     want = desired(mode=Mode.ENFORCE, max_age=1209600)
     none = desired(mode=Mode.NONE, max_age=1209600)
