@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
-from typing import Protocol, runtime_checkable
 
 from provisioner.concurrency import each
 from provisioner.errors import MtastsError, ProviderError
 from provisioner.plan import Action, Change, Plan
-from provisioner.provider import NoProgress, Progress, Provider
+from provisioner.polling import waits_reported_to
+from provisioner.provider import NoProgress, Progress, Provider, announce_phase
 from provisioner.rfc8461 import GrammarError, id_names_body, parse_sts_record
 from provisioner.state import Resource
 
@@ -50,13 +50,6 @@ def check_applicable(plan: Plan, providers: Mapping[str, Provider]) -> None:
 
 
 TXT_PHASE = 2
-
-
-@runtime_checkable
-class PhaseProgress(Progress, Protocol):
-    """A progress display that names the phase being applied (the CLI's bar does)."""
-
-    def start_phase(self, name: str) -> None: ...
 
 
 PhaseHook = Callable[[int, Sequence[Change]], None]
@@ -112,8 +105,10 @@ def apply_plan(
     --verify` uses it to wait until each announced policy is served from its endpoint.
     """
     check_applicable(plan, providers)
+    sink = progress or NoProgress()
     try:
-        return _apply_phases(plan, providers, progress or NoProgress(), before_phase)
+        with waits_reported_to(lambda what: announce_phase(sink, f"waiting for {what}")):
+            return _apply_phases(plan, providers, sink, before_phase)
     finally:
         for provider in providers.values():
             provider.close()
@@ -132,11 +127,10 @@ def _apply_phases(
         if phase == TXT_PHASE and announced_ids(batch):
             guard_ids(batch, providers)
         if before_phase is not None:
-            if isinstance(sink, PhaseProgress) and phase == TXT_PHASE:
-                sink.start_phase("waiting for the new policies to be served")
+            if phase == TXT_PHASE:
+                announce_phase(sink, "waiting for the new policies to be served")
             before_phase(phase, batch)
-        if isinstance(sink, PhaseProgress):
-            sink.start_phase(PHASE_NAMES[phase])
+        announce_phase(sink, PHASE_NAMES[phase])
         by_provider = {
             name: list(group) for name, group in groupby(batch, key=lambda c: c.provider)
         }

@@ -9,8 +9,10 @@ waited for instead of hanging. Given the run's deadline (`provisioner.deadline`,
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -36,6 +38,35 @@ class WaitTimedOut(ProviderError):
     """What was awaited did not happen within the wait's timeout."""
 
 
+_listeners: list[Callable[[str], None]] = []
+_listeners_lock = threading.Lock()
+
+
+@contextmanager
+def waits_reported_to(listener: Callable[[str], None]) -> Iterator[None]:
+    """Tell `listener` what every poll in this process waits for (its `what`), once per
+    poll, when it first has to pause: apply shows it on the progress bar ("waiting for aws:
+    distributions Deployed") so a wait of minutes is named, not a bar standing still.
+
+    Process-wide rather than passed down, because the waits sit deep inside providers
+    (in worker threads) that have no display of their own.
+    """
+    with _listeners_lock:
+        _listeners.append(listener)
+    try:
+        yield
+    finally:
+        with _listeners_lock:
+            _listeners.remove(listener)
+
+
+def _report_wait(what: str) -> None:
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener(what)
+
+
 def poll(
     what: str,
     check: Callable[[], T | None],
@@ -52,6 +83,7 @@ def poll(
     """
     deadline = clock() + wait.timeout
     pause = wait.first_pause
+    reported = False
     while True:
         result = check()
         if result is not None:
@@ -63,5 +95,8 @@ def poll(
                 f"gave up waiting for {what}: the run's deadline of {run.seconds:g}s comes "
                 f"first ({RUN_DEADLINE.env})"
             )
+        if not reported:
+            _report_wait(what)
+            reported = True
         sleep(pause)
         pause = min(pause * GROWTH, wait.longest_pause)

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -49,6 +49,24 @@ HOSTED = frozenset(Capability)
 
 class Progress(Protocol):
     def advance(self, amount: int = 1) -> None: ...
+
+
+@runtime_checkable
+class PhaseProgress(Progress, Protocol):
+    """A progress display that names what is happening (the CLI's bar does)."""
+
+    def start_phase(self, name: str) -> None: ...
+
+
+def announce_phase(progress: Progress, name: str) -> None:
+    """Name the step a long run is in ("waiting for CloudFront to deploy", "certificates
+    issuing") on a display that shows phases; a plain `Progress` ignores it.
+
+    Providers call it before a wait that can last minutes, so a user sees what the run
+    waits for instead of a bar standing still.
+    """
+    if isinstance(progress, PhaseProgress):
+        progress.start_phase(name)
 
 
 class NoProgress:

@@ -9,7 +9,8 @@ from clihelpers import simple_domains, write_spec
 from rich.console import Console
 
 from provisioner import cli, workflow
-from provisioner.apply import PhaseProgress
+from provisioner.polling import Wait, poll
+from provisioner.provider import PhaseProgress
 
 
 class Recorder:
@@ -53,3 +54,31 @@ def test_the_bar_shows_the_phase_and_elapsed_time(monkeypatch):
     assert "applying: policies" in shown
     assert "3/51" in shown
     assert "0:00:0" in shown
+
+
+def test_a_wait_inside_a_provider_is_named_on_the_display(tmp_path, monkeypatch):
+    """A provider's poll (a certificate issuing, a distribution deploying) shows what it
+    waits for, once, when it first has to pause; a wait settled at once says nothing."""
+    spec = workflow.load(write_spec(tmp_path, simple_domains(["a.example"])))
+    providers, result = workflow.plan(spec)
+    [provider] = providers.values()
+    real_apply = provider.apply
+
+    def apply_after_waiting(changes, progress):
+        answers = iter([None, None, "ISSUED"])
+        poll("local: certificates ISSUED", lambda: next(answers), Wait(10), sleep=lambda s: None)
+        poll("local: settled at once", lambda: "done", Wait(10), sleep=lambda s: None)
+        real_apply(changes, progress)
+
+    monkeypatch.setattr(provider, "apply", apply_after_waiting)
+    sink = Recorder()
+
+    workflow.apply(result.plan, providers, progress=sink)
+
+    phases = [e for e in sink.events if not e.startswith("+")]
+    assert phases == [
+        "policies",
+        "waiting for local: certificates ISSUED",
+        "TXT records",
+        "waiting for local: certificates ISSUED",
+    ]
