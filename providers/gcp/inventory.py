@@ -29,6 +29,8 @@ from provisioner.state import BlockingRecord, Endpoint, Resource, policy_host, r
 DELEGATING = ("CNAME", "NS", "DNAME")
 """At a TXT name nothing can be written beside these (RFC 1034 section 3.6.2)."""
 HOST_TYPES = ("A", "AAAA", "CNAME", "NS", "DNAME")
+ACME_LABEL = "_acme-challenge"
+"""Certificate Manager's DNS authorization record is `_acme-challenge.<host>` (a CNAME)."""
 """At a policy host: what would be served instead of (or beside) the load balancer."""
 
 
@@ -109,7 +111,10 @@ class GcpInventory:
         to a hosted MTA-STS service) and a TXT with a routing policy (it has no plain rrdatas
         to keep). At `mta-sts.<d>`: an A/AAAA/CNAME/NS/DNAME that is not one of the endpoint
         half's own rrsets (`ours`: the A/AAAA to the load balancer's addresses). Other types
-        at the host (a TXT site verification, a CAA) are left alone and do not block.
+        at the host (a TXT site verification, a CAA) are left alone and do not block. At
+        `_acme-challenge.mta-sts.<d>`, where the DNS authorization's CNAME goes: any rrset
+        but that CNAME of an authorization of ours (another project's authorization, an ACME
+        DNS-01 delegation or TXT of another server), which the CNAME would replace.
         """
         found: list[BlockingRecord] = []
         for resource in (Resource.STS_RECORD, Resource.TLSRPT_RECORD):
@@ -125,6 +130,12 @@ class GcpInventory:
             wanted = mine.get(rrset.key)
             if rrset.routed or wanted is None or not set(rrset.rrdatas) <= wanted:
                 found.append(BlockingRecord(Resource.ENDPOINT, host, rrset.type, _shown(rrset)))
+        challenge = absolute(f"{ACME_LABEL}.{host}")
+        for rrset in self.at(challenge):  # a CNAME there excludes every other type
+            wanted = mine.get(rrset.key)
+            if rrset.routed or wanted is None or not set(rrset.rrdatas) <= wanted:
+                name = challenge.rstrip(".")
+                found.append(BlockingRecord(Resource.ENDPOINT, name, rrset.type, _shown(rrset)))
         return tuple(found)
 
 

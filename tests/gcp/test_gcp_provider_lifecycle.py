@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from clihelpers import run
-from gcp_world import LB_V4, GcpWorld, gcp  # noqa: F401
+from gcp_world import LB_V4, GcpWorld, gcp, gcp_endpoint_servers, gcp_full  # noqa: F401
 from test_gcp_provider import apply, assert_idempotent, plan
 
 
@@ -39,6 +39,29 @@ def test_a_foreign_address_at_the_policy_host_is_refused(gcp: GcpWorld):
     assert result.exit_code == 1
     assert "mta-sts.example.com is an A (198.51.100.9)" in result.stderr
     assert gcp.dns.count(kind="changes.create") == 0
+
+
+def test_a_foreign_record_at_the_authorization_name_is_refused_never_replaced(
+    gcp_full: GcpWorld,
+):
+    """`_acme-challenge.mta-sts.<d>` holding somebody else's record (an ACME DNS-01
+    delegation here): the plan stops naming it, nothing is created or written. Before, the
+    apply created the Certificate Manager pieces and replaced the CNAME with its own."""
+    world = gcp_full
+    zone = world.zone("example.com", mx=["mx1.example.com"])
+    name = "_acme-challenge.mta-sts.example.com"
+    world.dns.state.add_rrset(zone, name + ".", "CNAME", ["x1.auth.acme-dns.example.net."])
+    world.dns.calls.clear()
+    spec = world.spec({"example.com": {"mx": ["mx1.example.com"]}})
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = run(*command, "-c", spec)
+        assert result.exit_code == 1, result.stdout + result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert f"{name} is a CNAME to x1.auth.acme-dns.example.net" in line
+    assert world.dns.count(kind="changes.create") == 0
+    assert world.rrdatas(zone, name, "CNAME") == ["x1.auth.acme-dns.example.net."]
+    assert world.certs.names("dnsAuthorizations") == []
+    assert world.policy("example.com") is None
 
 
 def test_removal_waits_max_age_then_deletes_only_what_mtasts_wrote(gcp: GcpWorld):
