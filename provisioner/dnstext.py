@@ -80,7 +80,7 @@ def parse_txt(text: str) -> TxtRecord:
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)
     except (dns.exception.DNSException, ValueError) as exc:
-        raise DnsTextError(f"not TXT record data: {text!r} ({exc})") from None
+        raise DnsTextError(f"not TXT record data: {_shown(text)} ({exc})") from None
     assert isinstance(rdata, TXT)
     return TxtRecord(tuple(rdata.strings))
 
@@ -90,14 +90,39 @@ def txt_value(text: str) -> str:
     return parse_txt(text).value
 
 
+def _shown(text: str) -> str:
+    """Text as an error quotes it: cut to 80 characters (a foreign value may be 64 KiB)."""
+    return repr(text) if len(text) <= 80 else repr(text[:80]) + f"... ({len(text)} chars)"
+
+
 def split_value(value: str) -> TxtRecord:
-    """A value as character-strings of at most 255 bytes each (an empty value is one "")."""
-    data = value.encode("utf-8", ENCODING_ERRORS)
+    """A value as character-strings of at most 255 bytes each (an empty value is one "").
+
+    A cut never falls inside a UTF-8 character (it moves back to the character's first
+    byte), so each string of a non-ASCII value reads as text on its own in a DNS console;
+    readers join the strings, so the value is the same either way. Raises DnsTextError for
+    a string that is no byte sequence (a lone surrogate outside `\udc80`-`\udcff`, e.g.
+    from a JSON `\ud800` escape).
+    """
+    try:
+        data = value.encode("utf-8", ENCODING_ERRORS)
+    except UnicodeEncodeError:
+        raise DnsTextError(f"not a TXT value (holds a lone surrogate): {_shown(value)}") from None
     if not data:
         return TxtRecord((b"",))
-    return TxtRecord(
-        tuple(data[i : i + MAX_STRING_BYTES] for i in range(0, len(data), MAX_STRING_BYTES))
-    )
+    strings: list[bytes] = []
+    start = 0
+    while len(data) - start > MAX_STRING_BYTES:
+        end = start + MAX_STRING_BYTES
+        back = end
+        while back > end - 3 and data[back] & 0xC0 == 0x80:  # a continuation byte
+            back -= 1
+        if data[back] & 0xC0 == 0xC0:  # the first byte of a character cut at `end`
+            end = back
+        strings.append(data[start:end])
+        start = end
+    strings.append(data[start:])
+    return TxtRecord(tuple(strings))
 
 
 def txt_text(value: str) -> str:
@@ -127,6 +152,7 @@ def zone_for(
     `zones` are zone names (any case, with or without the trailing dot); the answer is one
     of them as given. None when no zone holds the domain.
     """
+    domain = domain.rstrip(".").lower()
     if pins and domain in pins:
         return pins[domain]
     best: str | None = None
@@ -136,6 +162,24 @@ def zone_for(
         if (domain == name or domain.endswith("." + name)) and len(name) > best_length:
             best, best_length = zone, len(name)
     return best
+
+
+def rrset_texts(values: Iterable[str], live_texts: Iterable[str]) -> tuple[str, ...]:
+    """Zone-file texts publishing `values` (a `Change.rrset_after`), in order, no repeats.
+
+    A value already live keeps its live text byte for byte (`"a" "b"` is not `"ab"` to a
+    reader of character-strings, and its escapes are its owner's); any other is rendered by
+    `txt_text`. A live text that does not parse is kept only under its own spelling. Why
+    here: every provider whose API takes zone-file text must do exactly this to write
+    foreign values back unchanged (issue 9.4).
+    """
+    stored: dict[str, str] = {}
+    for text in live_texts:
+        try:
+            stored.setdefault(txt_value(text), text)
+        except DnsTextError:
+            stored.setdefault(text, text)
+    return tuple(dict.fromkeys(stored.get(value) or txt_text(value) for value in values))
 
 
 def normalize_pins(pins: Mapping[str, str], setting: str) -> dict[str, str]:

@@ -27,6 +27,12 @@ class KnobError(MtastsError):
     """An `MTASTS_*` variable holds a value its knob refuses."""
 
 
+MIN_WINDOW = 0.001
+"""The shortest rate window, in seconds: the limiter counts in whole milliseconds, so a
+shorter one (`5/0.0001`) would be a window of 0 ms, which pyrate-limiter refuses with an
+assertion (an internal error) instead of pacing."""
+
+
 @dataclass(frozen=True)
 class Rate:
     """`requests` in any window of `seconds`; the unit of every API quota mtasts paces to."""
@@ -75,9 +81,9 @@ class RateKnob:
         if raw is None or raw.strip() == "":
             return self.default
         text = raw.strip()
-        count, _, window = text.partition("/")
+        count, slash, window = text.partition("/")
         try:
-            if not text.isascii() or len(text) > 32:
+            if not text.isascii() or len(text) > 32 or (slash and not window.strip()):
                 raise ValueError(text)
             per = Fraction(count) / Fraction(window or "1")
             requests, seconds = per.numerator, float(per.denominator)
@@ -87,8 +93,11 @@ class RateKnob:
             raise KnobError(
                 f"{self.env}: {_shown(raw)} is not a rate (N or N/SECONDS, e.g. 1200/300)"
             ) from None
-        if requests < 1 or not 0 < seconds <= 86_400:
-            raise KnobError(f"{self.env}: {text} needs at least 1 request in 0..86400 seconds")
+        if requests < 1 or not MIN_WINDOW <= seconds <= 86_400:
+            raise KnobError(
+                f"{self.env}: {text} needs at least 1 request in a window of "
+                f"{MIN_WINDOW:g}..86400 seconds"
+            )
         return Rate(requests, seconds)
 
 

@@ -43,7 +43,7 @@ class Pacer:
 
     def __init__(self, quota: Quota) -> None:
         self.quota = quota
-        self._limiter = Limiter(Rate(quota.requests, int(quota.seconds * 1000)))
+        self._limiter = Limiter(Rate(quota.requests, max(1, round(quota.seconds * 1000))))
         self.sent = 0
         self._count_lock = threading.Lock()
 

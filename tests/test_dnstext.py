@@ -112,11 +112,22 @@ def test_quotes_and_backslashes_are_escaped_in_zone_text():
     assert txt_text("a;b") == '"a;b"'
 
 
-def test_a_value_split_inside_a_utf8_character_joins_back_whole():
-    value = "rua=mailto:a@b" + "ü" * 200
+def test_a_value_is_never_split_inside_a_utf8_character():
+    value = "rua=mailto:a@b" + "ü" * 200  # byte 255 is the first byte of a "ü"
     strings = split_value(value).strings
-    assert len(strings[0]) == MAX_STRING_BYTES
+    assert [len(s) for s in strings] == [254, 160]
+    assert [s.decode("utf-8") for s in strings] == [value[:134], value[134:]]
     assert join_strings(strings) == value == readable_value(strings)
+    assert txt_value(txt_text(value)) == value
+
+
+@pytest.mark.parametrize("char", ["é", "€", "𝄞"])
+def test_every_cut_of_a_multibyte_value_falls_between_characters(char):
+    for prefix in range(4):
+        value = "x" * prefix + char * 300
+        strings = split_value(value).strings
+        assert all(len(s) <= MAX_STRING_BYTES for s in strings)
+        assert "".join(s.decode("utf-8") for s in strings) == value
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,103 @@
+"""The provider toolkit against hostile input: what a careless user or a foreign record
+feeds it (issue 9). Each case asserts what the user sees: one line naming the knob or the
+value, never an internal error, never a 64 KiB message."""
+
+from __future__ import annotations
+
+import pytest
+from clihelpers import run, write_spec
+
+from provisioner.dnstext import (
+    DnsTextError,
+    parse_txt,
+    rrset_texts,
+    txt_text,
+    txt_value,
+    zone_for,
+)
+from provisioner.knobs import KnobError, Rate, RateKnob
+from provisioner.pacing import Pacer
+
+
+@pytest.mark.parametrize("raw", ["5/0.0001", "1/1e-9", "1/0.0004"])
+def test_a_rate_window_under_a_millisecond_is_a_knob_error(monkeypatch, raw):
+    """It was an AssertionError inside pyrate-limiter (a window of 0 ms): an internal error."""
+    monkeypatch.setenv("MTASTS_TEST_RATE", raw)
+    with pytest.raises(KnobError) as caught:
+        RateKnob("MTASTS_TEST_RATE", Rate(1, 1.0)).read()
+    assert str(caught.value) == (
+        f"MTASTS_TEST_RATE: {raw} needs at least 1 request in a window of 0.001..86400 seconds"
+    )
+
+
+@pytest.mark.parametrize("raw", ["5/", "5/ ", "5/0", "5/1/2"])
+def test_a_rate_with_no_usable_window_is_refused(monkeypatch, raw):
+    monkeypatch.setenv("MTASTS_TEST_RATE", raw)
+    with pytest.raises(KnobError, match=r"^MTASTS_TEST_RATE: .* is not a rate"):
+        RateKnob("MTASTS_TEST_RATE", Rate(1, 1.0)).read()
+
+
+def test_a_pacer_with_the_shortest_window_paces():
+    pacer = Pacer(Rate(3, 0.001))
+    for _ in range(5):
+        pacer.acquire()
+    assert pacer.sent == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "MTASTS_WORKERS: 0 is outside 1..256 workers"),
+        ("-1", "MTASTS_WORKERS: -1 is outside 1..256 workers"),
+        ("1e9", "MTASTS_WORKERS: '1e9' is not a number of workers"),
+        ("abc", "MTASTS_WORKERS: 'abc' is not a number of workers"),
+    ],
+)
+def test_a_bad_workers_knob_stops_a_plan_in_one_line(tmp_path, value, message):
+    domains = {d: {"mx": [f"mx.{d}"]} for d in ("example.com", "example.org")}
+    path = write_spec(tmp_path, domains)
+    result = run("plan", "-c", path, env={"MTASTS_WORKERS": value})
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"error: {message}"], result.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"abc\\"', "abc\\", '"a\\256b"', "", "   ", '"' + "a" * 256 + '"', '"a\nb"'],
+)
+def test_hostile_txt_text_is_a_dns_text_error(text):
+    with pytest.raises(DnsTextError, match="^not TXT record data: "):
+        parse_txt(text)
+
+
+def test_a_64_kib_value_round_trips_and_its_error_is_short():
+    value = "v=" + "x" * 65_536
+    assert txt_value(txt_text(value)) == value
+    with pytest.raises(DnsTextError) as caught:
+        parse_txt('"' + value + '"')  # one string over 255 bytes: not zone-file text
+    assert len(str(caught.value)) < 200
+    assert "(65540 chars)" in str(caught.value)
+
+
+def test_a_lone_surrogate_is_a_dns_text_error_not_a_unicode_crash():
+    """A JSON API may hand back `\\ud800`; it was a UnicodeEncodeError (internal error)."""
+    with pytest.raises(DnsTextError, match="lone surrogate"):
+        txt_text("a\ud800b")
+
+
+def test_backslash_255_is_a_byte_that_round_trips():
+    value = parse_txt('"id=\\255"').value
+    assert txt_text(value) == '"id=\\255"'
+
+
+def test_zone_for_reads_a_domain_as_dns_does():
+    zones = ["EXAMPLE.com.", "mail.example.com"]
+    assert zone_for("A.Mail.Example.COM.", zones) == "mail.example.com"
+    assert zone_for("example.com.", zones) == "EXAMPLE.com."
+
+
+def test_rrset_texts_keeps_live_text_and_renders_the_rest():
+    live = ['"two " "strings"', '"caf\\195\\169"', "not parsable\\", '"v=STSv1; id=old"']
+    texts = rrset_texts(["two strings", "café", "v=STSv1; id=new", "café"], live)
+    assert texts == ('"two " "strings"', '"caf\\195\\169"', '"v=STSv1; id=new"')
+    assert rrset_texts(["not parsable\\"], live) == ("not parsable\\",)
