@@ -66,7 +66,7 @@ def test_a_bad_workers_knob_stops_a_plan_in_one_line(tmp_path, value, message):
     ['"abc\\"', "abc\\", '"a\\256b"', "", "   ", '"' + "a" * 256 + '"', '"a\nb"'],
 )
 def test_hostile_txt_text_is_a_dns_text_error(text):
-    with pytest.raises(DnsTextError, match="^not TXT record data: "):
+    with pytest.raises(DnsTextError, match=r"^not TXT record data: "):
         parse_txt(text)
 
 
