@@ -47,7 +47,7 @@ from providers.gcp.clients import client_options, credentials_for, http_timeout
 from providers.gcp.errors import reported
 from provisioner.concurrency import each
 from provisioner.errors import ProviderError
-from provisioner.rfc8461 import POLICY_PATH
+from provisioner.rfc8461 import POLICY_PATH, normalize_hostname
 from provisioner.state import POLICY_HOST_PREFIX, policy_host
 
 CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -64,12 +64,24 @@ def policy_key(domain: str) -> str:
 
 
 def domain_of_key(key: str) -> str | None:
-    """The domain a key holds the policy of; None for keys mtasts does not own."""
+    """The domain a key holds the policy of; None for keys mtasts does not own.
+
+    mtasts writes keys only for spec domains, which are A-label host names: a key of the
+    shape around anything else (`mta-sts.a b/...`, a U-label, a 300-character name) is
+    somebody's, neither a managed domain to remove nor a reason to stop the plan.
+    """
     if key.startswith(POLICY_HOST_PREFIX) and key.endswith(POLICY_PATH):
         domain = key[len(POLICY_HOST_PREFIX) : -len(POLICY_PATH)]
-        if domain and "/" not in domain and domain == domain.lower():
+        if domain and "/" not in domain and _hostname(domain) == domain:
             return domain
     return None
+
+
+def _hostname(name: str) -> str | None:
+    try:
+        return normalize_hostname(name)
+    except ValueError:
+        return None
 
 
 def md5_of(data: bytes) -> str:

@@ -224,3 +224,23 @@ def test_overridden_endpoints_are_called_without_credentials(gcp: GcpWorld, monk
     apply(gcp.spec({"example.com": {"mx": ["mx1.example.com"]}}))
     assert gcp.dns.calls
     assert not [c for c in gcp.dns.calls if "authorization" in c.headers]
+
+
+STRAY = ("a b", "-bad-.example", "bücher.example", "x\nerror: forged", "a" * 300, "example.com.")
+
+
+def test_stray_keys_in_the_bucket_are_neither_managed_domains_nor_touched(gcp: GcpWorld):
+    """Keys of the policy shape around something no spec domain can be (a space, a
+    U-label, a forged line, an over-long name): before, the first made the plan treat it as
+    a managed domain to remove and stop with 'no public Cloud DNS managed zone for
+    -bad-.example'; now the plan has nothing to do and every such object stays."""
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    spec = gcp.spec({"example.com": {"mx": ["mx1.example.com"]}})
+    apply(spec)
+    bucket = gcp.gcs.client().bucket(BUCKET)
+    keys = {f"mta-sts.{d}/.well-known/mta-sts.txt" for d in STRAY} | {"index.html"}
+    for key in keys:
+        bucket.blob(key).upload_from_string("theirs", content_type="text/plain")
+    assert_idempotent(spec)
+    apply(spec)
+    assert keys <= {blob.name for blob in bucket.list_blobs()}
