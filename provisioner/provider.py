@@ -24,7 +24,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
@@ -117,6 +117,15 @@ class Provider(ABC):
     def apply(self, changes: Sequence[Change], progress: Progress) -> None:
         """Make one phase's changes live, in the order given."""
 
+    def endpoint_story(self, domain: str) -> str | None:
+        """After `read`: what the endpoint change of `domain` does beyond its fields, in
+        MTA-STS words ("joins group 7 (certificate re-issued for 10 hosts)"), or None.
+
+        Words for the plan's reader only: the endpoint values, and so a saved plan's replay
+        in a fresh process, never depend on it.
+        """
+        return None
+
     def notices(self) -> tuple[str, ...]:
         """Warnings about what the provider found and left alone (after managed_domains/read).
 
@@ -138,4 +147,16 @@ class Provider(ABC):
         return None
 
     def plan_settings(self) -> dict[str, Any]:
-        return self.settings.model_dump(mode="json")
+        """The settings a saved plan records to rebuild this provider: never a secret.
+
+        A saved plan is applied from any working directory (the providers are rebuilt with
+        `base_dir` = the current directory), so a setting typed `Path` that is relative to
+        the spec's directory is recorded absolute; a file path typed `str` would silently
+        aim the apply elsewhere, and the apply would refuse the plan as stale.
+        """
+        data = self.settings.model_dump(mode="json")
+        for name in type(self.settings).model_fields:
+            value = getattr(self.settings, name)
+            if isinstance(value, PurePath) and not value.is_absolute():
+                data[name] = str((self.base_dir / value).resolve())
+        return data

@@ -101,3 +101,42 @@ def test_rrset_texts_keeps_live_text_and_renders_the_rest():
     texts = rrset_texts(["two strings", "café", "v=STSv1; id=new", "café"], live)
     assert texts == ('"two " "strings"', '"caf\\195\\169"', '"v=STSv1; id=new"')
     assert rrset_texts(["not parsable\\"], live) == ("not parsable\\",)
+
+
+def test_a_relative_path_setting_is_recorded_absolute_for_a_saved_plan(tmp_path):
+    """A saved plan rebuilds providers in whatever directory `apply PLANFILE` runs in."""
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from pydantic import BaseModel, ConfigDict
+
+    from provisioner.provider import Progress, Provider
+    from provisioner.state import LiveDomain
+
+    class FileSettings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        api_file: Path
+        label: str = "./not-a-path"
+
+    class FileProvider(Provider):
+        type_name = "file"
+        capabilities = frozenset()
+        Settings = FileSettings
+
+        def managed_domains(self) -> set[str]:
+            return set()
+
+        def read(self, domains: Sequence[str], progress: Progress) -> dict[str, LiveDomain]:
+            return {}
+
+        def apply(self, changes, progress: Progress) -> None:
+            return None
+
+    settings = FileSettings(api_file=Path("state/api.json"))
+    recorded = FileProvider("f", settings, tmp_path).plan_settings()
+    assert recorded == {
+        "api_file": str(tmp_path.resolve() / "state/api.json"),
+        "label": "./not-a-path",
+    }
+    absolute = FileSettings(api_file=Path("/srv/api.json"))
+    assert FileProvider("f", absolute, tmp_path).plan_settings()["api_file"] == "/srv/api.json"

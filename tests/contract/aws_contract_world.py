@@ -41,6 +41,7 @@ REFUSED_XML = (
 class AwsContractWorld:
     provider_name = "aws"
     capabilities = AwsProvider.capabilities
+    injects_faults = True
 
     def __init__(self, directory: Path, proxy: FaultProxy) -> None:
         self.directory = directory

@@ -33,6 +33,7 @@ NAME_TYPES = frozenset({"CNAME", "NS"})
 class CloudflareWorld:
     provider_name = "cf"
     capabilities = CloudflareProvider.capabilities
+    injects_faults = True
 
     def __init__(self, directory: Path, api: FakeCloudflareApi) -> None:
         self.directory = directory

@@ -39,10 +39,26 @@ def gcp_contract_world(tmp_path, monkeypatch) -> GcpContractWorld:
     return GcpContractWorld(tmp_path, monkeypatch)
 
 
-WORLDS = ["local", "cloudflare", "aws", "gcp"]
-"""Provider worlds the suite runs against; each names a fixture `<name>_contract_world`."""
+SUFFIX = "_contract_world"
 
 
-@pytest.fixture(params=WORLDS)
-def world(request):
-    return request.getfixturevalue(f"{request.param}_contract_world")
+def worlds(config: pytest.Config) -> list[str]:
+    """Every world whose fixture `<name>_contract_world` is defined: in this file, in a
+    conftest, or in a plugin (`pytest -p myprovider_world`). Adding a provider to the suite
+    is adding that one fixture; nothing here lists providers."""
+    found: set[str] = set()
+    for plugin in config.pluginmanager.get_plugins():
+        for attr in getattr(plugin, "__dict__", {}):
+            if attr.endswith(SUFFIX) and attr != SUFFIX:
+                found.add(attr.removesuffix(SUFFIX))
+    return sorted(found)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "world" in metafunc.fixturenames:
+        metafunc.parametrize("world", worlds(metafunc.config), indirect=True)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest) -> object:
+    return request.getfixturevalue(f"{request.param}{SUFFIX}")

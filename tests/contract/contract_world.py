@@ -1,10 +1,11 @@
 """What a provider's test world must offer the contract suite (tests/contract/test_contract.py).
 
 Adding a provider to the suite = one class implementing `ContractWorld` against that
-provider's emulator or fake, and one fixture returning it (see `conftest.py`). The suite
-drives mtasts through its CLI and library exactly as a user would, and looks at the result
-only through the world: the records as the provider's own API shows them (zone-file text
-and TTL), and the policy as the provider stores or serves it.
+provider's emulator or fake, and one fixture named `<name>_contract_world` returning it,
+in `conftest.py` or in any pytest plugin (`conftest.worlds` finds it; nothing lists
+providers). The suite drives mtasts through its CLI and library exactly as a user would,
+and looks at the result only through the world: the records as the provider's own API
+shows them (zone-file text and TTL), and the policy as the provider stores or serves it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class ContractWorld(Protocol):
     provider_name: str
     capabilities: frozenset[Capability]
     directory: Path
+    injects_faults: bool
+    """Whether `fail_writes` makes the API answer an error. False only for a provider with
+    no API to fail (a directory); the fault tests then skip, saying so, never pass idle."""
 
     def provider_settings(self) -> dict[str, Any]:
         """The `providers.<name>` entry of a spec aimed at the emulator."""

@@ -50,6 +50,7 @@ def _stop() -> None:
 class GcpContractWorld:
     provider_name = "g"
     capabilities = GcpProvider.capabilities
+    injects_faults = True
 
     def __init__(self, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.directory = directory

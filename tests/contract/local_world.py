@@ -15,6 +15,7 @@ from providers.localtree import LocalTree
 class LocalWorld:
     provider_name = "p"
     capabilities = LocalProvider.capabilities
+    injects_faults = False
 
     def __init__(self, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.directory = directory
