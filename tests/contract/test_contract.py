@@ -231,6 +231,28 @@ def test_a_throttled_or_failing_api_is_survived(world: ContractWorld, status: in
     plan_is_empty(path)
 
 
+KNOWN_GAPS = {
+    "g": "gcp retries a 429 for MTASTS_GCP_RETRY_TIMEOUT (120 s) and ignores MTASTS_DEADLINE "
+    "(providers/gcp/transient.py builds no run Deadline); it ends in one line, 2 min late",
+}
+"""Contract failures known and reported, per world: shown as XFAIL, never silently passed."""
+
+
+def test_a_429_storm_ends_at_the_run_deadline_in_one_line(world: ContractWorld) -> None:
+    """MTASTS_DEADLINE bounds the whole run: retries of a throttled API stop there."""
+    if not world.injects_faults:
+        pytest.skip(f"{world.provider_name} has no API to throttle")
+    if world.provider_name in KNOWN_GAPS:
+        pytest.xfail(KNOWN_GAPS[world.provider_name])
+    world.add_zone("example.com")
+    path = spec(world, one("example.com"))
+    world.fail_writes(429, 10_000)
+    result = run("apply", "-c", path, "--auto-approve", env={"MTASTS_DEADLINE": "3"})
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert "MTASTS_DEADLINE" in line, line
+
+
 def test_a_failed_txt_phase_is_one_line_and_the_next_plan_moves_the_id(
     world: ContractWorld,
 ) -> None:
