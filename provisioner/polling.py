@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from provisioner.deadline import Deadline
 from provisioner.errors import ProviderError
@@ -100,3 +100,36 @@ def poll(
             reported = True
         sleep(pause)
         pause = min(pause * GROWTH, wait.longest_pause)
+
+
+@dataclass(frozen=True)
+class _Answer(Generic[T]):
+    value: T
+
+
+def retry(
+    what: str,
+    call: Callable[[], T],
+    transient: Callable[[Exception], bool],
+    wait: Wait,
+    run: Deadline | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """`call()`, again after a growing pause while it raises an error `transient` accepts
+    (a 429, a 5xx), within `wait` and the run's deadline; any other error at once.
+
+    For an API whose SDK does not retry on its own. The last transient error is not shown:
+    the raised WaitTimedOut (a ProviderError, one line) names `what` and the limit that
+    ended the retries, `wait.timeout` or `MTASTS_DEADLINE` (issue 9.2).
+    """
+
+    def attempt() -> _Answer[T] | None:
+        try:
+            return _Answer(call())
+        except Exception as exc:
+            if transient(exc):
+                return None
+            raise
+
+    return poll(what, attempt, wait, sleep=sleep, clock=clock, run=run).value

@@ -140,3 +140,57 @@ def test_a_relative_path_setting_is_recorded_absolute_for_a_saved_plan(tmp_path)
     }
     absolute = FileSettings(api_file=Path("/srv/api.json"))
     assert FileProvider("f", absolute, tmp_path).plan_settings()["api_file"] == "/srv/api.json"
+
+
+class Throttled(Exception):
+    pass
+
+
+def test_retry_ends_a_429_storm_at_the_run_deadline_naming_the_knob():
+    from provisioner.deadline import Deadline
+    from provisioner.polling import Wait, WaitTimedOut, retry
+
+    now = [0.0]
+    calls: list[int] = []
+
+    def throttled() -> str:
+        calls.append(1)
+        raise Throttled("429")
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    run = Deadline(3.0, clock=lambda: now[0])
+    with pytest.raises(WaitTimedOut) as caught:
+        retry(
+            "toy: example.com: write TXT",
+            throttled,
+            lambda e: isinstance(e, Throttled),
+            Wait(600.0, 1.0, 20.0),
+            run=run,
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
+    assert str(caught.value) == (
+        "gave up waiting for toy: example.com: write TXT: the run's deadline of 3s comes "
+        "first (MTASTS_DEADLINE)"
+    )
+    assert len(calls) == 3  # at 0 s, 1 s, 2.5 s; the next pause would pass 3 s
+
+
+def test_retry_returns_the_answer_and_raises_other_errors_at_once():
+    from provisioner.polling import Wait, retry
+
+    answers = iter([Throttled(), Throttled(), None])
+
+    def flaky() -> None:
+        error = next(answers)
+        if error is not None:
+            raise error
+
+    assert (
+        retry("x", flaky, lambda e: isinstance(e, Throttled), Wait(60), sleep=lambda _: None)
+        is None
+    )
+    with pytest.raises(KeyError):
+        retry("x", lambda: {}["k"], lambda e: isinstance(e, Throttled), Wait(60))
