@@ -13,11 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from provisioner.errors import MtastsError
 from provisioner.knobs import RUN_DEADLINE
 
 
-class DeadlinePassed(Exception):
-    """No request may start: the run's deadline has passed (or would, during a wait)."""
+class DeadlinePassed(MtastsError):
+    """No request may start: the run's deadline has passed (or would, during a wait).
+
+    An MtastsError, so one that escapes a provider (from `Pacer.acquire(run)` or
+    `Deadline.check`) is the user's one line, not an "internal error ... please report it".
+    """
 
     def __init__(self, seconds: float, call: str = "") -> None:
         super().__init__(f"the run's deadline of {seconds:g} s has passed ({RUN_DEADLINE.env})")

@@ -194,3 +194,23 @@ def test_retry_returns_the_answer_and_raises_other_errors_at_once():
     )
     with pytest.raises(KeyError):
         retry("x", lambda: {}["k"], lambda e: isinstance(e, Throttled), Wait(60))
+
+
+def test_a_deadline_passed_in_a_provider_read_is_one_line_not_an_internal_error(
+    tmp_path, monkeypatch
+):
+    """A provider pacing with `Pacer.acquire(run)` lets DeadlinePassed out; it read
+    'internal error: DeadlinePassed: ... please report it'."""
+    from providers.local import LocalProvider
+    from provisioner.deadline import DeadlinePassed
+
+    def late(self, domains, progress):
+        raise DeadlinePassed(3.0, "waiting for the API's rate limit")
+
+    monkeypatch.setattr(LocalProvider, "read", late)
+    path = write_spec(tmp_path, {"example.com": {"mx": ["mx.example.com"]}})
+    result = run("plan", "-c", path)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: the run's deadline of 3 s has passed (MTASTS_DEADLINE)"
+    ]
