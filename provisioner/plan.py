@@ -443,6 +443,7 @@ def diff(
     removals: Mapping[str, str] | None = None,
     warnings: Iterable[str] = (),
     managed_count: int | None = None,
+    endpoint_stories: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan that moves `live` to `desired`.
 
@@ -451,12 +452,15 @@ def diff(
     deployed yet). `now` is the clock removal waits are measured against. `managed_count` is
     how many domains the providers manage in all, when `live` holds only some of them (a
     run limited with -d): the safety threshold is a share of all of them.
+    `endpoint_stories` says, by domain, what a provider's endpoint change does beyond its
+    fields (`Provider.endpoint_story`).
     """
     results: list[_DomainDiff] = []
     notes: list[str] = []
     for name in sorted(desired):
         want = desired[name]
-        results.append(_diff_domain(want, live.get(name) or LiveDomain(name), now))
+        story = (endpoint_stories or {}).get(name)
+        results.append(_diff_domain(want, live.get(name) or LiveDomain(name), now, story))
         if (republished := republish_note(want, live.get(name))) is not None:
             notes.append(republished)
     for name, provider in sorted((removals or {}).items()):
@@ -484,16 +488,23 @@ def diff(
     )
 
 
-def _diff_domain(want: DesiredDomain, have: LiveDomain, now: datetime) -> _DomainDiff:
+def _diff_domain(
+    want: DesiredDomain, have: LiveDomain, now: datetime, endpoint_story: str | None = None
+) -> _DomainDiff:
     d = _DomainDiff(want.domain, want.provider, live=have)
     is_new = not have.exists
     if want.endpoint is not None and (wrong := want.endpoint.differences(have.endpoint)):
+        reason = "new endpoint" if have.endpoint is None else "; ".join(wrong)
         d.add_endpoint(
             have.endpoint,
             want.endpoint,
-            "new endpoint" if have.endpoint is None else "; ".join(wrong),
+            f"{reason}: {endpoint_story}" if endpoint_story else reason,
         )
-        d.story.append("endpoint " + ("created" if have.endpoint is None else "updated"))
+        d.story.append(
+            f"endpoint: {endpoint_story}"
+            if endpoint_story
+            else "endpoint " + ("created" if have.endpoint is None else "updated")
+        )
     live_policy = policy_or_none(have.policy_text)
     if have.policy_text != want.policy_text:
         reason = "new domain" if is_new else _policy_story(live_policy, want.policy)

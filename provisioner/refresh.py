@@ -103,6 +103,11 @@ def compute_plan(
         or removals.get(domain) == provider
     }
     refuse_conflicts(desired, flat, removals)
+    stories = {
+        name: story
+        for name, want in desired.items()
+        if (story := providers[want.provider].endpoint_story(name)) is not None
+    }
     plan = diff(
         desired,
         flat,
@@ -114,6 +119,7 @@ def compute_plan(
             *(notice for provider in providers.values() for notice in provider.notices()),
         ],
         managed_count=sum(len(domains) for domains in managed.values()),
+        endpoint_stories=stories,
     )
     check_applicable(plan, providers)  # refused now, not after a reviewer approved it
     return PlanResult(plan, frozen_scope, live)

@@ -59,13 +59,15 @@ class GroupChange:
         if self.leaving:
             parts.append(_count(len(self.leaving), "leaves", "leave"))
         what = " and ".join(parts) or "unchanged"
+        return f"group {self.number}: {what} ({self.certificate_story()})"
+
+    def certificate_story(self) -> str:
+        """What the change does to the group's distribution and certificate."""
         if not self.after:
-            cert = "distribution and certificate deleted"
-        elif not self.before:
-            cert = f"new distribution, certificate for {_hosts(len(self.after))}"
-        else:
-            cert = f"certificate re-issued for {_hosts(len(self.after))}"
-        return f"group {self.number}: {what} ({cert})"
+            return "distribution and certificate deleted"
+        if not self.before:
+            return f"new distribution, certificate for {_hosts(len(self.after))}"
+        return f"certificate re-issued for {_hosts(len(self.after))}"
 
 
 def _hosts(n: int) -> str:

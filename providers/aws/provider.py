@@ -98,6 +98,7 @@ class AwsProvider(Provider):
         self._inventory: Inventory | None = None
         self._inventory_domains: frozenset[str] = frozenset()
         self._notices: tuple[str, ...] = ()
+        self._stories: dict[str, str] = {}
 
     # the pieces, built on first use (no credentials needed before a call)
 
@@ -148,6 +149,7 @@ class AwsProvider(Provider):
         inventory = self._read(domains, expected)
         moving = migrating(inventory, domains, self.config.migrate_per_apply)
         self._notices = self._group_notices(inventory, domains, moving)
+        self._stories = self._joining_stories(inventory, domains, moving)
         live: dict[str, LiveDomain] = {}
         for domain in domains:
             body = inventory.bodies.get(domain)
@@ -167,19 +169,36 @@ class AwsProvider(Provider):
     def notices(self) -> tuple[str, ...]:
         return self._notices
 
+    def endpoint_story(self, domain: str) -> str | None:
+        """`joins group 7 (certificate re-issued for 10 hosts)` for a domain the next apply
+        puts into a shared distribution (`moves into group 7 ...` from its own one)."""
+        return self._stories.get(domain)
+
+    def _joining_stories(
+        self, inventory: Inventory, domains: Sequence[str], moving: frozenset[str]
+    ) -> dict[str, str]:
+        """Domain -> its group change, for hosts with no endpoint yet or moving now. The
+        read cannot tell a domain being removed from one being added: hosts leaving show
+        in the plan's removals."""
+        domain_of = {policy_host(d): d for d in domains}
+        current = inventory.group_hosts()
+        joining = {h for h in domain_of if h not in inventory.distributions or h in moving}
+        after = assign(current, joining, (), self.config.hosts_per_certificate)
+        stories: dict[str, str] = {}
+        for change in changes(current, after):
+            for host in sorted(change.joining & joining):
+                verb = "moves into" if host in moving else "joins"
+                stories[domain_of[host]] = (
+                    f"{verb} group {change.number} ({change.certificate_story()})"
+                )
+        return stories
+
     def _group_notices(
         self, inventory: Inventory, domains: Sequence[str], moving: frozenset[str]
     ) -> tuple[str, ...]:
-        """What the next apply does to the shared distributions, in MTA-STS words, and how
-        many applies the migration of per-domain endpoints still needs.
-
-        The read cannot tell a domain being removed from one being added; hosts with no
-        endpoint yet are the ones that join, hosts leaving show in the plan's removals."""
-        hosts = {policy_host(d) for d in domains}
-        joining = {h for h in hosts if h not in inventory.distributions or h in moving}
-        current = inventory.group_hosts()
-        after = assign(current, joining, (), self.config.hosts_per_certificate)
-        notes = [f"{self.name}: endpoints: {change.story()}" for change in changes(current, after)]
+        """How many applies the migration of per-domain endpoints still needs (what each
+        domain's endpoint change does is its own plan line: `endpoint_story`)."""
+        notes: list[str] = []
         legacy = len(inventory.legacy())
         if legacy:
             remaining = applies_remaining(legacy, self.config.migrate_per_apply)

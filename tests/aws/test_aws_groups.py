@@ -104,7 +104,10 @@ def test_35_domains_make_4_groups_and_joins_and_removals_touch_one_group(
     zones(aws, [*domains, *names(6, 35)])
     spec = spec_for(aws, domains)
     out = apply(spec)
-    assert "group 4: 5 hosts join (new distribution, certificate for 5 hosts)" in out
+    assert (
+        "d34.example (aws) [routine]: endpoint: joins group 4 (new distribution, certificate for 5 hosts)"
+        in out
+    )
     layout = groups(aws)
     assert sorted(len(a) for a in layout.values()) == [5, 10, 10, 10]
     assert sorted(c.split(" (")[0] for c in layout) == [
@@ -120,7 +123,7 @@ def test_35_domains_make_4_groups_and_joins_and_removals_touch_one_group(
     domains.append("d35.example")
     spec = spec_for(aws, domains)
     preview = plan(spec)
-    assert "group 4: 1 host joins (certificate re-issued for 6 hosts)" in preview.stdout
+    assert "endpoint: joins group 4 (certificate re-issued for 6 hosts)" in preview.stdout
     with checked_after_every_update(aws, domains, monkeypatch) as log:
         apply(spec)
     assert log == ["update"], "one UpdateDistribution switches aliases and certificate"
@@ -136,7 +139,7 @@ def test_35_domains_make_4_groups_and_joins_and_removals_touch_one_group(
     apply(spec_for(aws, domains))
     domains.append("d40.example")
     spec = spec_for(aws, domains)
-    assert "group 5: 1 host joins (new distribution" in plan(spec).stdout
+    assert "endpoint: joins group 5 (new distribution, certificate for 1 host)" in plan(spec).stdout
     apply(spec)
     assert sorted(len(a) for a in groups(aws).values()) == [1, 10, 10, 10, 10]
     assert_served(aws, domains)
@@ -223,6 +226,9 @@ def test_a_per_domain_deployment_moves_into_groups_a_bounded_number_per_apply(
         first.stdout + first.stderr
     )
     assert "3 applies remain" in first.stdout + first.stderr
+    assert "d00.example (aws) [routine]: endpoint: moves into group 1 (new distribution" in (
+        first.stdout
+    )
     apply(spec)  # policies and ids for all; 5 endpoints move
     assert_served(aws, domains)
     layout = groups(aws)
