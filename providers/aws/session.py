@@ -41,6 +41,7 @@ from botocore.exceptions import BotoCoreError
 from providers.aws.calls import CallGuard, Timeouts
 from providers.aws.errors import NO_CREDENTIALS, describe
 from providers.aws.tuning import AWS_KNOBS
+from provisioner import apicalls
 from provisioner.errors import ProviderError
 from provisioner.knobs import WORKERS, KnobError, Rate
 from provisioner.pacing import ROUTE53, shared_pacer
@@ -71,6 +72,7 @@ class ApiCalls:
         with self._lock:
             self.calls[key] += 1
             self.log.append(key)
+        apicalls.record("aws " + key[0])  # for -v
 
     def on_send(self, event_name: str, **_: Any) -> None:
         key = _service_operation(event_name)

@@ -18,6 +18,7 @@ from itertools import groupby
 
 from rich.console import Console
 
+from provisioner.apicalls import calls_by_service
 from provisioner.output.text import styled
 from provisioner.pacing import calls_by_api
 from provisioner.plan import Change, Plan
@@ -42,13 +43,18 @@ def report_reads(console: Console, scope: Mapping[str, Sequence[str]]) -> None:
 
 
 def report_api_calls(console: Console) -> None:
-    """API requests sent so far, per paced API."""
+    """API requests sent so far: per paced API, and per service where a provider counts
+    every call (`provisioner.apicalls`: AWS)."""
     calls = calls_by_api()
     if not calls:
         _line(console, "API calls: none to a rate-limited API")
-        return
-    shown = ", ".join(f"{api} {number}" for api, number in calls.items())
-    _line(console, f"API calls (rate-limited APIs): {shown}")
+    else:
+        shown = ", ".join(f"{api} {number}" for api, number in calls.items())
+        _line(console, f"API calls (rate-limited APIs): {shown}")
+    services = calls_by_service()
+    if services:
+        shown = ", ".join(f"{name} {number}" for name, number in services.items())
+        _line(console, f"API calls by service: {shown}")
 
 
 def report_results(console: Console, plan: Plan, applied: int) -> None:

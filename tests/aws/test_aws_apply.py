@@ -319,3 +319,17 @@ def test_a_certificate_wait_that_runs_out_stops_clearly_and_the_next_apply_compl
     assert API_CALLS.count("acm", "RequestCertificate") == 0, "the pending one is reused"
     assert len(aws.certificates()) == 1
     assert_idempotent(spec)
+
+
+def test_verbose_plan_counts_api_calls_by_service(aws: AwsWorld):
+    """`-v` says what the run cost: every AWS call by service (issue 11), never a secret."""
+    aws.create_zone("example.com", mx=["mx1.example.com"])
+    spec = aws.spec({"example.com": {"mx": ["mx1.example.com"]}})
+
+    result = run("-v", "plan", "-c", spec)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    [line] = [x for x in result.stderr.splitlines() if "API calls by service:" in x]
+    for service in ("aws route53", "aws s3", "aws cloudfront", "aws acm"):
+        assert service in line
+    assert "AKIA" not in result.stderr and "secret" not in result.stderr.lower()
