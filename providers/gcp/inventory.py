@@ -24,6 +24,7 @@ from providers.gcp.clouddns import CloudDns, Rrset, Zone, absolute, label_for
 from providers.gcp.storage import PolicyBucket
 from provisioner.concurrency import each
 from provisioner.dnstext import DnsTextError, txt_value
+from provisioner.errors import ProviderError
 from provisioner.state import BlockingRecord, Endpoint, Resource, policy_host, record_name
 
 DELEGATING = ("CNAME", "NS", "DNAME")
@@ -153,6 +154,23 @@ def _shown(rrset: Rrset) -> str:
     return ", ".join(values)
 
 
+def _refuse_delegated(inventory: GcpInventory, domain: str, zone: Zone, provider: str) -> None:
+    """ProviderError when `domain` (or a name between it and the zone's apex) is delegated
+    away by an NS rrset in its zone: records mtasts wrote below it would never be served
+    (RFC 1034 section 4.2.1: data below a zone cut is not authoritative)."""
+    labels = domain.split(".")
+    apex = zone.dns_name.count(".") + 1
+    for start in range(len(labels) - apex):
+        name = ".".join(labels[start:])
+        ns = inventory.rrset(name, "NS")
+        if ns is not None:
+            raise ProviderError(
+                f"{provider}: {domain}: {name} is delegated by NS in managed zone {zone.name} "
+                f"({_shown(ns)}): records mtasts wrote there would not be served; manage "
+                "it where it is delegated to, or pin a zone with zone_names"
+            )
+
+
 SIDES = 3
 """Cloud DNS, GCS and the endpoint's APIs are read side by side, one thread each (each side
 bounds its own fan-out with `MTASTS_WORKERS`, and its pacer its rate)."""
@@ -181,6 +199,9 @@ def read_inventory(
         for listing in listings:
             for rrset in listing:
                 inventory.put(rrset)
+        for domain in domains:
+            if domain not in pins:  # a pin is the user's word for where the records go
+                _refuse_delegated(inventory, domain, inventory.zones[domain], dns.provider)
 
     def policies() -> None:
         inventory.bodies = bucket.bodies(list(domains), expected)

@@ -64,6 +64,24 @@ def test_a_foreign_record_at_the_authorization_name_is_refused_never_replaced(
     assert world.policy("example.com") is None
 
 
+def test_a_domain_delegated_away_from_its_zone_is_refused(gcp: GcpWorld):
+    """The project has example.com's zone, which delegates sub.example.com elsewhere by NS:
+    records written there would never be served (below a zone cut). Before, the apply
+    wrote them and reported success; now the plan stops in one line naming the NS."""
+    zone = gcp.zone("example.com", mx=["mx1.example.com"])
+    gcp.dns.state.add_rrset(zone, "sub.example.com.", "NS", ["ns1.other-dns.example.net."])
+    gcp.dns.calls.clear()
+    spec = gcp.spec({"sub.example.com": {"mx": ["mx1.example.com"]}})
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = run(*command, "-c", spec)
+        assert result.exit_code == 1, result.stdout + result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert "gcp: sub.example.com: sub.example.com is delegated by NS in managed zone" in line
+        assert "ns1.other-dns.example.net" in line
+    assert gcp.dns.count(kind="changes.create") == 0
+    assert gcp.policy("sub.example.com") is None
+
+
 def test_removal_waits_max_age_then_deletes_only_what_mtasts_wrote(gcp: GcpWorld):
     zone = gcp.zone("example.com", mx=["mx1.example.com"])
     gcp.zone("example.org", mx=["mx1.example.org"])
