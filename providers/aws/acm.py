@@ -109,14 +109,21 @@ class Certificates:
         flags = each(tagged, candidates, workers=4)
         return [cert for cert, ok in zip(candidates, flags, strict=True) if ok]
 
-    def request_group(self, number: int, hosts: Sequence[str], replacing: str = "") -> str:
+    def request_group(
+        self, number: int, hosts: Sequence[str], replacing: str = "", spent: Sequence[str] = ()
+    ) -> str:
         """Request the SAN certificate for a group's hosts (the first sorted is its name).
 
-        The idempotency token names the group, its hosts and the certificate it replaces:
-        an apply retried after a lost answer gets the same certificate back, while a host
-        set seen before (a host left and came back) gets a new one, not the deleted one."""
+        The idempotency token names the group, its hosts, the certificate it replaces and
+        the `spent` ones (ARNs of FAILED or timed-out certificates for the same name): an
+        apply retried after a lost answer gets the same certificate back, while a host set
+        seen before (a host left and came back), or one whose certificate FAILED, gets a
+        new one, not the deleted or failed one (ACM answers a token seen within the hour
+        with the certificate it made then, whatever became of it)."""
         names = sorted(hosts)
         seed = f"{number} {replacing} {' '.join(names)}"
+        if spent:
+            seed += " spent " + " ".join(sorted(spent))
         token = hashlib.sha256(seed.encode()).hexdigest()[:32]
         where = f"group {number}"
         with reported(self.provider, where, f"requesting a certificate for {len(names)} hosts"):

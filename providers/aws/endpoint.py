@@ -287,8 +287,16 @@ class Endpoints:
                 if owned:
                     group.cert = owned[0]
                 else:
+                    spent = [
+                        c.arn
+                        for c in inventory.certificates.get(first, [])
+                        if c.status not in USABLE
+                    ]
                     arn = self.certificates.request_group(
-                        group.number, sorted(want), group.dist.cert_arn if group.dist else ""
+                        group.number,
+                        sorted(want),
+                        group.dist.cert_arn if group.dist else "",
+                        spent,
                     )
                     group.cert = Certificate(arn, first, "PENDING_VALIDATION", want)
             if group.cert.status != "ISSUED":
@@ -358,9 +366,31 @@ class Endpoints:
             if c.covers() == {host} and c.arn not in in_use
         ]
         tagged = [(domain, c) for domain, c in legacy_certs if self.certificates.owned([c], domain)]
+        handled = in_use | {c.arn for _, c in doomed} | {c.arn for _, c in tagged}
+        tagged += self._leftovers(inventory, groups, handled)
         each(lambda item: self.certificates.delete(item[1].arn, item[0]), tagged)
         owned += tagged
         self._drop_certificates(inventory, {c.arn for _, c in owned})
+
+    def _leftovers(
+        self, inventory: Inventory, groups: Sequence[_Group], keep: set[str]
+    ) -> list[tuple[str, Certificate]]:
+        """Certificates an earlier apply left behind for a changed group: tagged `group
+        <n>`, naming one of its hosts, used by no distribution and not the one it now has
+        (a request whose switch never came because the apply was stopped or the host set
+        changed since; a FAILED one). Without this they would pile up in the account. From
+        the listing already read: one ListTagsForCertificate per such certificate, none in
+        a steady state."""
+        found: dict[str, tuple[str, Certificate]] = {}
+        for group in groups:
+            current = group.cert.arn if group.cert is not None else ""
+            for host in sorted(group.change.before | group.change.after):
+                for cert in inventory.certificates.get(host, []):
+                    if cert.arn not in keep and cert.arn != current:
+                        found.setdefault(cert.arn, (group.label, cert))
+        items = list(found.values())
+        flags = each(lambda item: bool(self.certificates.owned([item[1]], item[0])), items)
+        return [item for item, ok in zip(items, flags, strict=True) if ok]
 
     def _drop_certificates(self, inventory: Inventory, arns: set[str]) -> None:
         for name, certs in inventory.certificates.items():
@@ -523,6 +553,8 @@ class Endpoints:
         for group in shrunk:
             assert group.dist is not None
             inventory.groups[group.number] = group.dist
+            for host in group.dist.hosts:
+                inventory.distributions[host] = group.dist
         for host in leaving:
             inventory.distributions.pop(host, None)
         self._grant(inventory)

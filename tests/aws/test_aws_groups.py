@@ -105,8 +105,8 @@ def test_35_domains_make_4_groups_and_joins_and_removals_touch_one_group(
     spec = spec_for(aws, domains)
     out = apply(spec)
     assert (
-        "d34.example (aws) [routine]: endpoint: joins group 4 (new distribution, certificate for 5 hosts)"
-        in out
+        "d34.example (aws) [routine]: endpoint: joins group 4 "
+        "(new distribution, certificate for 5 hosts)" in out
     )
     layout = groups(aws)
     assert sorted(len(a) for a in layout.values()) == [5, 10, 10, 10]

@@ -4,6 +4,7 @@ and an apply killed in the middle of a migration."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from test_aws_groups import (
     zones,
 )
 
+from providers.aws.acm import Certificate, Certificates
 from providers.aws.cloudfront import Distribution, Distributions
 from providers.aws.function import CODE
 from providers.aws.inventory import Inventory
@@ -108,3 +110,72 @@ def test_an_apply_killed_between_release_and_the_group_update_is_completed_by_th
     assert list(layout.values()) == [[f"mta-sts.{d}" for d in domains]], layout
     assert len(aws.certificates()) == 1, "the stopped move's per-domain certificate is gone"
     assert plan(spec).exit_code == 0
+
+
+def test_a_failed_group_certificate_is_replaced_by_a_new_one_on_the_next_apply(
+    aws: AwsWorld, monkeypatch: pytest.MonkeyPatch
+):
+    """ACM answers a token it saw within the hour with the certificate it made then: the
+    retry the error line asks for must not get the FAILED certificate back."""
+    domains = names(2)
+    zones(aws, domains)
+    spec = spec_for(aws, domains)
+    failed: set[str] = set()
+    original_request = Certificates.request_group
+    original_listing = Certificates.by_host
+
+    def request_fails_once(self: Certificates, *args: Any, **kwargs: Any) -> str:
+        arn = original_request(self, *args, **kwargs)
+        if not failed:
+            failed.add(arn)
+        return arn
+
+    def listing(self: Certificates) -> dict[str, list[Certificate]]:
+        found = original_listing(self)
+        return {
+            name: [replace(c, status="FAILED") if c.arn in failed else c for c in certs]
+            for name, certs in found.items()
+        }
+
+    monkeypatch.setattr(Certificates, "request_group", request_fails_once)
+    monkeypatch.setattr(Certificates, "by_host", listing)
+    from clihelpers import run
+
+    stopped = run("apply", "-c", spec, "--auto-approve")
+    assert stopped.exit_code == 1, stopped.stdout + stopped.stderr
+    [line] = stopped.stderr.strip().splitlines()
+    assert "is FAILED; delete it or run apply again to request a new one" in line
+    assert aws.served(domains) == {d: None for d in domains}
+
+    apply(spec)  # the FAILED certificate stays FAILED, as on AWS
+    assert_served(aws, domains)
+    [cert] = aws.certificates()
+    assert cert["CertificateArn"] not in failed, "the FAILED certificate is deleted"
+    assert plan(spec).exit_code == 0
+
+
+def test_a_certificate_left_by_a_stopped_apply_is_deleted_when_the_group_changes_again(
+    aws: AwsWorld, monkeypatch: pytest.MonkeyPatch
+):
+    domains = names(2)
+    zones(aws, names(4))
+    apply(spec_for(aws, domains))
+    original = Distributions.update
+
+    def killed(self: Distributions, *args: Any, **kwargs: Any) -> Any:
+        raise ProviderError("aws: group 1: killed mid-apply (test)")
+
+    monkeypatch.setattr(Distributions, "update", killed)
+    from clihelpers import run
+
+    stopped = run("apply", "-c", spec_for(aws, names(3)), "--auto-approve")
+    assert stopped.exit_code == 1 and "killed mid-apply" in stopped.stderr
+    assert len(aws.certificates()) == 2, "the new certificate was requested, never used"
+    monkeypatch.setattr(Distributions, "update", original)
+    assert_served(aws, domains)  # the old certificate still serves
+
+    domains = names(4)  # the host set changed since: that certificate is never reused
+    apply(spec_for(aws, domains))
+    assert_served(aws, domains)
+    assert len(aws.certificates()) == 1, "the stopped apply's certificate is not left behind"
+    assert plan(spec_for(aws, domains)).exit_code == 0
