@@ -236,10 +236,16 @@ class Distributions:
     def __init__(self, provider: str, client: Any) -> None:
         self.provider = provider
         self.client = client
+        self.foreign: dict[str, str] = {}
+        """alias (lower case) -> id of the distribution holding it that is not mtasts's,
+        from the last `listing`: CloudFront refuses that alias on a group's distribution
+        (CNAMEAlreadyExists), so the read names it as a conflict instead."""
 
     def listing(self) -> list[Distribution]:
-        """mtasts's distributions (grouped and per-domain), from one paginated listing."""
+        """mtasts's distributions (grouped and per-domain), from one paginated listing;
+        the other distributions' aliases are kept in `foreign`."""
         found: list[Distribution] = []
+        self.foreign = {}
         with reported(self.provider, None, "listing CloudFront distributions"):
             for page in self.client.get_paginator("list_distributions").paginate():
                 items = page.get("DistributionList", {}).get("Items") or []
@@ -247,6 +253,9 @@ class Distributions:
                     dist = _summary(item)
                     if dist is not None:
                         found.append(dist)
+                        continue
+                    for alias in item.get("Aliases", {}).get("Items") or []:
+                        self.foreign.setdefault(str(alias).lower().rstrip("."), item["Id"])
         return found
 
     def _complete(self, item: dict[str, Any]) -> dict[str, Any]:

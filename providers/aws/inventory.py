@@ -53,6 +53,8 @@ class Inventory:
     """policy host -> certificates for that name (anyone's)."""
     granted: set[str] | None = None
     """distribution ARNs the bucket policy grants; None: no bucket policy."""
+    foreign: dict[str, str] = field(default_factory=dict)
+    """alias -> id of a distribution that is not mtasts's holding it (`blocking`)."""
 
     def rrset(self, name: str, rtype: str) -> RRSet | None:
         return self.records.get((name, rtype))
@@ -82,7 +84,9 @@ class Inventory:
         routing policy (an UPSERT of a plain TXT there fails). At `mta-sts.d`: a CNAME or NS,
         and any A/AAAA that is not a plain alias to mtasts's own distribution for that host,
         or to one a migration released (a vendor's web host, another CloudFront
-        distribution, a fixed address).
+        distribution, a fixed address), and the host as an alternate domain name of a
+        CloudFront distribution that is not mtasts's (CloudFront refuses one alias on two
+        distributions: the group's update would fail for all its hosts, or worse, take it).
         """
         found: list[BlockingRecord] = []
         for resource, name in (
@@ -104,6 +108,13 @@ class Inventory:
                 rtype in ("A", "AAAA") and not any(_alias_to(rrset, t) for t in targets)
             ):
                 found.append(BlockingRecord(Resource.ENDPOINT, host, rtype, _shown(rrset)))
+        other = self.foreign.get(host)
+        if other is not None:
+            found.append(
+                BlockingRecord(
+                    Resource.ENDPOINT, host, "CloudFront alias", f"of distribution {other}"
+                )
+            )
         return tuple(found)
 
     def group_hosts(self) -> dict[int, frozenset[str]]:
@@ -221,6 +232,7 @@ def read_inventory(
 
     def cloudfront() -> None:
         inventory.set_distributions(distributions.listing(), provider)
+        inventory.foreign = dict(distributions.foreign)
 
     def acm() -> None:
         inventory.certificates = certificates.by_host()

@@ -22,7 +22,7 @@ from test_aws_groups import (
 )
 
 from providers.aws.acm import Certificate, Certificates
-from providers.aws.cloudfront import Distribution, Distributions
+from providers.aws.cloudfront import Distribution, Distributions, desired_config
 from providers.aws.function import CODE
 from providers.aws.inventory import Inventory
 from provisioner.errors import ProviderError
@@ -179,3 +179,29 @@ def test_a_certificate_left_by_a_stopped_apply_is_deleted_when_the_group_changes
     assert_served(aws, domains)
     assert len(aws.certificates()) == 1, "the stopped apply's certificate is not left behind"
     assert plan(spec_for(aws, domains)).exit_code == 0
+
+
+def test_a_host_that_is_an_alias_of_someone_elses_distribution_is_a_conflict_never_taken(
+    aws: AwsWorld,
+):
+    """CloudFront refuses one alias on two distributions (moto does not): the group's
+    update would fail for every host in it, or take the alias from its owner."""
+    domains = names(2)
+    zones(aws, domains)
+    config = desired_config("mta-sts.d01.example", "", "www.s3.amazonaws.com", "", "someone-else")
+    config["Comment"] = "www site"
+    config["ViewerCertificate"] = {"CloudFrontDefaultCertificate": True}
+    theirs = aws.cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    from clihelpers import run
+
+    spec = spec_for(aws, domains)
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = run(*command, "-c", spec)
+        assert result.exit_code == 1, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert (
+            f"mta-sts.d01.example is a CloudFront alias (of distribution {theirs}): "
+            "another deployment owns it"
+        ) in result.stderr, result.stderr
+    assert [d["Id"] for d in aws.distributions()] == [theirs], "nothing created or changed"
+    assert aws.aliases() == {"mta-sts.d01.example": theirs}
