@@ -59,6 +59,7 @@ from providers.gcp.clouddns import (
 from providers.gcp.inventory import EndpointReader, GcpInventory, read_inventory
 from providers.gcp.settings import GcpSettings
 from providers.gcp.storage import PolicyBucket
+from providers.gcp.transient import start_run
 from provisioner.concurrency import each
 from provisioner.dnstext import txt_text, txt_value
 from provisioner.errors import ProviderError
@@ -94,6 +95,7 @@ class GcpProvider(Provider):
 
     def __init__(self, name: str, settings: BaseModel, base_dir: Path) -> None:
         super().__init__(name, settings, base_dir)
+        start_run()  # MTASTS_DEADLINE bounds every retry of this run's calls
         self.dns = CloudDns(name, self.settings.dns_project_id, self.settings.dns_endpoint)
         self.bucket = PolicyBucket(
             name,

@@ -25,7 +25,11 @@ from typing import Generic, TypeVar
 
 from google.api_core import exceptions as google_exceptions
 
+from providers.gcp.errors import describe
 from provisioner import knobs
+from provisioner.deadline import Deadline
+from provisioner.errors import ProviderError
+from provisioner.knobs import RUN_DEADLINE
 from provisioner.polling import Wait, WaitTimedOut, poll
 
 T = TypeVar("T")
@@ -47,8 +51,21 @@ class _Answer(Generic[T]):
     value: T
 
 
+_RUN: list[Deadline] = []
+"""The current run's MTASTS_DEADLINE (`start_run`); none for a client used on its own."""
+
+
+def start_run() -> None:
+    """Start the run's deadline now: called once a run builds its gcp provider."""
+    _RUN[:] = [Deadline.from_knob()]
+
+
 def retried(what: str, call: Callable[[], T], sleep: Callable[[float], None]) -> T:
-    """`call()`, repeated on 429/5xx with growing pauses; the last such error once time is up."""
+    """`call()`, repeated on 429/5xx with growing pauses; the last such error once time is up.
+
+    No pause starts past the run's deadline (MTASTS_DEADLINE, `provisioner.deadline`):
+    then the line names the knob and the last answer (a quota by name).
+    """
     last: list[BaseException] = []
 
     def attempt() -> _Answer[T] | None:
@@ -58,7 +75,11 @@ def retried(what: str, call: Callable[[], T], sleep: Callable[[float], None]) ->
             last[:] = [exc]
             return None
 
+    run = _RUN[0] if _RUN else None
     try:
-        return poll(what, attempt, Wait(RETRY_TIMEOUT.read(), 1.0, 20.0), sleep=sleep).value
-    except WaitTimedOut:
+        wait = Wait(RETRY_TIMEOUT.read(), 1.0, 20.0)
+        return poll(what, attempt, wait, sleep=sleep, run=run).value
+    except WaitTimedOut as exc:
+        if RUN_DEADLINE.env in str(exc):
+            raise ProviderError(f"{exc}; the last answer: {describe(last[0])}") from None
         raise last[0] from None

@@ -10,6 +10,17 @@ from gcp_fake_dns import FakeCloudDns
 from gcp_storage import GcsEmulator
 from gcp_storage_front import GcsFront
 
+from providers.gcp import transient
+
+
+@pytest.fixture(autouse=True)
+def _no_run_deadline_left_over() -> Iterator[None]:
+    """A CLI run in this process left its MTASTS_DEADLINE behind (`transient.start_run`):
+    a test of the clients alone must not inherit it."""
+    transient._RUN.clear()
+    yield
+    transient._RUN.clear()
+
 
 @pytest.fixture(scope="session")
 def gcp_dns_server() -> Iterator[FakeCloudDns]:

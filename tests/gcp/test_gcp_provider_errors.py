@@ -200,3 +200,20 @@ def test_an_unusable_credentials_file_is_named_and_its_key_never_printed(
     assert str(key) in line
     for secret in ("c2VrcmV0", "PRIVATE KEY", "0123abcd"):
         assert secret not in result.stdout + result.stderr
+
+
+def test_a_429_storm_ends_at_the_run_deadline_in_one_line(gcp: GcpWorld):
+    """MTASTS_DEADLINE bounds the run's retries: before, a throttled Cloud DNS was retried
+    for MTASTS_GCP_RETRY_TIMEOUT (120 s) past a 3 s deadline."""
+    gcp.zone("example.com", mx=["mx1.example.com"])
+    gcp.dns.inject(
+        "POST",
+        r"/changes$",
+        429,
+        message="Quota exceeded for quota 'ChangesPerMinute'.",
+        times=10_000,
+    )
+    result = run("apply", "-c", gcp.spec(DOMAIN), "--auto-approve", env={"MTASTS_DEADLINE": "3"})
+    line = one_line_error(result)
+    assert "MTASTS_DEADLINE" in line and "HTTP 429" in line and "ChangesPerMinute" in line
+    assert gcp.policy("example.com") is None
