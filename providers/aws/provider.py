@@ -205,7 +205,7 @@ class AwsProvider(Provider):
             notes.append(
                 f"{self.name}: {legacy} domains still have their own CloudFront distribution; "
                 f"this apply moves {len(moving)} into groups, {remaining} "
-                f"{'apply' if remaining == 1 else 'applies'} remain"
+                f"{'apply remains' if remaining == 1 else 'applies remain'}"
                 f" (migrate_per_apply: {self.config.migrate_per_apply})"
             )
         return tuple(notes)

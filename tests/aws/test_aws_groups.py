@@ -245,7 +245,7 @@ def test_a_per_domain_deployment_moves_into_groups_a_bounded_number_per_apply(
         assert log.count("release") <= 5
         assert_served(aws, domains)
     assert "2 applies remain" in remaining[0] and "1 apply remains" not in remaining[0]
-    assert "1 apply remain" in remaining[1]
+    assert "1 apply remains (migrate_per_apply: 5)" in remaining[1]
     layout = groups(aws)
     assert all("group" in c for c in layout), layout
     assert sorted(len(a) for a in layout.values()) == [2, 10]

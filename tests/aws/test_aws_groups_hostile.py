@@ -5,6 +5,7 @@ and an apply killed in the middle of a migration."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,10 @@ from test_aws_groups import (
 
 from providers.aws.acm import Certificate, Certificates
 from providers.aws.cloudfront import Distribution, Distributions, desired_config
+from providers.aws.endpoint import migrating
 from providers.aws.function import CODE
 from providers.aws.inventory import Inventory
+from providers.aws.provider import AwsProvider, AwsSettings
 from provisioner.errors import ProviderError
 
 POLICY = "/.well-known/mta-sts.txt"
@@ -205,3 +208,23 @@ def test_a_host_that_is_an_alias_of_someone_elses_distribution_is_a_conflict_nev
         ) in result.stderr, result.stderr
     assert [d["Id"] for d in aws.distributions()] == [theirs], "nothing created or changed"
     assert aws.aliases() == {"mta-sts.d01.example": theirs}
+
+
+@pytest.mark.parametrize(
+    ("legacy", "said"),
+    [
+        (7, "7 domains still have their own CloudFront distribution; this apply moves 5 into "
+            "groups, 2 applies remain (migrate_per_apply: 5)"),
+        (2, "2 domains still have their own CloudFront distribution; this apply moves 2 into "
+            "groups, 1 apply remains (migrate_per_apply: 5)"),
+    ],
+)  # fmt: skip
+def test_the_plan_says_how_many_applies_the_migration_needs_in_plain_words(legacy: int, said: str):
+    provider = AwsProvider("aws", AwsSettings(migrate_per_apply=5), Path())
+    inventory = Inventory()
+    domains = names(legacy)
+    inventory.set_distributions(
+        [dist(f"E{i}", (f"mta-sts.{d}",), None) for i, d in enumerate(domains)], "aws"
+    )
+    moving = migrating(inventory, domains, 5)
+    assert provider._group_notices(inventory, domains, moving) == (f"aws: {said}",)
