@@ -71,11 +71,20 @@ class RequestGate:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._held_until = 0.0
+        self._started = False
         self.sent = 0
         """Requests this run let through, retries included."""
 
     def admit(self, call: str = "") -> None:
-        """Return when `call` may be sent; raise DeadlinePassed when it may not."""
+        """Return when `call` may be sent; raise DeadlinePassed when it may not.
+
+        The run's deadline counts from the first request, as AWS's does: building the
+        SDK's client (an import of seconds on a busy machine) is not the API's time.
+        """
+        with self._lock:
+            if not self._started:
+                self._started = True
+                self.deadline.restart()
         self.deadline.check(0.0, call)
         while (hold := self._hold_left()) > 0:
             self.deadline.check(hold, call)
