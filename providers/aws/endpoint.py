@@ -90,6 +90,21 @@ def migrating(inventory: Inventory, domains: Sequence[str], per_apply: int) -> f
     return frozenset(hosts[:per_apply])
 
 
+def needing_repair(
+    inventory: Inventory, domains: Sequence[str], origin_domain: str
+) -> frozenset[str]:
+    """The per-domain hosts among `domains` whose endpoint is not healthy (an alias record
+    gone, a certificate not ISSUED, ...). Apply repairs an endpoint by giving it its place
+    in a group (it builds nothing per-domain any more), so these move in this apply
+    whatever `migrate_per_apply` says, and the plan must show them moving."""
+    legacy = inventory.legacy()
+    return frozenset(
+        policy_host(d)
+        for d in domains
+        if policy_host(d) in legacy and wanted(d).differences(describe(inventory, d, origin_domain))
+    )
+
+
 def describe(
     inventory: Inventory,
     domain: str,

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers.aws.acm import Certificates
 from providers.aws.cloudfront import Distributions
-from providers.aws.endpoint import Endpoints, describe, migrating, wanted
+from providers.aws.endpoint import Endpoints, describe, migrating, needing_repair, wanted
 from providers.aws.errors import reported
 from providers.aws.function import Functions
 from providers.aws.grouping import (
@@ -148,6 +148,7 @@ class AwsProvider(Provider):
         the body this process wrote, is not fetched (issue 9.9: about one call per domain)."""
         inventory = self._read(domains, expected)
         moving = migrating(inventory, domains, self.config.migrate_per_apply)
+        moving |= needing_repair(inventory, domains, self.bucket.origin_domain)
         self._notices = self._group_notices(inventory, domains, moving)
         self._stories = self._joining_stories(inventory, domains, moving)
         live: dict[str, LiveDomain] = {}

@@ -228,3 +228,29 @@ def test_the_plan_says_how_many_applies_the_migration_needs_in_plain_words(legac
     )
     moving = migrating(inventory, domains, 5)
     assert provider._group_notices(inventory, domains, moving) == (f"aws: {said}",)
+
+
+def test_a_broken_per_domain_endpoint_outside_this_applys_moves_is_shown_moving(aws: AwsWorld):
+    """Apply repairs an endpoint by putting it into a group (it builds nothing else): a
+    per-domain one that needs a repair moves now, whatever migrate_per_apply says, and the
+    plan must say so, not just `alias AAAA missing`."""
+    domains = names(3)
+    zones(aws, domains)
+    per_domain_deployment(aws, domains)
+    zone = aws.zone_id("d02.example")
+    [aaaa] = [r for k, r in aws.rrsets("d02.example").items() if k[1] == "AAAA"]
+    aws.route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": aaaa}]},
+    )
+    spec = spec_for(aws, domains, migrate_per_apply=1)
+    preview = plan(spec)
+    text = preview.stdout + preview.stderr
+    assert "d00.example (aws) [routine]: endpoint: moves into group 1" in text, text
+    assert "d02.example (aws) [routine]: endpoint: moves into group 1" in text, text
+    assert "this apply moves 2 into groups" in text, text
+    apply(spec)
+    assert_served(aws, domains)
+    layout = groups(aws)
+    [grouped] = [hosts for comment, hosts in layout.items() if "group" in comment]
+    assert grouped == ["mta-sts.d00.example", "mta-sts.d02.example"], layout
