@@ -61,6 +61,9 @@ CREATE_WORKERS = 4
 
 SERVING = "serving"
 MOVING = "per-domain, moves into a group"
+DEPLOYING = "deploying"
+"""A group's distribution not yet Deployed (an apply stopped waiting for it): its hosts
+are not served everywhere yet, so their policy and id wait for apply to see it Deployed."""
 
 
 def wanted(domain: str) -> Endpoint:
@@ -122,6 +125,8 @@ def describe(
             parts.append(("distribution", "disabled"))
         elif dist.group is None and host in moving:
             parts.append(("distribution", MOVING))
+        elif dist.group is not None and dist.status != "Deployed":
+            parts.append(("distribution", DEPLOYING))
         else:
             parts.append(("distribution", SERVING))
         cert = inventory.certificate(dist.cert_arn)

@@ -24,7 +24,7 @@ from test_aws_groups import (
 
 from providers.aws.acm import Certificate, Certificates
 from providers.aws.cloudfront import Distribution, Distributions, desired_config
-from providers.aws.endpoint import migrating
+from providers.aws.endpoint import describe, migrating, wanted
 from providers.aws.function import CODE
 from providers.aws.inventory import Inventory
 from providers.aws.provider import AwsProvider, AwsSettings
@@ -254,3 +254,18 @@ def test_a_broken_per_domain_endpoint_outside_this_applys_moves_is_shown_moving(
     layout = groups(aws)
     [grouped] = [hosts for comment, hosts in layout.items() if "group" in comment]
     assert grouped == ["mta-sts.d00.example", "mta-sts.d02.example"], layout
+
+
+def test_a_host_whose_group_is_still_deploying_is_an_endpoint_change_not_served_yet():
+    """An apply that stopped waiting for Deployed (its time ran out) left the alias in the
+    group's configuration: the next plan must not take the endpoint as done and publish
+    the policy and move the id before every edge serves the host (the publish order)."""
+    inventory = Inventory()
+    deploying = replace(dist("E1", ("mta-sts.d00.example",), 1), status="InProgress")
+    inventory.set_distributions([deploying], "aws")
+    live = describe(inventory, "d00.example", "b.s3")
+    assert live is not None
+    assert wanted("d00.example").differences(live)[0] == "distribution deploying -> serving"
+    inventory.set_distributions([replace(deploying, status="Deployed")], "aws")
+    done = describe(inventory, "d00.example", "b.s3")
+    assert done is not None and done.part("distribution") == "serving"
