@@ -91,18 +91,26 @@ class Functions:
                     return None
 
     def ensure(self, name: str) -> str:
-        """The ARN of the published function with this module's code; creates or updates it."""
+        """The ARN of the published function with this module's code; creates or updates it.
+
+        A function created but never published (an apply stopped in between) is not LIVE,
+        so `find` misses it and CreateFunction answers FunctionAlreadyExists: it is then
+        updated and published like an outdated one."""
         found = self.find(name)
         if found is not None and found.current:
             return found.arn
         config = {"Comment": COMMENT, "Runtime": RUNTIME}
         with reported(self.provider, None, f"publishing CloudFront Function {name}"):
+            etag: str | None = None
             if found is None:
-                answer = self.client.create_function(
-                    Name=name, FunctionConfig=config, FunctionCode=CODE.encode()
-                )
-                etag = answer["ETag"]
-            else:
+                try:
+                    answer = self.client.create_function(
+                        Name=name, FunctionConfig=config, FunctionCode=CODE.encode()
+                    )
+                    etag = answer["ETag"]
+                except self.client.exceptions.FunctionAlreadyExists:
+                    etag = None
+            if etag is None:
                 etag = self.client.describe_function(Name=name, Stage="DEVELOPMENT")["ETag"]
                 etag = self.client.update_function(
                     Name=name, IfMatch=etag, FunctionConfig=config, FunctionCode=CODE.encode()

@@ -90,7 +90,10 @@ class FunctionStore:
                 fn.comment = root.findtext(f"{{{NS}}}FunctionConfig/{{{NS}}}Comment") or ""
                 fn.development = base64.b64decode(root.findtext(f"{{{NS}}}FunctionCode") or "")
                 fn.etag = f"E{next(self._etags)}"
-                return 200, {"ETag": fn.etag}, self._summary(fn, "DEVELOPMENT")
+                # UpdateFunction's answer carries it as `ETtag` (sic: botocore's model, as
+                # AWS sends it); with `ETag` the SDK found none and mtasts's update path
+                # went untested.
+                return 200, {"ETtag": fn.etag}, self._summary(fn, "DEVELOPMENT")
         return _error(400, "InvalidArgument", f"{method} {path}")
 
     def _create(self, body: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_world import AwsWorld
+from aws_world import BUCKET, AwsWorld
 from cf_function import run as run_function
 from test_aws_groups import (
     apply,
@@ -25,7 +25,7 @@ from test_aws_groups import (
 from providers.aws.acm import Certificate, Certificates
 from providers.aws.cloudfront import Distribution, Distributions, desired_config
 from providers.aws.endpoint import describe, migrating, wanted
-from providers.aws.function import CODE
+from providers.aws.function import CODE, function_name
 from providers.aws.inventory import Inventory
 from providers.aws.provider import AwsProvider, AwsSettings
 from provisioner.errors import ProviderError
@@ -269,3 +269,22 @@ def test_a_host_whose_group_is_still_deploying_is_an_endpoint_change_not_served_
     inventory.set_distributions([replace(deploying, status="Deployed")], "aws")
     done = describe(inventory, "d00.example", "b.s3")
     assert done is not None and done.part("distribution") == "serving"
+
+
+def test_a_router_function_created_but_never_published_is_published_by_the_next_apply(
+    aws: AwsWorld,
+):
+    """An apply stopped between CreateFunction and PublishFunction leaves a function that
+    is not LIVE: the next apply must not stop on FunctionAlreadyExists forever."""
+    domains = names(1)
+    zones(aws, domains)
+    name = function_name(BUCKET)
+    aws.cloudfront.create_function(
+        Name=name,
+        FunctionConfig={"Comment": "mtasts policy host router 0", "Runtime": "cloudfront-js-2.0"},
+        FunctionCode=b"function handler(event) { return event.request; }",
+    )
+    assert aws.functions.live_code(name) is None
+    apply(spec_for(aws, domains))
+    assert aws.functions.live_code(name) == CODE
+    assert_served(aws, domains)
