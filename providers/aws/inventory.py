@@ -231,8 +231,16 @@ def read_inventory(
                 inventory.bodies[domain] = found
 
     def cloudfront() -> None:
-        inventory.set_distributions(distributions.listing(), provider)
+        # A group serving another bucket is another aws provider's in the same account
+        # (group numbers are per provider): never joined, updated or deleted from here;
+        # its hosts are that provider's, a conflict if listed here too.
+        found = distributions.listing()
+        others = [
+            d for d in found if d.group is not None and d.origin_domain != bucket.origin_domain
+        ]
+        inventory.set_distributions([d for d in found if d not in others], provider)
         inventory.foreign = dict(distributions.foreign)
+        inventory.foreign.update({host: d.id for d in others for host in d.hosts})
 
     def acm() -> None:
         inventory.certificates = certificates.by_host()

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_world import BUCKET, AwsWorld
+from aws_world import BUCKET, DEFAULTS, AwsWorld
 from cf_function import run as run_function
+from clihelpers import write_spec
 from test_aws_groups import (
     apply,
     assert_served,
@@ -288,3 +289,30 @@ def test_a_router_function_created_but_never_published_is_published_by_the_next_
     apply(spec_for(aws, domains))
     assert aws.functions.live_code(name) == CODE
     assert_served(aws, domains)
+
+
+def test_two_aws_providers_in_one_account_keep_their_own_groups(aws: AwsWorld):
+    """Group numbers are per provider: the second provider's first host must not join the
+    first's group 1 (and re-point it at its own bucket, serving 404 to the first's hosts)."""
+    zones(aws, names(2))
+    other = "mtasts-test-policies-two"
+    providers = {
+        "aws": {"type": "aws", "region": "eu-west-1", "bucket": BUCKET},
+        "aws2": {"type": "aws", "region": "eu-west-1", "bucket": other},
+    }
+    domains = {"d00.example": {"mx": ["mx.d00.example"]}}
+    domains["d01.example"] = {"mx": ["mx.d01.example"], "provider": "aws2"}
+    spec = write_spec(aws.tmp_path, domains, defaults=DEFAULTS, providers=providers)
+    apply(spec)
+    origins = {
+        tuple(d["DistributionConfig"]["Aliases"]["Items"]): d["DistributionConfig"]["Origins"][
+            "Items"
+        ][0]["DomainName"]
+        for d in aws.distributions()
+    }
+    assert origins == {
+        ("mta-sts.d00.example",): f"{BUCKET}.s3.eu-west-1.amazonaws.com",
+        ("mta-sts.d01.example",): f"{other}.s3.eu-west-1.amazonaws.com",
+    }
+    assert_served(aws, ["d00.example"])
+    assert plan(spec).exit_code == 0
