@@ -231,13 +231,11 @@ def read_inventory(
                 inventory.bodies[domain] = found
 
     def cloudfront() -> None:
-        # A group serving another bucket is another aws provider's in the same account
-        # (group numbers are per provider): never joined, updated or deleted from here;
-        # its hosts are that provider's, a conflict if listed here too.
+        # A distribution serving another bucket is another aws provider's in the same
+        # account (group numbers are per provider): never joined, updated, counted as
+        # left to migrate or deleted from here; its hosts are a conflict if listed here.
         found = distributions.listing()
-        others = [
-            d for d in found if d.group is not None and d.origin_domain != bucket.origin_domain
-        ]
+        others = [d for d in found if d.origin_domain != bucket.origin_domain]
         inventory.set_distributions([d for d in found if d not in others], provider)
         inventory.foreign = dict(distributions.foreign)
         inventory.foreign.update({host: d.id for d in others for host in d.hosts})
