@@ -507,7 +507,13 @@ def _diff_domain(
         )
     live_policy = policy_or_none(have.policy_text)
     if have.policy_text != want.policy_text:
-        reason = "new domain" if is_new else _policy_story(live_policy, want.policy)
+        if is_new:
+            reason = "new domain"
+        elif have.policy_text is None:
+            # Records or an endpoint exist, no policy (a first apply stopped before it).
+            reason = "no policy published yet"
+        else:
+            reason = _policy_story(live_policy, want.policy)
         d.add(Resource.POLICY, have.policy_text, want.policy_text, reason)
         d.story.append(
             f"new policy: mode {want.policy.mode}, max_age {want.policy.max_age}"

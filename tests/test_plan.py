@@ -132,6 +132,15 @@ def test_invalid_live_policy_is_replaced_and_says_so():
     )
 
 
+def test_a_missing_policy_beside_live_records_is_published_and_said_plainly():
+    """A first apply that stopped before its policy phase left records, no policy: the
+    plan does not call a missing policy 'not valid MTA-STS'."""
+    want = desired()
+    live = live_from(want, policy_text=None, policy_published_at=None, endpoint=cdn("example.com"))
+    plan = diff({"example.com": want}, {"example.com": live}, NOW)
+    assert by_resource(plan)[Resource.POLICY].reason == "no policy published yet"
+
+
 def test_enforce_warns_about_live_mx_hosts_the_patterns_miss():
     want = desired(mode=Mode.ENFORCE, max_age=1209600, mx=("*.mail.example.com",))
     live = LiveDomain("example.com", mx_hosts=("a.mail.example.com", "b.c.mail.example.com"))

@@ -231,10 +231,7 @@ def test_a_throttled_or_failing_api_is_survived(world: ContractWorld, status: in
     plan_is_empty(path)
 
 
-KNOWN_GAPS = {
-    "g": "gcp retries a 429 for MTASTS_GCP_RETRY_TIMEOUT (120 s) and ignores MTASTS_DEADLINE "
-    "(providers/gcp/transient.py builds no run Deadline); it ends in one line, 2 min late",
-}
+KNOWN_GAPS: dict[str, str] = {}
 """Contract failures known and reported, per world: shown as XFAIL, never silently passed."""
 
 
