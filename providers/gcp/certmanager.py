@@ -201,7 +201,31 @@ class CertificateManager:
         return found
 
     def entries(self) -> dict[str, MapEntry] | None:
-        """host -> entry of mtasts's map; None when the map does not exist."""
+        """host -> entry of mtasts's map; None when the map does not exist.
+
+        A map of mtasts's name whose description lacks mtasts's mark was made by someone
+        else: the read stops in one line rather than add entries to it and delete it with
+        the last domain (one get per plan, as the load balancer's pieces are checked).
+        """
+        doing = "reading certificate map"
+        try:
+            with reported(self.provider, None, doing):
+                found = self._send(
+                    doing,
+                    lambda: self.client.get_certificate_map(
+                        request={"name": self.map_name}, retry=None, timeout=request_timeout()
+                    ),
+                )
+        except ProviderError as exc:
+            if isinstance(exc.__context__, google_exceptions.NotFound):
+                return None
+            raise
+        if not (found.description or "").startswith("mtasts"):
+            raise ProviderError(
+                f"{self.provider}: certificate map {self.map_id} in {self.project} was not "
+                f"created by mtasts (description {(found.description or '')[:80]!r}); mtasts "
+                "never takes over another's resource: set name_prefix to a prefix of its own"
+            )
         try:
             items = self._list(
                 "listing certificate map entries", "list_certificate_map_entries", self.map_name

@@ -466,3 +466,26 @@ def test_a_resource_of_mtastss_name_but_not_made_by_it_is_never_taken_over(
     assert fakes.writes() == 0
     stored = fakes.compute.get(collection, body["name"], project=PROJECT)
     assert stored["description"] == "team web: site"
+
+
+def test_a_certificate_map_of_mtastss_name_but_not_made_by_it_is_never_taken_over(fakes, endpoints):
+    """Somebody's certificate map named `mtasts-lb-certs` (no `mtasts` description) stops
+    the read in one line: mtasts never adds its entries to it, nor deletes it with the last
+    domain."""
+    fakes.certs.seed(
+        "certificateMaps",
+        "mtasts-lb-certs",
+        {"description": "team web: certs"},
+        parent=f"projects/{PROJECT}/locations/global",
+    )
+    fakes.forget_calls()
+
+    with pytest.raises(ProviderError) as info:
+        endpoints.read(DOMAINS)
+
+    line = str(info.value)
+    assert "\n" not in line
+    assert line.startswith("g: certificate map mtasts-lb-certs in ")
+    assert "was not created by mtasts ('team web: certs')" in line.replace("description ", "")
+    assert "set name_prefix" in line
+    assert fakes.writes() == 0
