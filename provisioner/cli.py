@@ -660,6 +660,12 @@ ConnectToOption = Annotated[
 TimeoutOption = Annotated[
     float, typer.Option(metavar="SECONDS", help="Time allowed per DNS look-up, fetch or probe.")
 ]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Print the spec's diff; change nothing.")
+]
+LifecycleFormatOption = Annotated[
+    LifecycleFormat, typer.Option("--format", metavar="text|json", help="Output format.")
+]
 
 
 def _lifecycle_check_options(
@@ -725,16 +731,12 @@ def promote(
     ca_bundle: CaBundleOption = None,
     connect_to: ConnectToOption = None,
     timeout: TimeoutOption = 10.0,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the spec's diff; change nothing.")
-    ] = False,
+    dry_run: DryRunOption = False,
     demote: Annotated[
         bool,
         typer.Option("--demote", help="Emergency brake: enforce -> testing now, no gates."),
     ] = False,
-    output_format: Annotated[
-        LifecycleFormat, typer.Option("--format", metavar="text|json", help="Output format.")
-    ] = LifecycleFormat.text,
+    output_format: LifecycleFormatOption = LifecycleFormat.text,
 ) -> None:
     """Move domains one step up the ladder (testing -> enforce, then a longer max_age),
     only when the evidence says it is safe, by editing the spec in place.
@@ -798,12 +800,8 @@ def import_(
     ca_bundle: CaBundleOption = None,
     connect_to: ConnectToOption = None,
     timeout: TimeoutOption = 10.0,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the spec's diff; change nothing.")
-    ] = False,
-    output_format: Annotated[
-        LifecycleFormat, typer.Option("--format", metavar="text|json", help="Output format.")
-    ] = LifecycleFormat.text,
+    dry_run: DryRunOption = False,
+    output_format: LifecycleFormatOption = LifecycleFormat.text,
 ) -> None:
     """Write spec entries (mode, mx, max_age, tlsrpt) for domains that already publish
     MTA-STS, read from the outside as 'check' reads them; the next plan changes none of
