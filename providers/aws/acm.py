@@ -141,12 +141,10 @@ class Certificates:
         cert = self.describe(arn, where)
         found = []
         for option in cert.get("DomainValidationOptions", []):
-            record = option.get("ResourceRecord")
-            if not record or record.get("Type", "CNAME") != "CNAME":
+            record = _cname(option)
+            if record is None:
                 return None
-            found.append(
-                ValidationRecord(record["Name"].lower().rstrip("."), record["Value"].rstrip("."))
-            )
+            found.append(record)
         return found or None
 
     def wait_validation_records(self, arn: str, where: str) -> list[ValidationRecord]:
@@ -161,17 +159,6 @@ class Certificates:
                 f"{self.provider}: {where}: ACM gave no DNS validation records for {arn}"
             ) from None
 
-    def request(self, domain: str, host: str) -> str:
-        token = hashlib.sha256(host.encode()).hexdigest()[:32]
-        with reported(self.provider, domain, f"requesting a certificate for {host}"):
-            answer = self.client.request_certificate(
-                DomainName=host,
-                ValidationMethod="DNS",
-                IdempotencyToken=token,
-                Tags=[{"Key": TAG_KEY, "Value": domain}],
-            )
-        return str(answer["CertificateArn"])
-
     def describe(self, arn: str, domain: str) -> dict[str, Any]:
         with reported(self.provider, domain, "describing a certificate"):
             return dict(self.client.describe_certificate(CertificateArn=arn)["Certificate"])
@@ -179,26 +166,8 @@ class Certificates:
     def current_validation_record(self, arn: str, domain: str) -> ValidationRecord | None:
         """The CNAME ACM wants for this certificate, if it says yet."""
         cert = self.describe(arn, domain)
-        for option in cert.get("DomainValidationOptions", []):
-            record = option.get("ResourceRecord")
-            if record and record.get("Type", "CNAME") == "CNAME":
-                return ValidationRecord(
-                    record["Name"].lower().rstrip("."), record["Value"].rstrip(".")
-                )
-        return None
-
-    def validation_record(self, arn: str, domain: str) -> ValidationRecord:
-        """The CNAME ACM wants; it appears some seconds after the request on AWS."""
-        try:
-            return poll(
-                f"{self.provider}: {domain}: the DNS validation record of {arn}",
-                lambda: self.current_validation_record(arn, domain),
-                VALIDATION_RECORD_WAIT,
-            )
-        except WaitTimedOut:
-            raise ProviderError(
-                f"{self.provider}: {domain}: ACM gave no DNS validation record for {arn}"
-            ) from None
+        options = cert.get("DomainValidationOptions", [])
+        return next((r for o in options if (r := _cname(o)) is not None), None)
 
     def wait_issued(self, certs: Iterable[tuple[str, str]]) -> None:
         """Wait until every (domain, arn) is ISSUED; bounded, failing with the domain named.
@@ -244,3 +213,11 @@ class Certificates:
                 self.client.delete_certificate(CertificateArn=arn)
             except self.client.exceptions.ResourceNotFoundException:
                 return
+
+
+def _cname(option: dict[str, Any]) -> ValidationRecord | None:
+    """A DomainValidationOption's CNAME (ACM DescribeCertificate), once ACM names it."""
+    record = option.get("ResourceRecord")
+    if not record or record.get("Type", "CNAME") != "CNAME":
+        return None
+    return ValidationRecord(record["Name"].lower().rstrip("."), record["Value"].rstrip("."))
