@@ -22,6 +22,12 @@ def record(service: str) -> None:
         _counts[service] += 1
 
 
+def reset() -> None:
+    """Start counting afresh: each CLI command counts its own calls."""
+    with _lock:
+        _counts.clear()
+
+
 def calls_by_service() -> dict[str, int]:
     """Calls recorded so far in this process, by service, sorted by name."""
     with _lock:

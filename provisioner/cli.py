@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperCommand, TyperGroup
 
-from provisioner import __version__, workflow
+from provisioner import __version__, apicalls, workflow
 from provisioner.errors import MtastsError, SpecError
 from provisioner.output.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from provisioner.output.text import print_plan, print_summary, styled
@@ -151,6 +151,7 @@ def main_options(
 ) -> None:
     """Declarative MTA-STS (RFC 8461) and TLS reporting (RFC 8460): plan, then apply."""
     _options.verbose = verbose or verbose_from_env()
+    apicalls.reset()  # -v counts this command's calls (one process may run many: a bot, tests)
     for console in (stdout, stderr):
         console.no_color = no_color or os.environ.get("NO_COLOR", "") != ""
 

@@ -16,7 +16,7 @@ import pytest
 from clihelpers import run, simple_domains, write_spec
 from rich.console import Console
 
-from provisioner import cli, pacing, registry, workflow
+from provisioner import apicalls, cli, pacing, registry, workflow
 from provisioner.knobs import Rate
 
 
@@ -298,3 +298,15 @@ def test_apply_of_a_saved_plan_asks_with_the_summary_right_above_the_prompt(
 
     assert accepted.exit_code == 0, accepted.stderr
     assert "Apply complete: 6 changes (6 added, 0 changed, 0 destroyed)." in accepted.stdout
+
+
+def test_verbose_counts_only_this_commands_calls(tmp_path):
+    """Calls recorded by an earlier command in the same process (a bot, a test session)
+    are not reported as this command's."""
+    apicalls.record("aws s3")
+    spec = write_spec(tmp_path, simple_domains(["a.example"]))
+
+    result = run("-v", "plan", "-c", spec)
+
+    assert result.exit_code == 0, result.stderr
+    assert "API calls by service" not in result.stderr
